@@ -1,0 +1,17 @@
+# A sweep of model sizes that finds where an accelerator starts to beat the CPU
+# when training the post's MLP. Settings: config/config.yaml (see config/README.md).
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/toy.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report.md",

@@ -1,0 +1,161 @@
+"""The sweep's statistics: per-cell spread, speedups with bootstrap intervals,
+crossovers in log(parameters), and a per-device cost model.
+
+Pure functions of numbers: no files, no torch. docs/METHOD.md states each
+computation in words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def quartiles(x) -> tuple[float, float, float]:
+    q25, med, q75 = np.percentile(np.asarray(x, dtype=float), [25, 50, 75])
+    return float(q25), float(med), float(q75)
+
+
+def bootstrap_medians(samples, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Medians of ``n_boot`` resamples (with replacement) of ``samples``."""
+    x = np.asarray(samples, dtype=float)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    return np.median(x[idx], axis=1)
+
+
+def crossings(params, speedup) -> list[tuple[float, int]]:
+    """Parameter counts where the speedup crosses 1, interpolated linearly in
+    (log params, log speedup) between neighbouring sizes; with the index of the
+    lower neighbour. A size measured at exactly 1 counts as a crossing there."""
+    p = np.log(np.asarray(params, dtype=float))
+    s = np.log(np.asarray(speedup, dtype=float))
+    out = []
+    for i in range(len(p) - 1):
+        a, b = s[i], s[i + 1]
+        if a == 0:
+            out.append((float(np.exp(p[i])), i))
+        elif a * b < 0:
+            t = a / (a - b)
+            out.append((float(np.exp(p[i] + t * (p[i + 1] - p[i]))), i))
+    if len(s) and s[-1] == 0:
+        out.append((float(np.exp(p[-1])), len(p) - 1))
+    return out
+
+
+def verdict(speedup, device: str, baseline: str) -> str | None:
+    """What to say when a sweep never crosses 1 (None when it does)."""
+    s = np.asarray(speedup, dtype=float)
+    if len(s) == 0:
+        return "nothing measured"
+    if crossings(np.arange(1, len(s) + 1), s):
+        return None
+    if (s > 1).all():
+        return f"{device} faster at every size swept"
+    return f"{baseline} faster at every size swept"
+
+
+@dataclass
+class Crossover:
+    params: float
+    low: float  # interval bounds; nan when too few bootstrap replicates cross
+    high: float
+    share: float  # share of bootstrap replicates that cross near here
+    lower_index: int
+
+
+def crossovers_with_intervals(params, speedup, boot_speedups: np.ndarray, confidence: float) -> list[Crossover]:
+    """Each crossing with a percentile interval over bootstrap replicates.
+
+    ``boot_speedups`` has one row per replicate, one column per size. For each
+    crossing of the point estimate, every replicate contributes its crossing
+    nearest to it in log(params), if any.
+    """
+    found = crossings(params, speedup)
+    out = []
+    for x, i in found:
+        near = []
+        for row in boot_speedups:
+            c = crossings(params, row)
+            if c:
+                near.append(min((v for v, _ in c), key=lambda v: abs(math.log(v / x))))
+        alpha = (1 - confidence) / 2
+        if len(near) >= 0.5 * len(boot_speedups):
+            low, high = np.exp(np.percentile(np.log(near), [100 * alpha, 100 * (1 - alpha)]))
+        else:
+            low = high = float("nan")
+        out.append(Crossover(x, float(low), float(high), len(near) / max(len(boot_speedups), 1), i))
+    return out
+
+
+@dataclass
+class CostModel:
+    """Step time = overhead + per_param x params, fitted to one device's medians."""
+
+    overhead_s: float
+    per_param_s: float
+
+    def predict(self, params):
+        return self.overhead_s + self.per_param_s * np.asarray(params, dtype=float)
+
+
+def fit_cost_model(params, seconds, iterations: int = 20, huber: float = 0.1) -> CostModel:
+    """Robust fit of ``t = a + b p`` (a, b >= 0) in relative error.
+
+    Relative error, because the sizes span orders of magnitude and an absolute
+    fit would ignore the small ones; Huber weights (beyond a 10% residual), so
+    one disturbed point does not drag the line.
+    """
+    p = np.asarray(params, dtype=float)
+    t = np.asarray(seconds, dtype=float)
+    w = np.ones_like(t)
+    a = b = 0.0
+    for _ in range(iterations):
+        # Weighted least squares of (a + b p - t) / t.
+        A = np.stack([1 / t, p / t], axis=1) * np.sqrt(w)[:, None]
+        y = np.sqrt(w)
+        (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
+        if a < 0:
+            a, b = 0.0, float(np.sum(w * p / t) / np.sum(w * (p / t) ** 2))
+        if b < 0:
+            a, b = float(np.sum(w / t) / np.sum(w / t**2)), 0.0
+        r = np.abs((a + b * p - t) / t)
+        w = np.where(r <= huber, 1.0, huber / np.maximum(r, 1e-300))
+    return CostModel(float(a), float(b))
+
+
+def model_crossover(baseline: CostModel, device: CostModel) -> float | None:
+    """Where the two fitted lines meet (None if they do not, for positive params)."""
+    db = baseline.per_param_s - device.per_param_s
+    da = device.overhead_s - baseline.overhead_s
+    if db == 0:
+        return None
+    p = da / db
+    return float(p) if p > 0 else None
+
+
+def regime(model: CostModel, params: float) -> str:
+    """Overhead-bound when the fixed cost is most of the step, else bandwidth-bound."""
+    return "overhead-bound" if model.overhead_s >= model.per_param_s * params else "bandwidth-bound"
+
+
+def params_of_scale(scale: float) -> float:
+    return 90000 * scale**2 + 900 * scale + 2
+
+
+def scale_for_params(params: float) -> float:
+    """Inverse of the post's parameter count, 90000 s^2 + 900 s + 2."""
+    return (-900 + math.sqrt(900**2 + 4 * 90000 * (params - 2))) / (2 * 90000)
+
+
+def suggest_scale(crossover: Crossover, scales: list[int], max_ratio: float = 1.5) -> str | None:
+    """A scale to add when the crossover's interval is wide (its bounds over max_ratio apart)."""
+    lo, hi = crossover.low, crossover.high
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi / lo > max_ratio:
+        s = scale_for_params(crossover.params)
+        for candidate in sorted({math.floor(s), math.ceil(s)}, key=lambda c: abs(c - s)):
+            if candidate >= 1 and candidate not in scales:
+                return f"add scale {candidate} ({params_of_scale(candidate):,.0f} parameters) to the config and rerun"
+        return "the crossover lies between neighbouring integer scales already swept: raise timing.repeats or steps_per_repeat"
+    return None

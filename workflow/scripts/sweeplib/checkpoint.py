@@ -1,0 +1,45 @@
+"""Self-describing checkpoints: the weights plus the model's sizes and run metadata."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+
+from .atomic import torch_save
+from .model import ModelSizes, NeuralNetwork
+
+FORMAT = "mlp-checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be trusted: unreadable, truncated, or not of this format."""
+
+
+def save_checkpoint(path: str | Path, model: NeuralNetwork, meta: dict) -> None:
+    """Write weights (moved to the CPU) with everything needed to rebuild the model."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch_save(path, {"format": FORMAT, "sizes": model.sizes.to_dict(), "state_dict": state, "meta": dict(meta)})
+
+
+def load_checkpoint(path: str | Path, device="cpu") -> tuple[NeuralNetwork, dict]:
+    """Rebuild the model from the checkpoint alone (never from the current config).
+
+    Only plain tensors and containers are accepted (``weights_only=True``): a
+    checkpoint carrying any other pickled object is refused, not executed.
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be loaded safely (truncated, corrupted, or not plain tensors): {first}") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"checkpoint {path} is not a {FORMAT} checkpoint (found {found!r})")
+    try:
+        model = NeuralNetwork(ModelSizes(**ckpt["sizes"]))
+        model.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path} does not match the model it describes: {exc}") from exc
+    return model.to(device), ckpt["meta"]

@@ -1,0 +1,103 @@
+"""Device names, availability and synchronisation, in one place.
+
+Device names used by the workflow:
+
+- ``cpu``: the CPU with all the threads this machine offers (or ``cpu_threads``);
+- ``cpu1``: the CPU held to one thread, the stand-in baseline on a machine with
+  no accelerator;
+- ``cuda``: the first CUDA device; ``mps``: Apple's Metal device.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+KNOWN_DEVICES = ("cpu", "cpu1", "cuda", "mps")
+ACCELERATORS = ("cuda", "mps")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def available_accelerators() -> list[str]:
+    """The accelerators this torch build can use here, in a fixed order."""
+    import torch
+
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def available_devices() -> list[str]:
+    return ["cpu", "cpu1"] + available_accelerators()
+
+
+def resolve_devices(requested, available: list[str]) -> list[str]:
+    """Turn the config's ``devices`` into the list to run; a missing device is an error.
+
+    ``auto`` means the CPU plus every accelerator present; with none present,
+    one CPU thread (``cpu1``) against all cores (``cpu``), so the sweep still
+    compares two real configurations.
+    """
+    if requested == "auto":
+        accelerators = [d for d in available if d in ACCELERATORS]
+        return ["cpu", *accelerators] if accelerators else ["cpu1", "cpu"]
+    missing = [d for d in requested if d not in available]
+    if missing:
+        raise ValueError(
+            f"devices: {', '.join(missing)} requested but not available on this machine; "
+            f"available here: {', '.join(available)}"
+        )
+    return list(requested)
+
+
+def resolve_baseline(baseline: str, devices: list[str]) -> str:
+    """The device every other is compared with: the CPU, or one thread when no accelerator runs."""
+    if baseline == "auto":
+        if any(d in ACCELERATORS for d in devices):
+            return "cpu" if "cpu" in devices else devices[0]
+        return "cpu1" if "cpu1" in devices else devices[0]
+    if baseline not in devices:
+        raise ValueError(f"baseline: {baseline!r} is not among the devices run ({', '.join(devices)})")
+    return baseline
+
+
+def device_threads(device: str, cpu_threads: int | str) -> int:
+    """Intra-op CPU threads a job on ``device`` uses (the host side of an accelerator job too)."""
+    if device == "cpu1":
+        return 1
+    return usable_cores() if cpu_threads == "all" else int(cpu_threads)
+
+
+def torch_device(device: str):
+    import torch
+
+    return torch.device("cpu" if device.startswith("cpu") else device)
+
+
+def synchronizer(device: str) -> Callable[[], None]:
+    """A function that blocks until all queued work on ``device`` has finished."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.synchronize
+    if device == "mps":
+        return torch.mps.synchronize
+    return lambda: None  # CPU kernels have returned when the call returns
+
+
+def device_label(device: str, threads: int) -> str:
+    """How a device is named in tables and plots."""
+    if device == "cpu1":
+        return "CPU, 1 thread"
+    if device == "cpu":
+        return f"CPU, {threads} threads"
+    return device.upper()

@@ -1,0 +1,64 @@
+"""The sweep's two figures: step time and speedup against parameters."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .analysis import CostModel  # noqa: E402
+from .report import labels_of  # noqa: E402
+from .tables import finite  # noqa: E402
+
+
+def step_time_figure(cells: pd.DataFrame, summary: dict, seed: pd.DataFrame):
+    labels = labels_of(cells)
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for i, (device, g) in enumerate(cells.groupby("device", sort=False)):
+        g = g.sort_values("params")
+        colour = f"C{i}"
+        err = np.vstack([g["step_median_s"] - g["step_q25_s"], g["step_q75_s"] - g["step_median_s"]])
+        ax.errorbar(g["params"], g["step_median_s"], yerr=err, marker="o", color=colour, capsize=3, label=f"{labels[device]} (median, IQR)")
+        fit = summary["fits"].get(device)
+        if fit:
+            p = np.geomspace(g["params"].min(), g["params"].max(), 100)
+            ax.plot(p, CostModel(fit["overhead_s"], fit["per_param_s"]).predict(p), "--", color=colour, alpha=0.7,
+                    label=f"{labels[device]} cost model")
+    for marker, device in (("s", "cpu"), ("^", "mps")):
+        s = seed[seed["device"] == device]
+        ax.scatter(s["params"], s["seconds"] / 1000, marker=marker, facecolors="none", edgecolors="k",
+                   label=f"post, {device.upper()} (total / 1000 steps)")
+    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="time per training step (s)",
+           title="Training step time against model size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def speedup_figure(cells: pd.DataFrame, table: pd.DataFrame, summary: dict, seed: pd.DataFrame):
+    labels = labels_of(cells)
+    base = labels.get(summary["baseline"], summary["baseline"])
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    ax.axhline(1.0, color="grey", lw=1)
+    for i, (device, g) in enumerate(table.groupby("device", sort=False), start=1):
+        g = g.sort_values("params")
+        colour = f"C{i}"
+        err = np.vstack([g["speedup"] - g["ci_low"], g["ci_high"] - g["speedup"]])
+        ax.errorbar(g["params"], g["speedup"], yerr=err, marker="o", color=colour, capsize=3,
+                    label=f"{labels[device]} over {base} (interval)")
+        for c in summary["devices"][device]["crossovers"]:
+            ax.axvline(c["params"], color=colour, ls=":", lw=1.5, label=f"crossover {c['params']:,.0f}")
+            if finite(c["low"]):
+                ax.axvspan(c["low"], c["high"], color=colour, alpha=0.15, label="crossover interval")
+    wide = seed.pivot(index="params", columns="device", values="seconds").reset_index()
+    ax.plot(wide["params"], wide["cpu"] / wide["mps"], "k^--", mfc="none", label="post: MPS over CPU (M2 Max)")
+    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel=f"speedup over {base} (×)",
+           title="Speedup against model size (above 1: faster than the baseline)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
