@@ -2,6 +2,9 @@
 # when training the post's MLP. Settings: config/config.yaml (see config/README.md).
 
 
+include: "workflow/rules/preflight.smk"
+
+
 configfile: "config/config.yaml"
 
 

@@ -5,12 +5,13 @@ import sys
 from pathlib import Path
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
-sys.path.append(str(SCRIPTS))
 
 from sweeplib.plan import plan_sweep, PlanError
 
 try:
-    PLAN = plan_sweep(config, SCRIPTS, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    PLAN = plan_sweep(
+        config, SCRIPTS, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+    )
 except PlanError as error:
     sys.exit(f"Error: {error}")
 

@@ -1,9 +1,9 @@
 rule make_dataset:
     output:
         "results/datasets/scale{scale}/{dkey}.pt",
-    params:
-        data=dataset_settings,
     log:
         "results/datasets/scale{scale}/{dkey}.log",
+    params:
+        data=dataset_settings,
     script:
         "../scripts/make_dataset.py"

@@ -13,11 +13,11 @@ rule train_model:
         epochs="results/runs/scale{scale}/{device}/{key}/epochs.csv",
         settings="results/runs/scale{scale}/{device}/{key}/settings.json",
         timings="results/runs/scale{scale}/{device}/{key}/timings.csv",
-    params:
-        settings=run_settings,
     log:
         "results/runs/scale{scale}/{device}/{key}/train.log",
     threads: workflow.cores
+    params:
+        settings=run_settings,
     script:
         "../scripts/train_model.py"
 
@@ -29,11 +29,11 @@ rule check_inference:
         predictions="results/runs/scale{scale}/{device}/{key}/predictions.pt",
     output:
         "results/runs/scale{scale}/{device}/{key}/inference.csv",
-    params:
-        settings=run_settings,
     log:
         "results/runs/scale{scale}/{device}/{key}/check.log",
     threads: workflow.cores
+    params:
+        settings=run_settings,
     script:
         "../scripts/check_inference.py"
 
@@ -41,10 +41,10 @@ rule check_inference:
 rule measure_hardware:
     output:
         "results/hardware/{device}/{hkey}.csv",
-    params:
-        settings=hardware_settings,
     log:
         "results/hardware/{device}/{hkey}.log",
     threads: workflow.cores
+    params:
+        settings=hardware_settings,
     script:
         "../scripts/measure_hardware.py"

@@ -1,6 +1,7 @@
 """Reload one run's checkpoint in a fresh process and check its predictions."""
 
 import json
+import time
 
 import pandas as pd
 import torch
@@ -15,6 +16,7 @@ from sweeplib.runner import load_dataset
 
 def main(snakemake) -> None:
     log = job_logger(snakemake.log[0], "check_inference")
+    started_at = time.time()
     settings = json.loads(snakemake.params.settings)
     name = settings["device"]["name"]
     torch.set_num_threads(settings["device"]["threads"])
@@ -24,7 +26,8 @@ def main(snakemake) -> None:
     result = check(model, load_dataset(snakemake.input.dataset), reference, settings["train"]["batch_size"],
                    torch_device(name), synchronizer(name), where)
     log.info("%s: %s", where, result)
-    row = {"run_key": meta["run_key"], "scale": meta["scale"], "device": meta["device"], "rtol": RTOL, "atol": ATOL, **result}
+    row = {"run_key": meta["run_key"], "scale": meta["scale"], "device": meta["device"], "rtol": RTOL, "atol": ATOL, **result,
+           "started_at": started_at, "ended_at": time.time()}
     write_csv(snakemake.output[0], pd.DataFrame([row]))
 
 

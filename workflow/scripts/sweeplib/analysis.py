@@ -68,24 +68,32 @@ class Crossover:
 def crossovers_with_intervals(params, speedup, boot_speedups: np.ndarray, confidence: float) -> list[Crossover]:
     """Each crossing with a percentile interval over bootstrap replicates.
 
-    ``boot_speedups`` has one row per replicate, one column per size. For each
-    crossing of the point estimate, every replicate contributes its crossing
-    nearest to it in log(params), if any.
+    ``boot_speedups`` has one row per replicate, one column per size. Every
+    crossing of a replicate is attributed to the estimated crossing nearest to
+    it in log(params); each estimate's interval comes from the crossings
+    attributed to it (a replicate's nearest one, if several).
     """
     found = crossings(params, speedup)
+    if not found:
+        return []
+    centres = np.log([x for x, _ in found])
+    near: list[list[float]] = [[] for _ in found]
+    for row in boot_speedups:
+        best: dict[int, float] = {}
+        for v, _ in crossings(params, row):
+            k = int(np.argmin(np.abs(centres - math.log(v))))
+            if k not in best or abs(math.log(v) - centres[k]) < abs(math.log(best[k]) - centres[k]):
+                best[k] = v
+        for k, v in best.items():
+            near[k].append(v)
+    alpha = (1 - confidence) / 2
     out = []
-    for x, i in found:
-        near = []
-        for row in boot_speedups:
-            c = crossings(params, row)
-            if c:
-                near.append(min((v for v, _ in c), key=lambda v: abs(math.log(v / x))))
-        alpha = (1 - confidence) / 2
-        if len(near) >= 0.5 * len(boot_speedups):
-            low, high = np.exp(np.percentile(np.log(near), [100 * alpha, 100 * (1 - alpha)]))
+    for (x, i), values in zip(found, near):
+        if len(values) >= 0.5 * len(boot_speedups):
+            low, high = np.exp(np.percentile(np.log(values), [100 * alpha, 100 * (1 - alpha)]))
         else:
             low = high = float("nan")
-        out.append(Crossover(x, float(low), float(high), len(near) / max(len(boot_speedups), 1), i))
+        out.append(Crossover(x, float(low), float(high), len(values) / max(len(boot_speedups), 1), i))
     return out
 
 

@@ -47,3 +47,12 @@ def torch_save(target: str | os.PathLike, obj) -> None:
 
     with atomic_path(target) as tmp:
         torch.save(obj, tmp)
+
+
+def remove_stale_parts(folder: str | os.PathLike) -> list[Path]:
+    """Delete temporary files a killed writer left in ``folder`` (they were never renamed into place)."""
+    removed = []
+    for p in Path(folder).glob(".*.part"):
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed

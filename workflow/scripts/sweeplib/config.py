@@ -248,3 +248,23 @@ def expand_runs(config: dict, devices: dict[str, dict], torch_version: str, data
             }
             runs.append(Run(s["scale"], name, digest(settings), dataset_key, settings))
     return runs
+
+
+def check_config_file(path: str | Path) -> None:
+    """Refuse a config file that is not YAML or not a mapping, naming the file and the place.
+
+    (Snakemake's own messages for these name neither.) A missing file is left
+    to Snakemake, which names it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path} is not valid YAML{at}: {problem}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of settings (scales:, devices:, ...), got {type(data).__name__}: {data!r}")

@@ -6,18 +6,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .analysis import CostModel  # noqa: E402
-from .report import labels_of  # noqa: E402
+from .report import device_order, labels_of  # noqa: E402
 from .tables import finite  # noqa: E402
 
 
 def step_time_figure(cells: pd.DataFrame, summary: dict, seed: pd.DataFrame):
     labels = labels_of(cells)
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for i, (device, g) in enumerate(cells.groupby("device", sort=False)):
+    for i, device in enumerate(device_order(cells["device"], summary["baseline"])):
+        g = cells[cells["device"] == device]
         g = g.sort_values("params")
         colour = f"C{i}"
         err = np.vstack([g["step_median_s"] - g["step_q25_s"], g["step_q75_s"] - g["step_median_s"]])
@@ -44,20 +46,23 @@ def speedup_figure(cells: pd.DataFrame, table: pd.DataFrame, summary: dict, seed
     base = labels.get(summary["baseline"], summary["baseline"])
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ax.axhline(1.0, color="grey", lw=1)
-    for i, (device, g) in enumerate(table.groupby("device", sort=False), start=1):
+    for i, device in enumerate(device_order(table["device"], summary["baseline"]), start=1):
+        g = table[table["device"] == device]
         g = g.sort_values("params")
         colour = f"C{i}"
         err = np.vstack([g["speedup"] - g["ci_low"], g["ci_high"] - g["speedup"]])
         ax.errorbar(g["params"], g["speedup"], yerr=err, marker="o", color=colour, capsize=3,
                     label=f"{labels[device]} over {base} (interval)")
-        for c in summary["devices"][device]["crossovers"]:
-            ax.axvline(c["params"], color=colour, ls=":", lw=1.5, label=f"crossover {c['params']:,.0f}")
+        for k, c in enumerate(summary["devices"][device]["crossovers"]):
+            ax.axvline(c["params"], color=colour, ls=":", lw=1.5, label=f"crossover at {c['params']:,.0f} parameters")
             if finite(c["low"]):
-                ax.axvspan(c["low"], c["high"], color=colour, alpha=0.15, label="crossover interval")
+                ax.axvspan(c["low"], c["high"], color=colour, alpha=0.12, label="its interval" if k == 0 else None)
     wide = seed.pivot(index="params", columns="device", values="seconds").reset_index()
     ax.plot(wide["params"], wide["cpu"] / wide["mps"], "k^--", mfc="none", label="post: MPS over CPU (M2 Max)")
     ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel=f"speedup over {base} (×)",
            title="Speedup against model size (above 1: faster than the baseline)")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -37,10 +37,16 @@ def labels_of(cells: pd.DataFrame) -> dict[str, str]:
     return {r.device: device_label(r.device, r.threads) for r in cells.drop_duplicates("device").itertuples()}
 
 
+def device_order(devices, baseline: str) -> list[str]:
+    """The baseline first, then the others as configured."""
+    devices = list(dict.fromkeys(devices))
+    return [baseline] * (baseline in devices) + [d for d in devices if d != baseline]
+
+
 def speedup_markdown(cells: pd.DataFrame, table: pd.DataFrame, baseline: str) -> str:
     """Params, median step time per device (with IQR), speedup over the baseline with its interval."""
     labels = labels_of(cells)
-    devices = list(dict.fromkeys(cells["device"]))
+    devices = device_order(cells["device"], baseline)
     rows = []
     for scale, g in cells.groupby("scale"):
         row = {"scale": scale, "params": fmt_params(g["params"].iloc[0])}
@@ -88,16 +94,15 @@ def regime_paragraph(summary: dict, cells: pd.DataFrame, labels: dict[str, str])
     """Which sizes are overhead-bound and which bandwidth-bound, per device, and what it implies."""
     parts = []
     for device, fit in summary["fits"].items():
-        reg = fit["regimes"]
-        over = sorted(s for s, r in reg.items() if r == "overhead-bound")
-        band = sorted(s for s, r in reg.items() if r == "bandwidth-bound")
+        reg = {int(s): r for s, r in fit["regimes"].items()}
+        over = ", ".join(str(s) for s in sorted(reg) if reg[s] == "overhead-bound") or "none"
+        band = ", ".join(str(s) for s in sorted(reg) if reg[s] == "bandwidth-bound") or "none"
         knee = fit["overhead_s"] / fit["per_param_s"] if fit["per_param_s"] > 0 else float("inf")
         parts.append(
             f"On {labels.get(device, device)} a step costs a fixed {fmt_time(fit['overhead_s'])} plus "
             f"{fit['per_param_s'] * 1e9:.3f} ns per parameter (an effective {fmt_bw(fit['effective_Bps'])}); the two are equal "
-            f"near {fmt_params(knee) if finite(knee) else 'no size'} parameters, so scales "
-            f"{', '.join(map(str, over)) or 'none'} are overhead-bound and "
-            f"{', '.join(map(str, band)) or 'none'} bandwidth-bound."
+            f"near {fmt_params(knee) + ' parameters' if finite(knee) else 'no size'}. Overhead-bound scales: {over}; "
+            f"bandwidth-bound: {band}."
         )
     base = summary["baseline"]
     for device, entry in summary["devices"].items():
@@ -199,6 +204,11 @@ def render(manifest, cells, table, summary, inference, hardware, timings, toy_lo
                          infer_batch_median_s=inf["infer_batch_median_s"].map(fmt_time))
         L += [markdown_table(inf[["scale", "device", "predictions_equal", "max_abs_diff", "accuracy", "infer_batch_median_s"]]),
               "Accuracy near 0.5 is expected: the labels are random, as in the post.", ""]
+        diverged = inference[inference["nonfinite_logits"] > 0]
+        if len(diverged):
+            L += [f"**Diverged training:** {len(diverged)} run(s) ended with non-finite logits "
+                  f"(scales {', '.join(map(str, sorted(set(diverged['scale']))))}); their step times are still valid "
+                  "measurements, but lower `lr` to train them meaningfully.", ""]
     L += ["## The toy example (the post's Part 1)", "",
           "Trained exactly as the post trains it (seed 123, batch 2, `drop_last`, 3 epochs), saved, then reloaded in a fresh process.", ""]
     tl = toy_losses.assign(loss=toy_losses["loss"].map(lambda v: f"{v:.2f}"))
@@ -211,7 +221,8 @@ def render(manifest, cells, table, summary, inference, hardware, timings, toy_lo
     L += [f"- {k}: {v}" for k, v in env.items()]
     for d in manifest["devices"]:
         h = manifest["hardware"][d]["device"]
-        L += [f"- {labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU threads, machine tag `{h['machine']}`"]
+        L += [f"- {labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU thread{'s' if h['threads'] != 1 else ''}, "
+              f"machine tag `{h['machine']}`"]
     L += ["", "## Runs and their keys", "",
           "Each run lives in `results/runs/scale<S>/<device>/<key>/`; the key hashes every setting that affects it "
           "(model, data, protocol, timing, device and threads, torch version, the measuring code). Rows are keyed by machine tag: "

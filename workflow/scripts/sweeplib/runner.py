@@ -43,7 +43,7 @@ def plan_for(settings: dict, batches_per_epoch: int) -> TimingPlan:
 
 def run_training(settings: dict, data: dict, run_key: str, log=print) -> dict:
     """Train one model as the settings say, timing it; return every table and the model."""
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     name = settings["device"]["name"]
     torch.set_num_threads(settings["device"]["threads"])
     device = torch_device(name)
@@ -77,7 +77,10 @@ def run_training(settings: dict, data: dict, run_key: str, log=print) -> dict:
             mimic_seed_prints=settings["timing"]["mimic_seed_prints"],
             log=log,
         )
-    except torch.OutOfMemoryError as exc:
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError saying it "can't allocate memory".
+        if not isinstance(exc, torch.OutOfMemoryError) and "allocate memory" not in str(exc):
+            raise
         raise MemoryError(
             f"scale {settings['scale']} on {name} ran out of memory; the estimate was {gib(footprint.total)} "
             f"(weights {gib(footprint.weights)}, gradients {gib(footprint.gradients)}): {exc}"
@@ -121,6 +124,8 @@ def run_training(settings: dict, data: dict, run_key: str, log=print) -> dict:
         "mem_estimate_bytes": footprint.total,
         "dataset_sha256": dataset_sha256(data),
         "wall_s": time.perf_counter() - started,
+        "started_at": started_at,
+        "ended_at": time.time(),
         **env,
     }
     rows = []
