@@ -52,17 +52,22 @@ def timed_regions(project: Path) -> dict:
     evals = sum(pd.read_csv(p)["eval_s"].dropna().sum() for p in r.glob("runs/*/*/*/epochs.csv") if p.parent.name in set(timings["run_key"]))
     timed = (steps["step_s"].sum() + evals + (inference["infer_batch_median_s"] * inference["batches"]).sum()
              + (hardware["copy_median_s"] + hardware["matmul_median_s"]).sum() * 10)
-    return {"timed_s": float(timed), "training_functions_s": float(timings["wall_s"].sum()), "runs": len(timings)}
+    return {"timed_s": float(timed), "training_functions_s": float(timings["wall_s"].sum()),
+            "check_functions_s": float((inference["ended_at"] - inference["started_at"]).sum()), "runs": len(timings)}
 
 
 def sweep_overhead(where: Path, config: dict | None, noop_repeats: int = 5) -> dict:
     """Wall of a full sweep against its timed regions; then the no-op rerun's wall."""
     project = make_project(where, config)
     wall = snakemake(project, "--cores", "1")
-    jobs = sorted((project / ".snakemake" / "log").glob("*.log"))[-1].read_text().count("Finished jobid")
+    log = sorted((project / ".snakemake" / "log").glob("*.log"))[-1].read_text()
+    jobs = log.count("Finished jobid")
+    # Every job but the aggregation and `all` imports torch.
+    torch_jobs = jobs - sum(log.count(f"(Rule: {r})") for r in ("aggregate_timings", "analyse_sweep", "plot_sweep", "write_report", "all"))
     regions = timed_regions(project)
     noop = [snakemake(project, "--cores", "1") for _ in range(noop_repeats)]
-    return {"wall_s": wall, "jobs": jobs, **regions,
+    analysis = json.loads((project / "results" / "analysis.json").read_text())
+    return {"wall_s": wall, "jobs": jobs, "torch_jobs": torch_jobs, **regions, "analysis": analysis,
            "overhead_vs_timed": (wall - regions["timed_s"]) / regions["timed_s"],
            "overhead_vs_training": (wall - regions["training_functions_s"]) / regions["training_functions_s"],
            "noop_s": {"median": float(np.median(noop)), "min": float(min(noop)), "max": float(max(noop)), "n": len(noop)}}

@@ -106,8 +106,11 @@ def render(r: dict, env: dict, command: str, seconds: float) -> str:
             continue
         L += [f"- {title}: {s['jobs']} jobs in {s['wall_s']:.1f} s wall; its timed regions (every step, evaluation pass, "
               f"inference batch and probe) add up to {s['timed_s']:.1f} s, its training functions (model building included) "
-              f"to {s['training_functions_s']:.1f} s. Overhead beyond the timed regions: {s['overhead_vs_timed']:.0%} of them; "
-              f"beyond the training functions: {s['overhead_vs_training']:.0%}. "
+              f"to {s['training_functions_s']:.1f} s, its inference checks to {s['check_functions_s']:.1f} s. "
+              f"Overhead beyond the timed regions: {s['overhead_vs_timed']:.0%} of them; "
+              f"beyond the training functions: {s['overhead_vs_training']:.0%}. The rest is start-up: {s['jobs']} processes, "
+              f"{s['torch_jobs']} of which import torch ({s['torch_jobs']} × {r['startup']['import torch']:.2f} s ≈ "
+              f"{s['torch_jobs'] * r['startup']['import torch']:.0f} s), and reading and writing checkpoints and datasets. "
               f"With everything up to date, `snakemake --cores 1` takes {s['noop_s']['median']:.2f} s "
               f"(min {s['noop_s']['min']:.2f}, max {s['noop_s']['max']:.2f}, n={s['noop_s']['n']}).", ""]
     L += ["What was done to cut start-up: planning reads the torch version from package metadata and does not import torch "

@@ -21,10 +21,10 @@ def test_every_crossing_is_reported():
     assert [i for _, i in found] == [0, 1, 2]
 
 
-def test_never_crossing_is_said_plainly():
-    assert an.verdict([1.2, 3.0, 5.0], "cuda", "cpu") == "cuda faster at every size swept"
-    assert an.verdict([0.2, 0.5, 0.9], "cuda", "cpu") == "cpu faster at every size swept"
-    assert an.verdict([0.5, 2.0], "cuda", "cpu") is None
+def test_never_crossing_names_the_device_faster_throughout():
+    assert an.faster_throughout([1.2, 3.0, 5.0], "cuda", "cpu") == "cuda"
+    assert an.faster_throughout([0.2, 0.5, 0.9], "cuda", "cpu") == "cpu"
+    assert an.faster_throughout([0.5, 2.0], "cuda", "cpu") is None
 
 
 def test_cost_model_recovers_known_terms():
@@ -61,7 +61,7 @@ def test_sweep_that_never_crosses():
     cells = cell_table(steps, timings, hardware, 0.1)
     _, summary = analyse(cells, steps, "cpu", SETTINGS, [20, 50, 100])
     assert summary["devices"]["cuda"]["crossovers"] == []
-    assert summary["devices"]["cuda"]["verdict"] == "cuda faster at every size swept"
+    assert summary["devices"]["cuda"]["faster_throughout"] == "cuda"
 
 
 def test_bootstrap_interval_covers_the_true_speedup():
@@ -103,3 +103,16 @@ def test_scale_inverse_and_suggestion():
     narrow = an.Crossover(params=3e6, low=2.9e6, high=3.1e6, share=1.0, lower_index=0)
     assert an.suggest_scale(narrow, [1, 5, 10]) is None
     assert "neighbouring" in an.suggest_scale(an.Crossover(an.params_of_scale(6.5), math.nan, math.nan, 0.2, 0), [6, 7])
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40])
+def test_bootstrap_medians_follow_the_resampling_distribution(n):
+    x = np.random.default_rng(1).lognormal(size=n)
+    fast = an.bootstrap_medians(x, 40000, np.random.default_rng(3))
+    # Resampling done the plain way: n draws with replacement, np.median of each.
+    plain = np.median(x[np.random.default_rng(4).integers(0, n, size=(40000, n))], axis=1)
+    assert abs(fast.mean() - plain.mean()) <= 0.02 * plain.std() + 1e-12
+    assert fast.std() == pytest.approx(plain.std(), rel=0.03, abs=1e-12)
+    for q in (2.5, 25, 50, 75, 97.5):
+        lo, hi = np.percentile(plain, [max(q - 1, 0), min(q + 1, 100)])
+        assert lo <= np.percentile(fast, q) <= hi, q

@@ -2,6 +2,7 @@
 
 import copy
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,18 @@ def test_a_run_that_cannot_fit_is_skipped_with_its_estimate():
     assert s["estimate_bytes"] > 0.9 * s["available_bytes"] and "GiB available" in s["reason"]
 
 
+def test_another_machine_gets_other_keys(monkeypatch):
+    import sweeplib.plan as plan_module
+
+    here = plan(TINY)
+    real = plan_module.host_environment
+    monkeypatch.setattr(plan_module, "host_environment", lambda: {**real(), "cpu_model": "Another CPU"})
+    monkeypatch.setattr(plan_module, "accelerator_name", lambda device: "Another CPU")
+    there = plan(TINY)
+    assert not {r.key for r in here.runs} & {r.key for r in there.runs}
+    assert {r.settings["device"]["machine"] for r in here.runs}.isdisjoint({r.settings["device"]["machine"] for r in there.runs})
+
+
 def test_keys_ignore_key_order_and_follow_every_setting():
     a = plan(TINY)
     reordered = dict(reversed(list(copy.deepcopy(TINY).items())))
@@ -110,10 +123,12 @@ def test_keys_ignore_key_order_and_follow_every_setting():
 
 
 # Through the real command line: the run stops before any job and results/ is untouched.
-CLI_CASES = {
-    "scale zero": (with_(scales=[0]), ["scales[0]", "0", "a positive integer"]),
-    "device not available": (with_(devices=["mps"]), ["mps", "not available", "available here"]),
-    "typo": (with_(timing__repeat=3), ["unknown setting timing.repeat"]),
+# Every case above (a device missing on every machine of this platform stands in for an unavailable one)...
+MISSING = "cuda" if sys.platform == "darwin" else "mps"
+CLI_CASES = {name: case for name, case in BAD.items() if name != "device not available"}
+CLI_CASES |= {
+    "device not available": (with_(devices=["cpu", MISSING]), [MISSING, "not available", "available here"]),
+    # ...and the file itself.
     "lr as text": ("scales: [1]\ntrain:\n  lr: 1e-3\n", ["train.lr", "'1e-3'", "decimal point"]),
     "not a mapping": ("- 1\n- 2\n", ["config/config.yaml must be a mapping", "list"]),
     "YAML syntax error": ("scales: [1, 2\ndevices: auto\n", ["config/config.yaml is not valid YAML at line 2"]),

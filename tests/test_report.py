@@ -19,7 +19,8 @@ def build(devices, baseline, scales=(1, 3, 5, 10, 50)):
     table, summary = analyse(cells, steps, baseline, SETTINGS, list(scales))
     summary = json.loads(json.dumps(summary))  # as the report reads it back from analysis.json
     manifest = {
-        "baseline": baseline, "devices": devices, "scales": list(scales), "analysis": SETTINGS, "skipped": [],
+        "baseline": baseline, "devices": devices, "scales": list(scales), "analysis": SETTINGS,
+        "skipped": [{"scale": 400, "device": devices[-1], "params": 14400360002, "reason": "needs about 107.40 GiB, 20.00 GiB available"}],
         "environment": {"cpu_model": "Test CPU", "usable_cores": 2, "torch": "2.13.0"},
         "hardware": {d: {"device": {"hardware": f"{d} model", "threads": 2, "machine": "m1"}} for d in devices},
     }
@@ -29,6 +30,11 @@ def build(devices, baseline, scales=(1, 3, 5, 10, 50)):
            pd.DataFrame({"label": [0, 1], "predicted": [0, 1]}))
     text = render(manifest, cells, table, summary, inference, hardware, timings, *toy, SEED)
     return text, cells, table, summary
+
+
+def test_skipped_runs_are_listed_with_their_estimate():
+    text, *_ = build(["cpu", "cuda"], "cpu")
+    assert "## Skipped runs" in text and "| 400 | cuda | 14400360002 | needs about 107.40 GiB, 20.00 GiB available |" in text
 
 
 def test_one_device_has_nothing_to_compare():
@@ -49,6 +55,11 @@ def test_three_devices_get_a_column_and_a_sentence_each():
     text, *_ = build(["cpu", "cuda", "mps"], "cpu")
     assert "speedup CUDA" in text and "speedup MPS" in text
     assert text.count("overtakes CPU, 2 threads") + text.count("no crossover within the swept range") == 2
+
+
+def test_a_sweep_that_never_crosses_says_who_wins():
+    text, *_ = build(["cpu1", "cpu"], "cpu1", scales=(1, 2, 3))  # cpu1 is slower per parameter: cpu wins throughout
+    assert "CPU, 2 threads against CPU, 1 thread: no crossover within the swept range** (CPU, 2 threads faster at every size swept)" in text
 
 
 def test_cpu_only_sweep_is_labelled_as_a_stand_in():

@@ -12,7 +12,9 @@ as float32 (4 bytes each):
 - the inference check later reloads the checkpoint in its own process: 4P.
 
 - the process itself (interpreter, torch and its libraries): 400 MiB; a
-  scale-1 run peaked at 354 MB RSS on Linux x86-64 with torch 2.13.
+  fresh process training scale 1 peaked at 336 MiB resident (VmHWM) on
+  Linux x86-64 with torch 2.13, rounded up so the estimate errs on the
+  safe side.
 
 Training and the check run in separate processes and never at once, so the
 footprint of a run is the larger of the two.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pandas as pd
@@ -74,8 +75,9 @@ def crossover_sentences(summary: dict, labels: dict[str, str], confidence: float
     base = labels.get(summary["baseline"], summary["baseline"])
     for device, entry in summary["devices"].items():
         name = labels.get(device, device)
-        if entry["verdict"]:
-            out.append(f"**{name} against {base}: no crossover within the swept range** ({entry['verdict'].replace(device, name).replace(summary['baseline'], base)}).")
+        if entry["faster_throughout"]:
+            winner = labels.get(entry["faster_throughout"], entry["faster_throughout"])
+            out.append(f"**{name} against {base}: no crossover within the swept range** ({winner} faster at every size swept).")
             continue
         for c in entry["crossovers"]:
             ci = (f"{confidence:.0%} interval {fmt_params(c['low'])}–{fmt_params(c['high'])}"
@@ -139,6 +141,15 @@ def seed_side_by_side(seed: pd.DataFrame, cells: pd.DataFrame, table: pd.DataFra
             row[f"our speedup {labels[s.device]}"] = f"{s.speedup:.2f}x"
         rows.append(row)
     return markdown_table(pd.DataFrame(rows).fillna("not run"))
+
+
+def _span(timings: pd.DataFrame, inference: pd.DataFrame) -> str:
+    """When the runs were measured: from the first training's start to the last check's end."""
+    if "started_at" not in timings or "ended_at" not in inference or not len(inference):
+        return ""
+    start, end = timings["started_at"].min(), max(timings["ended_at"].max(), inference["ended_at"].max())
+    fmt = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    return f"; the runs were measured from {fmt(start)} to {fmt(end)} UTC ({(end - start) / 60:.1f} minutes from the first training to the end of the last check)"
 
 
 def render(manifest, cells, table, summary, inference, hardware, timings, toy_losses, toy_evals, toy_predictions, seed) -> str:
@@ -232,7 +243,8 @@ def render(manifest, cells, table, summary, inference, hardware, timings, toy_lo
         t = t.assign(total=t.apply(lambda r: f"{r.total_s:.1f} s" + (" (extrapolated)" if r.total_extrapolated else ""), axis=1))
         L += [markdown_table(t[["scale", "device", "run_key", "machine", "threads", "timed_steps", "protocol_steps", "total", "wall_s"]]
                              .assign(wall_s=t["wall_s"].map(lambda v: f"{v:.1f} s")))]
-        L += [f"Time spent in training jobs: {t['wall_s'].sum():.0f} s.", ""]
+        span = _span(timings, inference)
+        L += [f"The training functions took {t['wall_s'].sum():.0f} s in all{span}.", ""]
     L += ["## Reproduce", "", "```", "snakemake --cores 1", "```", "",
           "with the settings in `config/config.yaml` (the resolved settings are in `results/sweep.json`). "
           "docs/METHOD.md says exactly what is timed and how every figure is computed.", ""]

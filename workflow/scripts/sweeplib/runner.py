@@ -17,8 +17,26 @@ from .data import dataset_sha256, make_loader
 from .devices import synchronizer, torch_device
 from .env import accelerator_name, host_environment, machine_id
 from .memory import estimate, gib
-from .model import ModelSizes, NeuralNetwork, count_params
+from .model import NeuralNetwork, count_params
+from .sizes import ModelSizes
 from .timing import TimingPlan, seed_comparable_total, summarise, train_timed
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes.
+
+    On Linux, VmHWM, which starts afresh at exec; ``ru_maxrss`` does not, so a
+    job would inherit the peak of the Snakemake process that forked it.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
 def peak_memory(device: str) -> tuple[int, str]:
@@ -27,8 +45,7 @@ def peak_memory(device: str) -> tuple[int, str]:
         return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
     if device == "mps":
         return int(torch.mps.driver_allocated_memory()), "mps_driver_allocated"
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss if sys.platform == "darwin" else rss * 1024), "max_rss"
+    return peak_rss(), "peak_rss"
 
 
 def plan_for(settings: dict, batches_per_epoch: int) -> TimingPlan:

@@ -23,41 +23,36 @@ def markdown_table(frame: pd.DataFrame) -> str:
 def cell_table(steps: pd.DataFrame, timings: pd.DataFrame, hardware: pd.DataFrame, spread_flag: float) -> pd.DataFrame:
     """One row per (scale, device): the timed steps' median and spread, totals, and bandwidth used."""
     timed = steps[steps["repeat"] >= 0]
-    rows = []
-    for (scale, device), g in timed.groupby(["scale", "device"], sort=True):
-        t = timings[(timings["scale"] == scale) & (timings["device"] == device)].iloc[0]
-        q25, med, q75 = an.quartiles(g["step_s"])
-        repeat_medians = g.groupby("repeat")["step_s"].median()
-        sizes = ModelSizes.for_scale(int(scale))
-        row = {
-            "scale": int(scale),
-            "params": int(t["params"]),
-            "device": device,
-            "device_name": t["device_name"],
-            "threads": int(t["threads"]),
-            "machine": t["machine"],
-            "run_key": t["run_key"],
-            "timed_steps": len(g),
-            "repeats": int(g["repeat"].nunique()),
-            "step_median_s": med,
-            "step_q25_s": q25,
-            "step_q75_s": q75,
-            "iqr_rel": (q75 - q25) / med,
-            "repeat_median_min_s": float(repeat_medians.min()),
-            "repeat_median_max_s": float(repeat_medians.max()),
-            "data_share": float(g["data_s"].sum() / g["step_s"].sum()),
-            "first_step_s": float(t["first_step_s"]),
-            "eval_s": float(t["eval_s"]),
-            "total_s": float(t["total_s"]),
-            "total_extrapolated": bool(t["total_extrapolated"]),
-            "bytes_per_step": sizes.bytes_per_step(),
-            "achieved_Bps": sizes.bytes_per_step() / med,
-        }
-        row["flagged"] = row["iqr_rel"] > spread_flag
-        hw = hardware[hardware["device"] == device]
-        row["bandwidth_fraction"] = row["achieved_Bps"] / float(hw["bandwidth_Bps"].iloc[0]) if len(hw) else float("nan")
-        rows.append(row)
-    return pd.DataFrame(rows)
+    cell = ["scale", "device"]
+    by_cell = timed.groupby(cell, sort=True)
+    q = by_cell["step_s"].quantile([0.25, 0.5, 0.75]).unstack()  # linear interpolation, as np.percentile
+    repeat_medians = timed.groupby([*cell, "repeat"])["step_s"].median().groupby(level=cell)
+    sums = by_cell[["step_s", "data_s"]].sum()
+    runs = timings.drop_duplicates(cell).set_index(cell)
+    out = pd.DataFrame({
+        "timed_steps": by_cell.size(),
+        "repeats": by_cell["repeat"].nunique(),
+        "step_median_s": q[0.5],
+        "step_q25_s": q[0.25],
+        "step_q75_s": q[0.75],
+        "repeat_median_min_s": repeat_medians.min(),
+        "repeat_median_max_s": repeat_medians.max(),
+        "data_share": sums["data_s"] / sums["step_s"],
+    })
+    out = out.join(runs[["params", "device_name", "threads", "machine", "run_key", "first_step_s", "eval_s", "total_s",
+                         "total_extrapolated"]]).reset_index()
+    out["iqr_rel"] = (out["step_q75_s"] - out["step_q25_s"]) / out["step_median_s"]
+    out["flagged"] = out["iqr_rel"] > spread_flag
+    out["bytes_per_step"] = [ModelSizes.for_scale(int(s)).bytes_per_step() for s in out["scale"]]
+    out["achieved_Bps"] = out["bytes_per_step"] / out["step_median_s"]
+    bandwidth = hardware.drop_duplicates("device").set_index("device")["bandwidth_Bps"] if len(hardware) else pd.Series(dtype=float)
+    out["bandwidth_fraction"] = out["achieved_Bps"] / out["device"].map(bandwidth)
+    out["total_extrapolated"] = out["total_extrapolated"].astype(bool)
+    order = ["scale", "params", "device", "device_name", "threads", "machine", "run_key", "timed_steps", "repeats",
+             "step_median_s", "step_q25_s", "step_q75_s", "iqr_rel", "flagged", "repeat_median_min_s", "repeat_median_max_s",
+             "data_share", "first_step_s", "eval_s", "total_s", "total_extrapolated", "bytes_per_step", "achieved_Bps",
+             "bandwidth_fraction"]
+    return out[order]
 
 
 def speedups(cells: pd.DataFrame, steps: pd.DataFrame, baseline: str, n_boot: int, confidence: float, seed: int):
@@ -101,7 +96,7 @@ def analyse(cells: pd.DataFrame, steps: pd.DataFrame, baseline: str, settings: d
     for device, g in table.groupby("device"):
         g = g.sort_values("params")
         found = an.crossovers_with_intervals(g["params"], g["speedup"], boots[device], settings["confidence"])
-        entry = {"verdict": an.verdict(g["speedup"], device, baseline), "crossovers": [], "model_crossover": None}
+        entry = {"faster_throughout": an.faster_throughout(g["speedup"], device, baseline), "crossovers": [], "model_crossover": None}
         for c in found:
             entry["crossovers"].append({"params": c.params, "low": c.low, "high": c.high, "share": c.share,
                                         "between_scales": [int(g["scale"].iloc[c.lower_index]),
