@@ -109,9 +109,8 @@ def _message(error, schema) -> str:
             hint = " (YAML reads this as text: write the number with a decimal point, e.g. 1.0e-3)"
         except ValueError:
             pass
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value)
-    return f"{setting} = {value!r} is not allowed{hint}; allowed: {allowed}"
+    shown = json.dumps(value) if isinstance(value, (dict, list)) else repr(value)
+    return f"{setting} = {shown} is not allowed{hint}; allowed: {allowed}"
 
 
 def load_schema(path: str | Path) -> dict:
@@ -142,21 +141,23 @@ def _semantic_problems(config: dict) -> list[str]:
             problems.append(f"scales[{i}] = {scale} duplicates scales[{seen[scale]}]; allowed: each scale once")
         seen.setdefault(scale, i)
         settings = scale_settings(config, entry)
+
+        def name(key: str) -> str:  # where the effective value was set: the scale's entry or the global section
+            return f"scales[{i}].{key}" if isinstance(entry, dict) and key in entry else f"{OVERRIDABLE[key]}.{key}"
+
         n_train = config["data"]["n_train"]
         if settings["batch_size"] > n_train:
-            problems.append(
-                f"batch_size = {settings['batch_size']} (scale {scale}) is larger than the training set; "
-                f"allowed: at most data.n_train = {n_train}"
-            )
+            problems.append(f"{name('batch_size')} = {settings['batch_size']} is larger than the training set; "
+                            f"allowed: at most data.n_train = {n_train}")
             continue
         protocol = settings["epochs"] * -(-n_train // settings["batch_size"])
         if protocol - settings["warmup_steps"] < settings["repeats"]:
             problems.append(
-                f"warmup_steps = {settings['warmup_steps']} (scale {scale}) leaves fewer than repeats = "
-                f"{settings['repeats']} steps of the {protocol}-step protocol to time; allowed: "
-                f"warmup_steps + repeats <= epochs x batches per epoch"
+                f"{name('warmup_steps')} = {settings['warmup_steps']} and {name('repeats')} = {settings['repeats']} "
+                f"leave fewer than one step per repeat of the {protocol}-step protocol of scale {scale}; "
+                f"allowed: warmup_steps + repeats <= epochs x batches per epoch"
             )
-    return problems
+    return list(dict.fromkeys(problems))
 
 
 def scale_settings(config: dict, entry) -> dict:
