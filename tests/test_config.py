@@ -103,6 +103,17 @@ def test_a_run_that_cannot_fit_is_skipped_with_its_estimate():
     assert s["estimate_bytes"] > 0.9 * s["available_bytes"] and "GiB available" in s["reason"]
 
 
+def test_a_run_already_measured_is_kept_whatever_memory_is_free(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    roomy = plan(with_(scales=[1, 50]))
+    for run in roomy.runs:
+        if run.scale == 50:
+            (tmp_path / run.folder).mkdir(parents=True)
+            (tmp_path / run.folder / "timings.csv").write_text("measured\n")
+    tight = plan(with_(scales=[1, 50]), memory={"cpu": 2 * 2**30, "cpu1": 2 * 2**30})
+    assert {r.scale for r in tight.runs} == {1, 50} and tight.skipped == []
+
+
 def test_another_machine_gets_other_keys(monkeypatch):
     import sweeplib.plan as plan_module
 

@@ -116,7 +116,8 @@ def plan_sweep(config: dict, scripts: Path, schema_path: Path, available: list[s
         s = run.settings
         need = estimate(ModelSizes(**s["sizes"]), s["train"]["batch_size"], s["data"]["n_train"], s["data"]["n_test"],
                         accelerator=run.device in dev.ACCELERATORS)
-        if fits(need, free[run.device]):
+        # A run already measured stays in the report, whatever memory is free today.
+        if fits(need, free[run.device]) or (Path(run.folder) / "timings.csv").exists():
             kept.append(run)
         else:
             skipped.append({"scale": run.scale, "device": run.device, "params": s["params"], "estimate_bytes": need.total,
