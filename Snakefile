@@ -1,5 +1,8 @@
 # A sweep of model sizes that finds where an accelerator starts to beat the CPU
 # when training the post's MLP. Settings: config/config.yaml (see config/README.md).
+from snakemake.utils import min_version
+
+min_version("9.0")
 
 
 include: "workflow/rules/preflight.smk"
@@ -18,3 +21,4 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         "results/report.md",
+        plan_change(),

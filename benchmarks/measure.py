@@ -3,80 +3,134 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from sweeplib.data import make_dataset, make_loader
+from sweeplib.atomic import torch_save
+from sweeplib.data import make_dataset
 from sweeplib.hardware import copy_bandwidth
-from sweeplib.memory import estimate
-from sweeplib.model import NeuralNetwork
+from sweeplib.processes import host_estimate
+from sweeplib.schedule import Schedule
 from sweeplib.sizes import ModelSizes
-from sweeplib.timing import TimingPlan, train_timed
+from sweeplib.timing import run_rounds
+from sweeplib.worker import build_trainer
 
 
 def spread(values) -> dict:
     q25, med, q75 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
-    return {"median": float(med), "q25": float(q25), "q75": float(q75), "n": len(values)}
+    return {
+        "median": float(med),
+        "q25": float(q25),
+        "q75": float(q75),
+        "n": len(values),
+    }
 
 
-def setup(scale: int, loader: str = "dataloader", workers: int = 0, n_test: int = 200):
-    data = make_dataset(100 * scale, 1000, n_test, seed=0)
-    torch.manual_seed(123)
-    model = NeuralNetwork(ModelSizes.for_scale(scale))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    train = make_loader(data["X_train"], data["Y_train"], kind=loader, batch_size=10, shuffle=True, num_workers=workers)
-    test = make_loader(data["X_test"], data["Y_test"], kind=loader, batch_size=10, shuffle=False)
-    return data, model, optimizer, train, test
+def settings(
+    scale: int, loader: str = "dataloader", workers: int = 0, lr: float = 0.05
+) -> dict:
+    sizes = ModelSizes.for_scale(scale)
+    return {
+        "scale": scale,
+        "sizes": sizes.to_dict(),
+        "params": sizes.num_params,
+        "data": {"n_train": 1000, "n_test": 200},
+        "train": {
+            "epochs": 10,
+            "batch_size": 10,
+            "lr": lr,
+            "model_seed": 123,
+            "loader": loader,
+            "num_workers": workers,
+        },
+        "timing": {
+            "processes": 1,
+            "rounds": 1,
+            "steps_per_window": 1,
+            "warmup_steps": 1,
+            "switch_steps": 0,
+            "order_seed": 0,
+            "mimic_post_prints": False,
+        },
+    }
 
 
-def harness_steps(model, optimizer, train, test, labels, steps: int, warmup: int = 2):
-    """The workflow's own timed loop: per-step times of ``steps`` timed steps."""
-    plan = TimingPlan(protocol_steps=len(train), warmup_steps=warmup, repeats=1, steps_per_repeat=steps)
-    result = train_timed(model, optimizer, train, test, labels, epochs=1, plan=plan, device="cpu", sync=lambda: None,
-                         log=lambda s: None)
-    timed = [s for s in result.steps if s["repeat"] >= 0]
-    return [s["step_s"] for s in timed], [s["data_s"] for s in timed]
+def trainer(scale: int, loader: str = "dataloader", workers: int = 0):
+    data = make_dataset(100 * scale, 1000, 200, seed=0)
+    device = {"name": "cpu", "threads": torch.get_num_threads()}
+    return build_trainer(
+        device, settings(scale, loader, workers), data, torch.get_num_threads()
+    )
 
 
-def bare_step(model, optimizer, it) -> None:
-    x, y = next(it)
-    loss = F.cross_entropy(model(x), y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+def harness_steps(t, steps: int, warmup: int = 2) -> tuple[list[float], list[float]]:
+    """The workflow's own timed loop (``run_rounds``, one device, one window): per-step times."""
+    schedule = Schedule(
+        protocol_steps=10**6,
+        warmup_steps=warmup,
+        rounds=1,
+        steps_per_window=steps,
+        switch_steps=0,
+    )
+    records = [
+        r
+        for r in run_rounds({"cpu": t}, schedule, random.Random(0))
+        if r["kind"] == "timed"
+    ]
+    return [r["step_s"] for r in records], [r["data_s"] for r in records]
 
 
-def bare_steps(model, optimizer, train, steps: int, warmup: int = 2) -> float:
+def bare_steps(t, steps: int, warmup: int = 2) -> float:
     """A hand-written loop doing the same work, timed as one block: mean seconds per step."""
-    it = iter(train)
+    batches = iter(t.loader)
+
+    def step():
+        nonlocal batches
+        try:
+            x, y = next(batches)
+        except StopIteration:
+            batches = iter(t.loader)
+            x, y = next(batches)
+        loss = F.cross_entropy(t.model(x), y)
+        t.optimizer.zero_grad()
+        loss.backward()
+        t.optimizer.step()
+
     for _ in range(warmup):
-        bare_step(model, optimizer, it)
+        step()
     t0 = time.perf_counter()
     for _ in range(steps):
-        bare_step(model, optimizer, it)
+        step()
     return (time.perf_counter() - t0) / steps
 
 
 def fidelity(scale: int, rounds: int, steps: int) -> dict:
     """Harness mean step over bare-loop mean step, alternating which goes first, in one process."""
-    data, model, optimizer, train, test = setup(scale, n_test=10)
+    t = trainer(scale)
     ratios, harness, bare = [], [], []
     for r in range(rounds):
-        results = {}
-        for which in (("harness", "bare") if r % 2 == 0 else ("bare", "harness")):
-            if which == "harness":
-                results[which] = float(np.mean(harness_steps(model, optimizer, train, test, data["Y_test"], steps)[0]))
-            else:
-                results[which] = bare_steps(model, optimizer, train, steps)
-        harness.append(results["harness"])
-        bare.append(results["bare"])
-        ratios.append(results["harness"] / results["bare"])
-    return {"scale": scale, "ratio": spread(ratios), "harness_s": spread(harness), "bare_s": spread(bare)}
+        got = {}
+        for which in ("harness", "bare") if r % 2 == 0 else ("bare", "harness"):
+            got[which] = (
+                float(np.mean(harness_steps(t, steps)[0]))
+                if which == "harness"
+                else bare_steps(t, steps)
+            )
+        harness.append(got["harness"])
+        bare.append(got["bare"])
+        ratios.append(got["harness"] / got["bare"])
+    return {
+        "scale": scale,
+        "ratio": spread(ratios),
+        "harness_s": spread(harness),
+        "bare_s": spread(bare),
+    }
 
 
 LOADERS = [("dataloader", 0), ("dataloader", 4), ("tensor", 0)]
@@ -86,53 +140,85 @@ def loader_axis(scale: int, rounds: int, steps: int) -> list[dict]:
     """Per-step time and data share of each loader, rotating their order across rounds."""
     times = {k: [] for k in LOADERS}
     shares = {k: [] for k in LOADERS}
-    setups = {k: setup(scale, *k, n_test=10) for k in LOADERS}
+    trainers = {k: trainer(scale, *k) for k in LOADERS}
     for r in range(rounds):
-        for k in LOADERS[r % 3:] + LOADERS[: r % 3]:
-            data, model, optimizer, train, test = setups[k]
-            step_s, data_s = harness_steps(model, optimizer, train, test, data["Y_test"], steps, warmup=3)
+        for k in LOADERS[r % 3 :] + LOADERS[: r % 3]:
+            step_s, data_s = harness_steps(trainers[k], steps, warmup=3)
             times[k].append(float(np.median(step_s)))
             shares[k].append(float(np.sum(data_s) / np.sum(step_s)))
     base = np.median(times[LOADERS[0]])
-    return [{"scale": scale, "loader": k[0], "num_workers": k[1], "step_s": spread(times[k]),
-             "ratio_to_seed": float(np.median(times[k]) / base), "data_share": spread(shares[k])} for k in LOADERS]
+    return [
+        {
+            "scale": scale,
+            "loader": k[0],
+            "num_workers": k[1],
+            "step_s": spread(times[k]),
+            "ratio_to_post": float(np.median(times[k]) / base),
+            "data_share": spread(shares[k]),
+        }
+        for k in LOADERS
+    ]
 
 
 def hardware_bound(scale: int, steps: int, copy_mib: int) -> dict:
     """A training step's achieved bandwidth against a large copy's, in the same process."""
-    data, model, optimizer, train, test = setup(scale, n_test=10)
-    step_s, _ = harness_steps(model, optimizer, train, test, data["Y_test"], steps)
+    step_s, _ = harness_steps(trainer(scale), steps)
     bw = copy_bandwidth("cpu", lambda: None, copy_mib, repeats=10)
     sizes = ModelSizes.for_scale(scale)
     step = float(np.median(step_s))
     bound = sizes.bytes_per_step() / bw["bandwidth_Bps"]
-    return {"scale": scale, "params": sizes.num_params, "bytes_per_step": sizes.bytes_per_step(), "step_s": spread(step_s),
-            "copy_Bps": bw["bandwidth_Bps"], "achieved_Bps": sizes.bytes_per_step() / step,
-            "fraction": sizes.bytes_per_step() / step / bw["bandwidth_Bps"], "memory_bound_s": bound, "step_over_bound": step / bound}
+    return {
+        "scale": scale,
+        "params": sizes.num_params,
+        "bytes_per_step": sizes.bytes_per_step(),
+        "step_s": spread(step_s),
+        "copy_Bps": bw["bandwidth_Bps"],
+        "achieved_Bps": sizes.bytes_per_step() / step,
+        "fraction": sizes.bytes_per_step() / step / bw["bandwidth_Bps"],
+        "memory_bound_s": bound,
+        "step_over_bound": step / bound,
+    }
 
 
-PEAK_SCRIPT = """
-import json, resource, sys, torch
-from sweeplib.data import make_dataset
-from sweeplib.runner import run_training
-scale = int(sys.argv[1])
-sizes = {"num_inputs": 100 * scale, "hidden1": 300 * scale, "hidden2": 200 * scale, "num_outputs": 2}
-settings = {"scale": scale, "sizes": sizes, "params": 0,
-            "train": {"epochs": 1, "batch_size": 10, "lr": 0.5, "model_seed": 123, "loader": "dataloader", "num_workers": 0},
-            "timing": {"warmup_steps": 1, "repeats": 2, "steps_per_repeat": 1, "mimic_seed_prints": False},
-            "device": {"name": "cpu", "threads": torch.get_num_threads()}}
-result = run_training(settings, make_dataset(100 * scale, 1000, 200, 0), "bench", log=lambda s: None)
-t = result["timings"].iloc[0]
-print(json.dumps({"peak": int(t["peak_mem_bytes"]), "estimate": int(t["mem_estimate_bytes"])}))
-"""
-
-
-def memory(scale: int, scripts: str) -> dict:
-    """Peak RSS of a fresh process training one scale, against the estimate made before it ran."""
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(scale)], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": scripts, "PATH": "/usr/bin:/bin"})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+def memory(scale: int, devices: list[str], scripts: str, where: Path) -> dict:
+    """Peak RSS of a fresh timing process holding ``devices``, against the estimate made before it ran."""
+    s = settings(scale)
+    s["devices"] = [
+        {"name": d, "threads": 1 if d == "cpu1" else torch.get_num_threads()}
+        for d in devices
+    ]
+    s["timing"] |= {"rounds": 1, "steps_per_window": 1, "switch_steps": 1}
+    where.mkdir(parents=True, exist_ok=True)
+    torch_save(where / "data.pt", make_dataset(100 * scale, 1000, 200, seed=0))
+    spec = {
+        "settings": s,
+        "run_key": "bench",
+        "process": 0,
+        "devices": devices,
+        "dataset": str(where / "data.pt"),
+        "out": str(where / "out"),
+        "mem_estimate_bytes": host_estimate(s, devices),
+        "save": {},
+    }
+    (where / "spec.json").write_text(json.dumps(spec))
+    subprocess.run(
+        [sys.executable, "-m", "sweeplib.worker", str(where / "spec.json")],
+        check=True,
+        env={"PYTHONPATH": scripts, "PATH": "/usr/bin:/bin"},
+    )
+    row = (where / "out" / "process.csv").read_text().splitlines()
+    header, first = row[0].split(","), row[1].split(",")
+    peak, estimate = (
+        int(float(first[header.index("peak_rss_bytes")])),
+        spec["mem_estimate_bytes"],
+    )
     sizes = ModelSizes.for_scale(scale)
-    fp = estimate(sizes, 10, 1000, 200, accelerator=False)
-    return {"scale": scale, "params": sizes.num_params, "peak_bytes": r["peak"], "estimate_bytes": r["estimate"],
-            "weights_bytes": fp.weights, "ratio": r["peak"] / r["estimate"]}
+    return {
+        "scale": scale,
+        "devices": "+".join(devices),
+        "params": sizes.num_params,
+        "peak_bytes": peak,
+        "estimate_bytes": estimate,
+        "weights_bytes": 4 * sizes.num_params * len(devices),
+        "ratio": peak / estimate,
+    }

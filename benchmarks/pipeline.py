@@ -1,4 +1,5 @@
-"""Measurements of the workflow itself: no-op and sweep overheads, planning and aggregation at scale."""
+"""Measurements of the workflow itself: the sweep's overhead, what a process and a switch
+cost per scale, the no-op run, planning and aggregation at scale."""
 
 from __future__ import annotations
 
@@ -13,11 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-
-from sweeplib.analysis import params_of_scale
-from sweeplib.tables import analyse, cell_table
+from sweeplib.analysis import analyse, cell_table
+from sweeplib.sizes import params_of_scale
 
 ROOT = Path(__file__).resolve().parents[1]
+AGGREGATION = (
+    "write_plan",
+    "aggregate_results",
+    "analyse_sweep",
+    "plot_sweep",
+    "write_report",
+    "all",
+)
 
 
 def make_project(where: Path, config: dict | None) -> Path:
@@ -26,7 +34,9 @@ def make_project(where: Path, config: dict | None) -> Path:
     for name in ("Snakefile", "workflow", "profiles", "data", "config"):
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                src, where / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         else:
             shutil.copy(src, where / name)
     if config is not None:
@@ -37,23 +47,78 @@ def make_project(where: Path, config: dict | None) -> Path:
 def snakemake(project: Path, *args, env=None) -> float:
     """Wall seconds of one Snakemake command (which must succeed)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=project, check=True, capture_output=True,
-                   env={**os.environ, **(env or {})})
+    subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+    )
     return time.perf_counter() - t0
 
 
 def timed_regions(project: Path) -> dict:
-    """Seconds inside the sweep's timed regions, and inside its training functions, from its own tables."""
-    r = project / "results"
+    """Seconds inside the sweep's timed regions (every step, evaluation pass, inference batch
+    and probe repetition), and inside its timing processes, from its own tables."""
+    r = project / "results" / "aggregate"
     steps = pd.read_csv(r / "steps.csv")
-    timings = pd.read_csv(r / "timings.csv").drop_duplicates("run_key")
+    timings = pd.read_csv(r / "timings.csv")
     inference = pd.read_csv(r / "inference.csv")
     hardware = pd.read_csv(r / "hardware.csv")
-    evals = sum(pd.read_csv(p)["eval_s"].dropna().sum() for p in r.glob("runs/*/*/*/epochs.csv") if p.parent.name in set(timings["run_key"]))
-    timed = (steps["step_s"].sum() + evals + (inference["infer_batch_median_s"] * inference["batches"]).sum()
-             + (hardware["copy_median_s"] + hardware["matmul_median_s"]).sum() * 10)
-    return {"timed_s": float(timed), "training_functions_s": float(timings["wall_s"].sum()),
-            "check_functions_s": float((inference["ended_at"] - inference["started_at"]).sum()), "runs": len(timings)}
+    procs = timings.drop_duplicates(["run_key", "process"])
+    evals = timings.drop_duplicates(["run_key", "device"])["eval_s"].sum()
+    timed = (
+        steps["step_s"].sum()
+        + evals
+        + (inference["infer_batch_median_s"] * inference["batches"]).sum()
+        + (hardware["copy_median_s"] + hardware["matmul_median_s"]).sum() * 10
+    )
+    return {
+        "timed_s": float(timed),
+        "process_wall_s": float(procs["process_wall_s"].sum()),
+        "processes": len(procs),
+        "scales": int(timings["scale"].nunique()),
+    }
+
+
+def process_costs(project: Path) -> list[dict]:
+    """Per scale, what one timing process costs besides its rounds (start-up, building the
+    models, warm-up), what a round costs, and what the first step after a switch costs."""
+    r = project / "results" / "aggregate"
+    steps = pd.read_csv(r / "steps.csv")
+    timings = pd.read_csv(r / "timings.csv")
+    out = []
+    for scale, t in timings.groupby("scale"):
+        s = steps[steps["scale"] == scale]
+        procs = t.drop_duplicates(["process", "device"])
+        per_process = t.drop_duplicates("process")
+        rounds_s = (
+            s[s["kind"] != "warmup"].groupby("process")["step_s"].sum()
+            / t["rounds"].iloc[0]
+        )
+        fixed = (
+            per_process.set_index("process")["process_wall_s"]
+            - s.groupby("process")["step_s"].sum()
+        )
+        out.append(
+            {
+                "scale": int(scale),
+                "params": int(t["params"].iloc[0]),
+                "processes": int(t["process"].nunique()),
+                "rounds": int(t["rounds"].iloc[0]),
+                "process_wall_s": float(per_process["process_wall_s"].median()),
+                "fixed_s": float(fixed.median()),
+                "build_s": float(procs.groupby("process")["build_s"].sum().median()),
+                "warmup_s": float(
+                    s[s["kind"] == "warmup"].groupby("process")["step_s"].sum().median()
+                ),
+                "round_s": float(rounds_s.median()),
+                "switch_ratio": float(
+                    (t["switch_step_s"] / t["step_median_s"]).median()
+                ),
+            }
+        )
+    return out
 
 
 def sweep_overhead(where: Path, config: dict | None, noop_repeats: int = 5) -> dict:
@@ -62,22 +127,42 @@ def sweep_overhead(where: Path, config: dict | None, noop_repeats: int = 5) -> d
     wall = snakemake(project, "--cores", "1")
     log = sorted((project / ".snakemake" / "log").glob("*.log"))[-1].read_text()
     jobs = log.count("Finished jobid")
-    # Every job but the aggregation and `all` imports torch.
-    torch_jobs = jobs - sum(log.count(f"(Rule: {r})") for r in ("aggregate_timings", "analyse_sweep", "plot_sweep", "write_report", "all"))
+    aggregation = sum(log.count(f"(Rule: {r})") for r in AGGREGATION)
     regions = timed_regions(project)
     noop = [snakemake(project, "--cores", "1") for _ in range(noop_repeats)]
-    analysis = json.loads((project / "results" / "analysis.json").read_text())
-    return {"wall_s": wall, "jobs": jobs, "torch_jobs": torch_jobs, **regions, "analysis": analysis,
-           "overhead_vs_timed": (wall - regions["timed_s"]) / regions["timed_s"],
-           "overhead_vs_training": (wall - regions["training_functions_s"]) / regions["training_functions_s"],
-           "noop_s": {"median": float(np.median(noop)), "min": float(min(noop)), "max": float(max(noop)), "n": len(noop)}}
+    analysis = json.loads(
+        (project / "results" / "analysis" / "analysis.json").read_text()
+    )
+    speedup = pd.read_csv(project / "results" / "analysis" / "speedup.csv").to_dict(
+        "records"
+    )
+    return {
+        "wall_s": wall,
+        "jobs": jobs,
+        "torch_processes": jobs - aggregation + regions["processes"],
+        **regions,
+        "overhead_vs_timed": (wall - regions["timed_s"]) / regions["timed_s"],
+        "costs": process_costs(project),
+        "analysis": analysis,
+        "speedup": speedup,
+        "noop_s": {
+            "median": float(np.median(noop)),
+            "min": float(min(noop)),
+            "max": float(max(noop)),
+            "n": len(noop),
+        },
+    }
 
 
 def startup_costs(repeats: int = 5) -> dict:
-    """Seconds to start a Python process, and to import what job scripts import."""
+    """Seconds to start a Python process, and to import what the jobs import."""
     out = {}
-    for name, code in (("python", "pass"), ("import pandas", "import pandas"), ("import torch", "import torch"),
-                       ("import torch, pandas", "import torch, pandas")):
+    for name, code in (
+        ("python", "pass"),
+        ("import pandas", "import pandas"),
+        ("import torch", "import torch"),
+        ("import torch, pandas", "import torch, pandas"),
+    ):
         walls = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -87,45 +172,91 @@ def startup_costs(repeats: int = 5) -> dict:
     return out
 
 
-def plan_time(where: Path, runs: int) -> float:
-    """Wall of a dry run planning ``runs`` (scale, device) runs: runs / 2 scales on cpu and cpu1."""
-    config = {"scales": list(range(1, runs // 2 + 1)), "devices": ["cpu1", "cpu"]}
-    project = make_project(where, config)
+def plan_time(where: Path, scales: int) -> float:
+    """Wall of a dry run planning ``scales`` scales on cpu1 and cpu."""
+    project = make_project(
+        where, {"scales": list(range(1, scales + 1)), "devices": ["cpu1", "cpu"]}
+    )
     # The largest of these scales could not fit here; plan them as if they could.
-    return snakemake(project, "--dry-run", "--cores", "1", env={"SWEEP_ASSUME_MEMORY_BYTES": str(10**18)})
+    return snakemake(
+        project,
+        "--dry-run",
+        "--cores",
+        "1",
+        env={"SWEEP_ASSUME_MEMORY_BYTES": str(10**18)},
+    )
 
 
-def synthetic_results(where: Path, runs: int, steps: int = 100) -> tuple[list[Path], list[Path], Path]:
-    """Timing and step files shaped like the workflow's, for runs / 2 scales on two devices."""
+def synthetic_windows(scales: int, processes: int = 5, rounds: int = 6) -> pd.DataFrame:
+    """Window rows shaped like the workflow's, for ``scales`` scales on two devices."""
     rng = np.random.default_rng(0)
-    timing_files, step_files = [], []
-    for scale in range(1, runs // 2 + 1):
+    rows = []
+    for scale in range(1, scales + 1):
         p = params_of_scale(scale)
-        for device, (a, b) in (("cpu1", (4e-4, 4e-9)), ("cpu", (5e-4, 2.6e-9))):
-            key = f"{device}{scale:08d}"
-            folder = where / key
-            folder.mkdir(parents=True)
-            t = (a + b * p) * np.exp(rng.normal(0, 0.05, steps))
-            pd.DataFrame({"step": range(steps), "epoch": 0, "repeat": np.arange(steps) * 5 // steps, "step_s": t,
-                          "data_s": t / 10, "loss": 0.7, "run_key": key, "scale": scale, "device": device}).to_csv(folder / "steps.csv", index=False)
-            pd.DataFrame([{"run_key": key, "scale": scale, "params": int(p), "device": device, "device_name": "synthetic",
-                           "threads": 1, "machine": "m", "first_step_s": t[0], "eval_s": 0.01, "total_s": 1000 * t.mean(),
-                           "total_extrapolated": True, "wall_s": 1.0, "repeat": r} for r in range(5)]).to_csv(folder / "timings.csv", index=False)
-            timing_files.append(folder / "timings.csv")
-            step_files.append(folder / "steps.csv")
-    hardware = where / "hardware.csv"
-    pd.DataFrame([{"device": d, "bandwidth_Bps": 1e10} for d in ("cpu", "cpu1")]).to_csv(hardware, index=False)
-    return timing_files, step_files, hardware
+        for process in range(processes):
+            for r in range(rounds):
+                for device, (a, b) in (("cpu1", (4e-4, 4e-9)), ("cpu", (5e-4, 2.6e-9))):
+                    t = (a + b * p) * np.exp(rng.normal(0, 0.05))
+                    rows.append(
+                        {
+                            "scale": scale,
+                            "params": int(p),
+                            "device": device,
+                            "device_name": "synthetic",
+                            "threads": 1,
+                            "threads_requested": 1,
+                            "machine": "m",
+                            "run_key": f"{scale:012d}",
+                            "pairing": "interleaved",
+                            "process": process,
+                            "round": r,
+                            "slot": 0,
+                            "window_steps": 10,
+                            "step_median_s": t,
+                            "step_q25_s": t,
+                            "step_q75_s": t,
+                            "switch_step_s": t,
+                            "data_share": 0.1,
+                            "first_step_s": t,
+                            "build_s": 0.0,
+                            "eval_s": 0.01,
+                            "total_s": 1000 * t,
+                            "total_extrapolated": True,
+                            "peak_rss_bytes": 0,
+                            "mem_estimate_bytes": 0,
+                            "started_at": 0.0,
+                            "ended_at": 0.0,
+                        }
+                    )
+    return pd.DataFrame(rows)
 
 
-def aggregate_time(where: Path, runs: int) -> float:
-    """Seconds to gather ``runs`` runs' files and compute every table (what aggregate_timings and analyse_sweep do)."""
-    timing_files, step_files, hardware = synthetic_results(where, runs)
+def aggregate_time(where: Path, scales: int) -> float:
+    """Seconds to read ``scales`` scales' windows and compute every table (what
+    aggregate_results and analyse_sweep do), bootstrap included."""
+    where.mkdir(parents=True, exist_ok=True)
+    w = synthetic_windows(scales)
+    files = []
+    for (scale, device), g in w.groupby(["scale", "device"]):
+        files.append(where / f"{scale}-{device}.csv")
+        g.to_csv(files[-1], index=False)
+    hardware = pd.DataFrame(
+        [
+            {"device": d, "bandwidth_Bps": 1e10, "llc_bytes": 32 * 2**20}
+            for d in ("cpu", "cpu1")
+        ]
+    )
     t0 = time.perf_counter()
-    timings = pd.concat([pd.read_csv(p) for p in timing_files], ignore_index=True)
-    steps = pd.concat([pd.read_csv(p) for p in step_files], ignore_index=True)
-    cells = cell_table(steps, timings, pd.read_csv(hardware), 0.1)
-    analyse(cells, steps, "cpu1", {"bootstrap": 2000, "confidence": 0.95, "seed": 0}, list(range(1, runs // 2 + 1)))
+    windows = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)
+    cells = cell_table(windows, hardware, 0.1)
+    analyse(
+        cells,
+        windows,
+        "cpu1",
+        {"bootstrap": 2000, "confidence": 0.95, "seed": 0, "model_miss_flag": 0.25},
+        list(range(1, scales + 1)),
+        pd.DataFrame(columns=["job", "start", "end"]),
+    )
     return time.perf_counter() - t0
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from workflow_helpers import TINY, make_project, snakemake
 
 

@@ -1,36 +1,153 @@
-"""Hand-made sweeps with known answers, built in the shapes the workflow writes."""
+"""Hand-made sweeps with known answers, in the shapes the workflow writes.
+
+A simulated machine runs the timing design: each device's true step time is
+``a + b P`` (``COSTS``); the machine's speed drifts and jumps over the run
+(``Machine``), each process has a state of its own that scales each device's
+times a little (``process_sd``), and every window has noise of its own.
+"""
+
+from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
-
-from sweeplib.analysis import params_of_scale
+from sweeplib.sizes import params_of_scale
 
 # Step time = overhead + per-parameter cost x params, per device.
-COSTS = {"cpu": (0.5e-3, 2.0e-9), "cuda": (3.0e-3, 0.3e-9), "mps": (6.0e-3, 0.5e-9), "cpu1": (0.4e-3, 4.0e-9)}
+COSTS = {
+    "cpu": (0.5e-3, 2.0e-9),
+    "cuda": (3.0e-3, 0.3e-9),
+    "mps": (6.0e-3, 0.5e-9),
+    "cpu1": (0.4e-3, 4.0e-9),
+}
 
 
-def true_crossover(a, b):
+def true_time(device: str, scale: float) -> float:
+    a, b = COSTS[device]
+    return a + b * params_of_scale(scale)
+
+
+def true_crossover(a: str, b: str) -> float:
     (a1, b1), (a2, b2) = COSTS[a], COSTS[b]
     return (a2 - a1) / (b1 - b2)
 
 
-def sweep(devices, scales, steps=40, noise=0.0, seed=0):
-    """Step times drawn around each device's cost line (lognormal noise of sd ``noise``)."""
+class Machine:
+    """A slowness factor over a run's time in [0, 1]: a slow swing of +-``drift`` and
+    ``jumps`` step changes of +-``jump`` that last a tenth of the run each."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        drift: float = 0.0,
+        jumps: int = 0,
+        jump: float = 0.15,
+    ):
+        self.phase = rng.uniform(0, 2 * math.pi)
+        self.drift = drift
+        self.starts = rng.uniform(0, 0.9, jumps)
+        self.signs = rng.choice([-1.0, 1.0], jumps) * jump
+
+    def factor(self, t):
+        t = np.asarray(t, dtype=float)
+        f = 1 + self.drift * np.sin(2 * math.pi * t + self.phase)
+        for start, size in zip(self.starts, self.signs):
+            f = f * np.where((t >= start) & (t < start + 0.1), 1 + size, 1.0)
+        return f
+
+
+def windows(
+    devices,
+    scales,
+    processes=3,
+    rounds=5,
+    noise=0.03,
+    process_sd=0.0,
+    machine=None,
+    seed=0,
+    pairing="interleaved",
+) -> pd.DataFrame:
+    """Window rows as ``time_scale`` writes them, for an interleaved (or separate) design.
+
+    Each scale takes an equal slice of the run; interleaved, a process's rounds
+    give every device a window at nearly the same moment; separate, each
+    device's process runs after the other's, alternating."""
     rng = np.random.default_rng(seed)
-    step_rows, timing_rows = [], []
-    for device in devices:
-        a, b = COSTS[device]
-        for scale in scales:
-            p = params_of_scale(scale)
-            t = (a + b * p) * np.exp(rng.normal(0, noise, steps)) if noise else np.full(steps, a + b * p)
-            key = f"{device}{scale:09d}"[-12:]
-            for i, v in enumerate(t):
-                step_rows.append({"run_key": key, "scale": scale, "device": device, "step": i, "epoch": 0,
-                                  "repeat": i * 5 // steps, "step_s": v, "data_s": v / 10, "loss": 0.7})
-            timing_rows.append({"run_key": key, "scale": scale, "params": int(p), "device": device,
-                                "device_name": f"{device} model", "threads": 1 if device == "cpu1" else 2, "machine": "m1",
-                                "first_step_s": 3 * t[0], "eval_s": 0.01, "total_s": 1000 * np.median(t),
-                                "total_extrapolated": True, "wall_s": 1.0, "timed_steps": steps, "protocol_steps": 1000})
-    hardware = pd.DataFrame([{"device": d, "device_name": f"{d} model", "threads": 2, "bandwidth_Bps": 1e10 if d.startswith("cpu") else 1e12,
-                              "flops": 1e11} for d in devices])
-    return pd.DataFrame(step_rows), pd.DataFrame(timing_rows), hardware
+    machine = machine or Machine(rng)
+    rows = []
+    for k, scale in enumerate(scales):
+        for p in range(processes):
+            effect = {d: math.exp(rng.normal(0, process_sd)) for d in devices}
+            for r in range(rounds):
+                order = list(rng.permutation(devices))
+                for slot, d in enumerate(order):
+                    if pairing == "interleaved":
+                        frac = (p + (r + slot / len(devices)) / rounds) / processes
+                    else:
+                        frac = (
+                            p + (devices.index(d) + r / rounds) / len(devices)
+                        ) / processes
+                    t = (k + frac) / len(scales)
+                    value = (
+                        true_time(d, scale)
+                        * float(machine.factor(t))
+                        * effect[d]
+                        * math.exp(rng.normal(0, noise))
+                    )
+                    rows.append(_row(d, scale, p, r, slot, value, pairing, t))
+    return pd.DataFrame(rows)
+
+
+def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
+    return {
+        "scale": scale,
+        "params": int(params_of_scale(scale)),
+        "device": device,
+        "device_name": f"{device} model",
+        "threads": 1 if device == "cpu1" else 2,
+        "threads_requested": 1 if device == "cpu1" else 2,
+        "machine": "m1",
+        "run_key": f"{scale:012d}",
+        "pairing": pairing,
+        "process": process,
+        "round": round_,
+        "slot": slot,
+        "window_steps": 10,
+        "step_median_s": value,
+        "step_q25_s": value * 0.97,
+        "step_q75_s": value * 1.03,
+        "switch_step_s": value * 1.1,
+        "data_share": 0.1,
+        "first_step_s": 3 * value,
+        "build_s": 0.01,
+        "eval_s": 0.01,
+        "total_s": 1000 * value,
+        "total_extrapolated": True,
+        "peak_rss_bytes": 4e8,
+        "mem_estimate_bytes": 4.2e8,
+        "started_at": 1000.0 + 100 * t,
+        "ended_at": 1000.0 + 100 * t + 0.5,
+    }
+
+
+def hardware(devices) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "device": d,
+                "device_name": f"{d} model",
+                "threads": 2,
+                "bandwidth_Bps": 1e10 if d.startswith("cpu") else 1e12,
+                "flops": 1e11,
+                "llc_bytes": float("nan"),
+                "started_at": 0.0,
+                "ended_at": 1.0,
+            }
+            for d in devices
+        ]
+    )
+
+
+def no_spans() -> pd.DataFrame:
+    return pd.DataFrame(columns=["job", "start", "end"])

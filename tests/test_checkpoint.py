@@ -2,7 +2,6 @@ import pickle
 
 import pytest
 import torch
-
 from sweeplib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sweeplib.inference import InferenceMismatch, compare
 from sweeplib.model import NeuralNetwork
@@ -51,7 +50,9 @@ def test_pickled_object_is_refused_not_executed(saved, tmp_path, capsys):
 
 def test_other_files_are_refused(tmp_path):
     p = tmp_path / "state.pt"
-    torch.save({"layers.0.weight": torch.zeros(1)}, p)  # a bare state_dict, as the post saves
+    torch.save(
+        {"layers.0.weight": torch.zeros(1)}, p
+    )  # a bare state_dict, as the post saves
     with pytest.raises(CheckpointError, match="not a mlp-checkpoint/1"):
         load_checkpoint(p)
     p.write_bytes(pickle.dumps([1, 2]))
@@ -73,9 +74,13 @@ def test_compare_accepts_equal_and_refuses_changed_logits():
     labels = torch.tensor([0, 1])
     assert compare(ref.clone(), ref, labels, "x")["accuracy"] == 1.0
     with pytest.raises(InferenceMismatch, match="differ"):
-        compare(ref + torch.tensor([[0.0, 0.01], [0.0, 0.0]]), ref, labels, "scale 1 on cpu")
+        compare(
+            ref + torch.tensor([[0.0, 0.01], [0.0, 0.0]]), ref, labels, "scale 1 on cpu"
+        )
     nan = torch.tensor([[float("nan"), 0.0], [0.0, 2.0]])
-    assert compare(nan.clone(), nan, labels, "x")["nonfinite_logits"] == 1  # a diverged model, faithfully reloaded
+    assert (
+        compare(nan.clone(), nan, labels, "x")["nonfinite_logits"] == 1
+    )  # a diverged model, faithfully reloaded
     with pytest.raises(InferenceMismatch, match="differ"):
         compare(ref, nan, labels, "x")
     with pytest.raises(InferenceMismatch, match="shape"):

@@ -1,23 +1,35 @@
-"""Bad input is refused before any job runs, with a message naming the setting, the value and what is allowed."""
+"""Bad input is refused before any job runs, with a message naming the setting, the value
+and what is allowed; renamed settings still work, with a note."""
 
 import copy
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
-
 from sweeplib.devices import resolve_baseline, resolve_devices
-from sweeplib.plan import PlanError, plan_sweep
-from workflow_helpers import ROOT, TINY, make_project, snakemake, write_config
+from sweeplib.plan import INTERLEAVED, SEPARATE, PlanError, plan_sweep
+from workflow_helpers import (
+    SCHEMA,
+    SCRIPTS,
+    TINY,
+    make_project,
+    snakemake,
+    tree,
+    write_config,
+)
 
-SCRIPTS = ROOT / "workflow" / "scripts"
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 CPU_ONLY = ["cpu", "cpu1"]
+ROOMY = {"host": 2**40}
 
 
 def plan(config, available=CPU_ONLY, memory=None):
-    return plan_sweep(copy.deepcopy(config), SCRIPTS, SCHEMA, available=available, memory=memory or {"cpu": 2**40, "cpu1": 2**40})
+    return plan_sweep(
+        copy.deepcopy(config),
+        SCRIPTS,
+        SCHEMA,
+        available=available,
+        memory=memory or ROOMY,
+    )
 
 
 def with_(**changes):
@@ -31,41 +43,125 @@ def with_(**changes):
     return config
 
 
+POSITIVE = "a positive integer"
 # (config, the words the message must contain: setting, value, what is allowed)
 BAD = {
-    "scale zero": (with_(scales=[1, 0]), ["scales[1]", "0", "a positive integer"]),
-    "scale negative": (with_(scales=[-3]), ["scales[0]", "-3", "a positive integer"]),
-    "scale not an integer": (with_(scales=[1.5]), ["scales[0]", "1.5", "a positive integer"]),
-    "scale not a number": (with_(scales=["ten"]), ["scales[0]", "'ten'", "a positive integer"]),
-    "scale duplicated": (with_(scales=[1, 2, 1]), ["scales[2]", "1", "duplicates scales[0]", "each scale once"]),
+    "scale zero": (with_(scales=[1, 0]), ["scales[1]", "0", POSITIVE]),
+    "scale negative": (with_(scales=[-3]), ["scales[0]", "-3", POSITIVE]),
+    "scale not an integer": (with_(scales=[1.5]), ["scales[0]", "1.5", POSITIVE]),
+    "scale not a number": (with_(scales=["ten"]), ["scales[0]", "'ten'", POSITIVE]),
+    "scale duplicated": (
+        with_(scales=[1, 2, 1]),
+        ["scales[2]", "1", "duplicates scales[0]", "each scale once"],
+    ),
     "scale list empty": (with_(scales=[]), ["scales", "[]", "non-empty list"]),
-    "scale entry with bad override": (with_(scales=[{"scale": 2, "epochs": 0}]), ["scales[0].epochs", "0", "a positive integer"]),
-    "unknown device": (with_(devices=["gpu"]), ["devices[0]", "'gpu'", "'cpu', 'cpu1', 'cuda', 'mps'"]),
-    "device not available": (with_(devices=["cpu", "cuda"]), ["devices", "cuda", "not available", "available here: cpu, cpu1"]),
-    "baseline not run": (with_(devices=["cpu"], baseline="cpu1"), ["baseline", "'cpu1'", "not among the devices run (cpu)"]),
-    "epochs zero": (with_(train__epochs=0), ["train.epochs", "0", "a positive integer"]),
-    "epochs negative": (with_(train__epochs=-1), ["train.epochs", "-1", "a positive integer"]),
-    "epochs non-integer": (with_(train__epochs=2.5), ["train.epochs", "2.5", "a positive integer"]),
-    "batch size zero": (with_(train__batch_size=0), ["train.batch_size", "0", "a positive integer"]),
-    "batch size larger than the training set": (with_(train__batch_size=101), ["train.batch_size = 101", "at most data.n_train = 100"]),
-    "one scale's batch larger than the training set": (with_(scales=[1, {"scale": 2, "batch_size": 500}]),
-                                                       ["scales[1].batch_size = 500", "at most data.n_train = 100"]),
-    "n_train zero": (with_(data__n_train=0), ["data.n_train", "0", "a positive integer"]),
-    "n_test negative": (with_(data__n_test=-5), ["data.n_test", "-5", "a positive integer"]),
-    "repeats zero": (with_(timing__repeats=0), ["timing.repeats", "0", "a positive integer"]),
-    "repeats non-integer": (with_(timing__repeats=2.5), ["timing.repeats", "2.5", "a positive integer"]),
-    "cap zero": (with_(timing__steps_per_repeat=0), ["timing.steps_per_repeat", "0", 'a positive integer, or "all"']),
-    "cap negative": (with_(timing__steps_per_repeat=-2), ["timing.steps_per_repeat", "-2", 'a positive integer, or "all"']),
-    "warm-up negative": (with_(timing__warmup_steps=-1), ["timing.warmup_steps", "-1", ">= 0"]),
-    "more repeats than steps": (with_(timing__repeats=30, timing__warmup_steps=0, train__epochs=1, data__n_train=100),
-                                ["timing.warmup_steps = 0", "timing.repeats = 30", "warmup_steps + repeats <= epochs x batches per epoch"]),
+    "scale entry with bad override": (
+        with_(scales=[{"scale": 2, "epochs": 0}]),
+        ["scales[0].epochs", "0", POSITIVE],
+    ),
+    "unknown device": (
+        with_(devices=["gpu"]),
+        ["devices[0]", "'gpu'", "'cpu', 'cpu1', 'cuda', 'mps'"],
+    ),
+    "device not available": (
+        with_(devices=["cpu", "cuda"]),
+        ["devices", "cuda", "not available", "available here: cpu, cpu1"],
+    ),
+    "baseline unknown": (
+        with_(baseline="gpu"),
+        ["baseline", "'gpu'", "'auto' or one of 'cpu', 'cpu1'"],
+    ),
+    "baseline not run": (
+        with_(devices=["cpu"], baseline="cpu1"),
+        ["baseline", "'cpu1'", "not among the devices run (cpu)"],
+    ),
+    "epochs zero": (with_(train__epochs=0), ["train.epochs", "0", POSITIVE]),
+    "epochs negative": (with_(train__epochs=-1), ["train.epochs", "-1", POSITIVE]),
+    "epochs non-integer": (with_(train__epochs=2.5), ["train.epochs", "2.5", POSITIVE]),
+    "batch size zero": (
+        with_(train__batch_size=0),
+        ["train.batch_size", "0", POSITIVE],
+    ),
+    "batch size larger than the training set": (
+        with_(train__batch_size=101),
+        ["train.batch_size = 101", "at most data.n_train = 100"],
+    ),
+    "one scale's batch larger than the training set": (
+        with_(scales=[1, {"scale": 2, "batch_size": 500}]),
+        ["scales[1].batch_size = 500", "at most data.n_train = 100"],
+    ),
+    "n_train zero": (with_(data__n_train=0), ["data.n_train", "0", POSITIVE]),
+    "n_test negative": (with_(data__n_test=-5), ["data.n_test", "-5", POSITIVE]),
+    "processes zero": (with_(timing__processes=0), ["timing.processes", "0", POSITIVE]),
+    "rounds zero": (with_(timing__rounds=0), ["timing.rounds", "0", POSITIVE]),
+    "rounds non-integer": (
+        with_(timing__rounds=2.5),
+        ["timing.rounds", "2.5", POSITIVE],
+    ),
+    "window zero": (
+        with_(timing__steps_per_window=0),
+        ["timing.steps_per_window", "0", 'a positive integer, or "all"'],
+    ),
+    "window negative": (
+        with_(timing__steps_per_window=-2),
+        ["timing.steps_per_window", "-2", '"all"'],
+    ),
+    "warm-up negative": (
+        with_(timing__warmup_steps=-1),
+        ["timing.warmup_steps", "-1", ">= 0"],
+    ),
+    "switch negative": (
+        with_(timing__switch_steps=-1),
+        ["timing.switch_steps", "-1", ">= 0"],
+    ),
+    "more rounds than steps": (
+        with_(timing__rounds=30, timing__warmup_steps=0, train__epochs=1),
+        [
+            "scale 1",
+            "timing.rounds = 30",
+            "timing.warmup_steps = 0",
+            "must fit in the 10-step protocol",
+        ],
+    ),
+    "a scale's window too long": (
+        with_(scales=[1, {"scale": 2, "steps_per_window": 50}]),
+        [
+            "scale 2",
+            "scales[1].steps_per_window = 50",
+            "must fit in the 20-step protocol",
+        ],
+    ),
     "lr negative": (with_(train__lr=-0.1), ["train.lr", "-0.1", "a positive number"]),
     "lr zero": (with_(train__lr=0), ["train.lr", "0", "a positive number"]),
-    "lr as YAML reads 1e-3": (with_(train__lr="1e-3"), ["train.lr", "'1e-3'", "write the number with a decimal point", "a positive number"]),
-    "unknown key (typo)": (with_(train__epoch=3), ["unknown setting train.epoch", "allowed here: epochs"]),
-    "unknown top-level key": (with_(scale=[1]), ["unknown setting scale", "allowed here: scales"]),
-    "unknown key in a scale entry": (with_(scales=[{"scale": 2, "epoch": 3}]), ["unknown setting scales[0].epoch", "epochs"]),
-    "loader unknown": (with_(train__loader="fast"), ["train.loader", "'fast'", "dataloader", "tensor"]),
+    "lr as YAML reads 1e-3": (
+        with_(train__lr="1e-3"),
+        [
+            "train.lr",
+            "'1e-3'",
+            "write the number with a decimal point",
+            "a positive number",
+        ],
+    ),
+    "unknown key (typo)": (
+        with_(train__epoch=3),
+        ["unknown setting train.epoch", "allowed here: epochs"],
+    ),
+    "unknown top-level key": (
+        with_(scale=[1]),
+        ["unknown setting scale", "allowed here: scales"],
+    ),
+    "unknown key in a scale entry": (
+        with_(scales=[{"scale": 2, "epoch": 3}]),
+        ["unknown setting scales[0].epoch", "epochs"],
+    ),
+    "loader unknown": (
+        with_(train__loader="fast"),
+        ["train.loader", "'fast'", "dataloader", "tensor"],
+    ),
+    "old and new name both set": (
+        with_(timing__repeats=4),
+        ["timing.repeats and timing.rounds are both set", "keep rounds"],
+    ),
 }
 
 
@@ -79,11 +175,37 @@ def test_bad_config_is_refused_with_a_clear_message(name):
 
 
 def test_good_config_gets_its_defaults():
-    p = plan({"scales": [1, {"scale": 2, "lr": 0.1}]})
+    p = plan({"scales": [1, {"scale": 2, "lr": 0.1, "rounds": 7}]})
     assert p.devices == ["cpu1", "cpu"] and p.baseline == "cpu1"
-    assert p.config["train"]["epochs"] == 10 and p.config["timing"]["repeats"] == 5
-    lrs = {r.scale: r.settings["train"]["lr"] for r in p.runs}
-    assert lrs == {1: 0.5, 2: 0.1}
+    assert p.config["train"]["epochs"] == 10 and p.config["timing"]["processes"] == 3
+    lrs = {
+        r.scale: (r.settings["train"]["lr"], r.settings["timing"]["rounds"])
+        for r in p.runs
+    }
+    assert lrs == {1: (0.5, 5), 2: (0.1, 7)}
+
+
+def test_renamed_settings_still_work_with_a_note():
+    old = copy.deepcopy(TINY)
+    old["timing"] = {
+        k: v
+        for k, v in old["timing"].items()
+        if k not in ("rounds", "steps_per_window")
+    }
+    old["timing"] |= {"repeats": 3, "steps_per_repeat": 3, "mimic_seed_prints": False}
+    old["scales"] = [1, {"scale": 2, "repeats": 3}]
+    p = plan(old)
+    assert [r.key for r in p.runs] == [
+        r.key for r in plan(TINY).runs
+    ]  # the same runs as the new names
+    assert (
+        "timing.repeats is deprecated: read as timing.rounds = 3; rename it" in p.notes
+    )
+    assert (
+        "scales[1].repeats is deprecated: read as scales[1].rounds = 3; rename it"
+        in p.notes
+    )
+    assert any(n.startswith("timing.mimic_seed_prints is deprecated") for n in p.notes)
 
 
 def test_devices_auto_compares_the_cpu_with_every_accelerator():
@@ -95,23 +217,43 @@ def test_devices_auto_compares_the_cpu_with_every_accelerator():
     assert resolve_baseline("cuda", ["cpu", "cuda"]) == "cuda"
 
 
-def test_a_run_that_cannot_fit_is_skipped_with_its_estimate():
-    p = plan(with_(scales=[1, 50]), memory={"cpu": 2 * 2**30, "cpu1": 2 * 2**30})
+GIB = 2**30
+
+
+def test_models_that_cannot_share_memory_are_timed_in_separate_processes():
+    # Scale 50 holds 1.68 GiB of weights and gradients per model: two need about 3.74 GiB
+    # with the process, one about 2.07 GiB; 90% of 3.5 GiB is 3.15.
+    p = plan(with_(scales=[1, 50]), memory={"host": 3.5 * GIB})
+    pairing = {r.scale: r.pairing for r in p.runs}
+    assert pairing == {1: INTERLEAVED, 50: SEPARATE} and p.skipped == []
+    assert {r.scale: r.key for r in p.runs}[1] == {
+        r.scale: r.key for r in plan(with_(scales=[1, 50])).runs
+    }[1]
+
+
+def test_a_scale_that_cannot_fit_at_all_is_skipped_with_its_estimate():
+    p = plan(with_(scales=[1, 50]), memory={"host": 2 * GIB})
     assert {r.scale for r in p.runs} == {1}
     assert {(s["scale"], s["device"]) for s in p.skipped} == {(50, "cpu"), (50, "cpu1")}
-    s = p.skipped[0]
-    assert s["estimate_bytes"] > 0.9 * s["available_bytes"] and "GiB available" in s["reason"]
+    assert (
+        "needs about 2." in p.skipped[0]["reason"]
+        and "GiB of host memory, 2.00 GiB available" in p.skipped[0]["reason"]
+    )
 
 
-def test_a_run_already_measured_is_kept_whatever_memory_is_free(tmp_path, monkeypatch):
+def test_a_scale_already_measured_keeps_its_results_whatever_memory_is_free(
+    tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    roomy = plan(with_(scales=[1, 50]))
-    for run in roomy.runs:
-        if run.scale == 50:
-            (tmp_path / run.folder).mkdir(parents=True)
-            (tmp_path / run.folder / "timings.csv").write_text("measured\n")
-    tight = plan(with_(scales=[1, 50]), memory={"cpu": 2 * 2**30, "cpu1": 2 * 2**30})
-    assert {r.scale for r in tight.runs} == {1, 50} and tight.skipped == []
+    (run,) = [r for r in plan(with_(scales=[1, 50])).runs if r.scale == 50]
+    for d in run.devices:
+        (tmp_path / run.device_folder(d)).mkdir(parents=True)
+        (tmp_path / run.device_folder(d) / "timings.csv").write_text("measured\n")
+    tight = plan(with_(scales=[1, 50]), memory={"host": 2 * GIB})
+    assert {r.scale: r.pairing for r in tight.runs} == {
+        1: INTERLEAVED,
+        50: INTERLEAVED,
+    } and tight.skipped == []
 
 
 def test_another_machine_gets_other_keys(monkeypatch):
@@ -119,11 +261,12 @@ def test_another_machine_gets_other_keys(monkeypatch):
 
     here = plan(TINY)
     real = plan_module.host_environment
-    monkeypatch.setattr(plan_module, "host_environment", lambda: {**real(), "cpu_model": "Another CPU"})
+    monkeypatch.setattr(
+        plan_module, "host_environment", lambda: {**real(), "cpu_model": "Another CPU"}
+    )
     monkeypatch.setattr(plan_module, "accelerator_name", lambda device: "Another CPU")
     there = plan(TINY)
     assert not {r.key for r in here.runs} & {r.key for r in there.runs}
-    assert {r.settings["device"]["machine"] for r in here.runs}.isdisjoint({r.settings["device"]["machine"] for r in there.runs})
 
 
 def test_keys_ignore_key_order_and_follow_every_setting():
@@ -132,7 +275,13 @@ def test_keys_ignore_key_order_and_follow_every_setting():
     assert [r.key for r in plan(reordered).runs] == [r.key for r in a.runs]
     b = plan(with_(train__lr=0.25))
     assert not {r.key for r in a.runs} & {r.key for r in b.runs}
-    assert [r.dataset_key for r in a.runs] == [r.dataset_key for r in b.runs]  # lr does not change the data
+    assert [r.dataset_key for r in a.runs] == [
+        r.dataset_key for r in b.runs
+    ]  # lr does not change the data
+    c = plan(with_(cpu_threads=1))  # a device's setting reruns its scale
+    assert not {r.key for r in a.runs} & {r.key for r in c.runs}
+    d = plan(with_(analysis__bootstrap=100))  # the analysis reruns only the aggregation
+    assert [r.key for r in d.runs] == [r.key for r in a.runs] and d.key != a.key
 
 
 # Through the real command line: the run stops before any job and results/ is untouched.
@@ -140,25 +289,31 @@ def test_keys_ignore_key_order_and_follow_every_setting():
 MISSING = "cuda" if sys.platform == "darwin" else "mps"
 CLI_CASES = {name: case for name, case in BAD.items() if name != "device not available"}
 CLI_CASES |= {
-    "device not available": (with_(devices=["cpu", MISSING]), [MISSING, "not available", "available here"]),
+    "device not available": (
+        with_(devices=["cpu", MISSING]),
+        [MISSING, "not available", "available here"],
+    ),
     # ...and the file itself.
-    "lr as text": ("scales: [1]\ntrain:\n  lr: 1e-3\n", ["train.lr", "'1e-3'", "decimal point"]),
+    "lr as text": (
+        "scales: [1]\ntrain:\n  lr: 1e-3\n",
+        ["train.lr", "'1e-3'", "decimal point"],
+    ),
     "not a mapping": ("- 1\n- 2\n", ["config/config.yaml must be a mapping", "list"]),
-    "YAML syntax error": ("scales: [1, 2\ndevices: auto\n", ["config/config.yaml is not valid YAML at line 2"]),
+    "YAML syntax error": (
+        "scales: [1, 2\ndevices: auto\n",
+        ["config/config.yaml is not valid YAML at line 2"],
+    ),
 }
 
 
 @pytest.fixture(scope="module")
 def cli_project(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("cli"), TINY)
-    (root / "results/runs/scale1/cpu/000000000000").mkdir(parents=True)
-    (root / "results/runs/scale1/cpu/000000000000/timings.csv").write_text("earlier,result\n")
-    (root / "results/sweep.json").write_text("{}\n")
+    (root / "results/runs/scale1/000000000000/cpu").mkdir(parents=True)
+    (root / "results/runs/scale1/000000000000/cpu/timings.csv").write_text(
+        "earlier,result\n"
+    )
     return root
-
-
-def tree(root: Path) -> dict:
-    return {p.relative_to(root): (p.stat().st_mtime_ns, p.read_bytes()) for p in (root / "results").rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize("name", CLI_CASES)
@@ -175,7 +330,21 @@ def test_snakemake_stops_before_any_job(cli_project, name):
     assert tree(cli_project) == before
 
 
+def test_a_config_given_with_configfile_is_checked_too(cli_project):
+    write_config(cli_project, TINY)
+    (cli_project / "other.yaml").write_text("train:\n  epochs: 0\n")
+    out = snakemake(
+        cli_project, "--cores", "1", "--configfile", "other.yaml", check=False
+    )
+    assert (
+        out.returncode != 0
+        and "train.epochs = 0 is not allowed" in out.stdout + out.stderr
+    )
+
+
 def test_missing_config_file_is_named(cli_project):
-    shutil.move(cli_project / "config/config.yaml", cli_project / "config/elsewhere.yaml")
+    shutil.move(
+        cli_project / "config/config.yaml", cli_project / "config/elsewhere.yaml"
+    )
     out = snakemake(cli_project, "--cores", "1", check=False)
     assert out.returncode != 0 and "config/config.yaml" in out.stdout + out.stderr

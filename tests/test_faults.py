@@ -1,5 +1,5 @@
-"""Interrupts: a killed training job leaves nothing that passes for a result, and the next run
-redoes exactly the unfinished jobs."""
+"""Interrupts: a job killed at any moment of its life leaves nothing that passes for a
+result, and a plain rerun finishes the sweep, redoing only what was unfinished."""
 
 import copy
 import os
@@ -10,61 +10,129 @@ import sys
 import time
 
 import pytest
-
+from sweeplib.logs import PAUSE_AFTER_OUTPUTS
 from workflow_helpers import TINY, planned_jobs, rules_run, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
-# Scale 10 over a long protocol (400 steps of 10-30 ms) is slow enough to be caught mid-run;
-# scales 1 and 2 are those of the finished sweep.
+# Scale 10 with long windows is slow enough to be caught mid-process (several seconds per
+# process); scales 1 and 2 are those of the finished sweep.
 SLOW = copy.deepcopy(TINY)
-SLOW["scales"] = [1, 2, {"scale": 10, "epochs": 40, "lr": 0.05, "steps_per_repeat": "all"}]
+SLOW["scales"] = [
+    1,
+    2,
+    {"scale": 10, "epochs": 20, "lr": 0.05, "rounds": 8, "steps_per_window": 20},
+]
+
+
+def copy_of(finished_project, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(finished_project, project, symlinks=True)
+    return project
 
 
 def snapshot(project):
-    return {p: p.stat().st_mtime_ns for p in (project / "results/runs").rglob("*") if p.is_file()}
+    return {
+        p: p.stat().st_mtime_ns
+        for p in (project / "results/runs").rglob("*")
+        if p.is_file()
+    }
 
 
-def start_and_kill(project, sig):
-    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1"], cwd=project, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
+def start(project, env=None):
+    return subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "1"],
+        cwd=project,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(condition, what, proc, timeout=180):
+    deadline = time.time() + timeout
     while time.time() < deadline:
-        logs = list(project.glob("results/runs/scale10/*/*/train.log"))
-        if logs and "parameters" in logs[0].read_text():
-            break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("the scale-10 training job never started")
-    time.sleep(0.5)  # well inside its 5-10 s of training
+        if condition():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"snakemake ended before {what}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def kill(proc, sig):
     os.killpg(proc.pid, sig)  # the whole process group, as Ctrl-C in a terminal does
     proc.wait(timeout=60)
-    return logs[0].parent
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_killed_training_is_redone_and_nothing_else(finished_project, tmp_path, sig):
-    project = tmp_path / "project"
-    shutil.copytree(finished_project, project, symlinks=True)
+def finishes_cleanly(project):
+    """A plain rerun completes, and leaves no temporary file or work folder behind."""
+    snakemake(project, "--cores", "1")
+    assert (project / "results/report.md").exists()
+    assert not list(project.glob("results/**/.*.part")) and not list(
+        project.glob("results/runs/*/*/.work")
+    )
+    assert planned_jobs(project) == []
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"]
+)
+def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
+    finished_project, tmp_path, sig
+):
+    project = copy_of(finished_project, tmp_path)
     write_config(project, SLOW)
     before = snapshot(project)
-    run = start_and_kill(project, sig)
+    proc = start(project)
 
-    # The interrupted run has no timing file, so nothing takes it for finished.
-    assert not (run / "timings.csv").exists()
+    def second_process_running():
+        logs = list(project.glob("results/runs/scale10/*/time.log"))
+        return logs and "process 1 (" in logs[0].read_text()
+
+    wait_for(second_process_running, "scale 10's second process", proc)
+    time.sleep(0.5)
+    kill(proc, sig)
+
+    # The interrupted scale has no timing file, so nothing takes it for finished.
+    assert not list(project.glob("results/runs/scale10/*/*/timings.csv"))
     # Every finished run is untouched.
-    after = snapshot(project)
-    assert {p: t for p, t in after.items() if p in before} == before
-
-    # The next run plans exactly the unfinished work: scale 10's training and checks, then the aggregation.
+    assert {p: t for p, t in snapshot(project).items() if p in before} == before
+    # The next run plans exactly the unfinished work: scale 10's timing and check, then the aggregation.
     jobs = planned_jobs(project)
-    redo = [(r, w) for r, w in jobs if r in ("train_model", "check_inference")]
-    assert redo and all("scale=10" in w for _, w in redo)
-    assert rules_run(jobs)["train_model"] >= 1
-    assert "make_dataset" not in rules_run(jobs) or all("scale=10" in w for r, w in jobs if r == "make_dataset")
+    assert [w for r, w in jobs if r in ("time_scale", "check_inference")] and all(
+        "scale=10" in w
+        for r, w in jobs
+        if r in ("time_scale", "check_inference", "make_dataset")
+    )
+    finishes_cleanly(project)
 
-    # And carries it out; no temporary file is left behind.
-    snakemake(project, "--cores", "1")
-    assert (run / "timings.csv").exists()
-    assert not list(project.glob("results/**/*.part"))
+
+# Each rule, killed right after it wrote its last output, before Snakemake recorded it as
+# finished; the edit to the config makes each of them run again.
+AFTER_OUTPUTS = {
+    "time_scale": lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}]),
+    "check_inference": lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}]),
+    "measure_hardware": lambda c: c["hardware"].update(repeats=4),
+    "make_dataset": lambda c: c.update(scales=[1, 2, 3]),
+    "aggregate_results": lambda c: c["analysis"].update(bootstrap=300),
+    "write_report": lambda c: c["analysis"].update(bootstrap=300),
+}
+
+
+@pytest.mark.parametrize("rule", AFTER_OUTPUTS)
+def test_a_job_killed_after_its_last_output_is_finished_by_a_plain_rerun(
+    finished_project, tmp_path, rule
+):
+    project = copy_of(finished_project, tmp_path)
+    config = copy.deepcopy(TINY)
+    AFTER_OUTPUTS[rule](config)
+    write_config(project, config)
+    marker = tmp_path / f"{rule}.paused"
+    proc = start(project, env={PAUSE_AFTER_OUTPUTS: f"{rule}={tmp_path}"})
+    wait_for(marker.exists, f"{rule} to write its outputs", proc)
+    kill(proc, signal.SIGKILL)
+    assert rule in rules_run(planned_jobs(project))  # marked incomplete: planned again
+    finishes_cleanly(project)

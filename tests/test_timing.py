@@ -1,35 +1,133 @@
+"""The timed loop: which steps are timed, and that interleaving drives each device's
+model exactly as if it trained alone."""
+
+import random
 import time
 
 import pytest
 import torch
-
-from sweeplib.data import make_dataset, make_loader
-from sweeplib.model import NeuralNetwork
+from sweeplib.data import make_dataset
+from sweeplib.schedule import Schedule, protocol_steps
 from sweeplib.sizes import ModelSizes
-from sweeplib.timing import TimingPlan, TrainResult, quantile, seed_comparable_total, summarise, train_timed
+from sweeplib.timing import Trainer, run_rounds
+from sweeplib.worker import build_trainer
 
 
-def test_plan_caps_and_windows():
-    plan = TimingPlan(protocol_steps=1000, warmup_steps=3, repeats=5, steps_per_repeat=20)
-    assert (plan.timed_steps, plan.total_steps, plan.capped) == (100, 103, True)
-    assert [plan.repeat_of(i) for i in (0, 19, 20, 99)] == [0, 0, 1, 4]
+def test_schedule_counts_windows_and_steps():
+    s = Schedule(
+        protocol_steps=1000,
+        warmup_steps=3,
+        rounds=5,
+        steps_per_window=10,
+        switch_steps=1,
+    )
+    assert (s.window_steps, s.steps_per_device, s.capped) == (10, 3 + 5 * 11, True)
 
 
-def test_plan_all_times_the_whole_protocol():
-    plan = TimingPlan(protocol_steps=1000, warmup_steps=3, repeats=5, steps_per_repeat=None)
-    assert (plan.timed_steps, plan.total_steps, plan.capped) == (997, 1000, False)
-    counts = [sum(plan.repeat_of(i) == r for i in range(997)) for r in range(5)]
-    assert counts == [200, 199, 200, 199, 199] and sum(counts) == 997
+def test_schedule_all_spreads_the_protocol_over_the_rounds():
+    s = Schedule(
+        protocol_steps=1000,
+        warmup_steps=3,
+        rounds=10,
+        steps_per_window=None,
+        switch_steps=1,
+    )
+    # (1000 - 3) // 10 = 99 steps per round, one of them the untimed switch step.
+    assert (s.window_steps, s.steps_per_device) == (98, 3 + 10 * 99)
+    assert s.capped  # 7 steps of the protocol are left over after 10 equal rounds
 
 
-def test_plan_cap_larger_than_protocol_is_clamped():
-    plan = TimingPlan(protocol_steps=20, warmup_steps=2, repeats=3, steps_per_repeat=50)
-    assert plan.timed_steps == 18 and not plan.capped
+def test_schedule_refuses_too_few_steps():
+    with pytest.raises(
+        ValueError, match=r"must fit in the 20-step protocol.*here 2 \+ 3 x \(1 \+ 6\)"
+    ):
+        Schedule(
+            protocol_steps=20,
+            warmup_steps=2,
+            rounds=3,
+            steps_per_window=6,
+            switch_steps=1,
+        )
+    with pytest.raises(ValueError, match="at least one timed step"):
+        Schedule(
+            protocol_steps=20,
+            warmup_steps=2,
+            rounds=10,
+            steps_per_window=None,
+            switch_steps=1,
+        )
 
 
-def test_plan_refuses_fewer_steps_than_repeats():
-    with pytest.raises(ValueError, match="fewer than one step"):
-        TimingPlan(protocol_steps=5, warmup_steps=3, repeats=5, steps_per_repeat=1)
+def test_protocol_steps_count_a_short_last_batch():
+    assert protocol_steps(epochs=10, n_train=1000, batch_size=10) == 1000
+    assert protocol_steps(epochs=2, n_train=95, batch_size=10) == 20
+
+
+SETTINGS = {
+    "scale": 1,
+    "sizes": ModelSizes(20, 30, 10).to_dict(),
+    "train": {
+        "epochs": 5,
+        "batch_size": 10,
+        "lr": 0.1,
+        "model_seed": 7,
+        "loader": "dataloader",
+        "num_workers": 0,
+    },
+    "timing": {"mimic_post_prints": False},
+}
+DEVICES = [{"name": "cpu1", "threads": 1}, {"name": "cpu", "threads": 2}]
+
+
+def trained(devices, schedule, seed=0):
+    data = make_dataset(20, 60, 10, seed=0)
+    trainers = {
+        d["name"]: build_trainer(d, SETTINGS, data, build_threads=2) for d in devices
+    }
+    records = run_rounds(trainers, schedule, random.Random(seed))
+    return trainers, records
+
+
+def test_interleaving_trains_each_device_as_if_it_ran_alone():
+    # 60 samples / batch 10 = 6 batches per epoch: the rounds cross epoch boundaries.
+    schedule = Schedule(
+        protocol_steps=30, warmup_steps=2, rounds=4, steps_per_window=3, switch_steps=1
+    )
+    together, records = trained(DEVICES, schedule)
+    for device in DEVICES:
+        alone, alone_records = trained([device], schedule)
+        name = device["name"]
+        for (key, a), b in zip(
+            together[name].model.state_dict().items(),
+            alone[name].model.state_dict().values(),
+        ):
+            assert torch.equal(a, b), f"{name}: {key} differs after interleaving"
+        mine = [r for r in records if r["device"] == name]
+        assert [r["loss"] for r in mine] == [r["loss"] for r in alone_records]
+        assert [r["step"] for r in mine] == list(range(schedule.steps_per_device))
+        assert {r["threads"] for r in mine} == {device["threads"]}
+
+
+def test_rounds_give_every_device_one_window_in_a_shuffled_order():
+    schedule = Schedule(
+        protocol_steps=100, warmup_steps=1, rounds=8, steps_per_window=2, switch_steps=1
+    )
+    _, records = trained(DEVICES, schedule, seed=3)
+    kinds = [r["kind"] for r in records]
+    assert (
+        kinds.count("warmup") == 2
+        and kinds.count("switch") == 2 * 8
+        and kinds.count("timed") == 2 * 8 * 2
+    )
+    orders = []
+    for r in range(8):
+        in_round = [x for x in records if x["round"] == r]
+        # Each window is a switch step, then its timed steps, all of one device.
+        assert [x["kind"] for x in in_round] == ["switch", "timed", "timed"] * 2
+        orders.append(tuple(dict.fromkeys(x["device"] for x in in_round)))
+        assert sorted(orders[-1]) == ["cpu", "cpu1"]
+        assert [x["slot"] for x in in_round] == [0, 0, 0, 1, 1, 1]
+    assert len(set(orders)) == 2  # both orders occur: the order is shuffled, not fixed
 
 
 class StubDevice:
@@ -44,66 +142,33 @@ class StubDevice:
         time.sleep(self.delay)
 
 
-def small_run(plan, epochs, sync, mimic=False, log=None):
-    data = make_dataset(8, 40, 10, seed=0)
-    torch.manual_seed(0)
-    model = NeuralNetwork(ModelSizes(8, 6, 4))
-    train = make_loader(data["X_train"], data["Y_train"], kind="tensor", batch_size=10, shuffle=True)
-    test = make_loader(data["X_test"], data["Y_test"], kind="tensor", batch_size=10, shuffle=False)
-    return train_timed(model, torch.optim.SGD(model.parameters(), lr=0.1), train, test, data["Y_test"], epochs=epochs,
-                       plan=plan, device="cpu", sync=sync, mimic_seed_prints=mimic, log=log or (lambda s: None))
-
-
 def test_every_step_waits_for_the_device_inside_the_timed_region():
+    data = make_dataset(20, 40, 10, seed=0)
+    ref = build_trainer(DEVICES[0], SETTINGS, data, build_threads=1)
     sync = StubDevice(delay=0.005)
-    plan = TimingPlan(protocol_steps=12, warmup_steps=1, repeats=2, steps_per_repeat=3)  # 4 batches x 3 epochs
-    result = small_run(plan, epochs=3, sync=sync)
-    assert len(result.steps) == 7
-    assert [s["repeat"] for s in result.steps] == [-1, 0, 0, 0, 1, 1, 1]
-    # A step cannot be shorter than the synchronisation it contains.
-    assert min(s["step_s"] for s in result.steps) >= 0.005
-    # Two epochs ran: epoch 1 ends with its own evaluation, epoch 2 is cut after 3 of its 4 steps and evaluated once.
-    assert [e["epoch"] for e in result.evals] == [0, 1]
-    assert [e["complete_epoch"] for e in result.evals] == [True, False]
-    # One sync per step and two per evaluation pass (before and after).
-    assert sync.calls == 7 + 2 * 2
-    assert result.test_logits.shape == (10, 2)
+    trainer = Trainer(
+        "cpu1", ref.model, ref.optimizer, ref.loader, "cpu", sync, threads=1
+    )
+    schedule = Schedule(
+        protocol_steps=20, warmup_steps=1, rounds=2, steps_per_window=2, switch_steps=1
+    )
+    records = run_rounds({"cpu1": trainer}, schedule, random.Random(0))
+    assert sync.calls == len(records) == 1 + 2 * 3
+    assert (
+        min(r["step_s"] for r in records) >= 0.005
+    )  # a step cannot be shorter than the sync it contains
 
 
-def test_full_protocol_evaluates_after_every_epoch():
-    plan = TimingPlan(protocol_steps=8, warmup_steps=1, repeats=7, steps_per_repeat=None)
-    result = small_run(plan, epochs=2, sync=lambda: None)
-    assert len(result.steps) == 8 and result.epochs_run == 2
-    assert [e["complete_epoch"] for e in result.evals] == [True, True]
-
-
-def test_seed_prints_only_when_asked():
-    lines = []
-    plan = TimingPlan(protocol_steps=4, warmup_steps=0, repeats=1, steps_per_repeat=None)
-    small_run(plan, epochs=1, sync=lambda: None, mimic=True, log=lines.append)
-    assert sum("Train Loss" in line for line in lines) == 4
-    lines.clear()
-    small_run(plan, epochs=1, sync=lambda: None, mimic=False, log=lines.append)
-    assert not any("Train Loss" in line for line in lines)
-
-
-def test_extrapolated_total_by_hand():
-    steps = [{"repeat": -1, "step_s": 0.5}, {"repeat": 0, "step_s": 0.1}, {"repeat": 0, "step_s": 0.3}, {"repeat": 1, "step_s": 0.2}]
-    evals = [{"eval_s": 1.0}, {"eval_s": 3.0}]
-    result = TrainResult(steps=steps, evals=evals, test_logits=None, epochs_run=1)
-    plan = TimingPlan(protocol_steps=100, warmup_steps=1, repeats=2, steps_per_repeat=2)
-    total, extrapolated = seed_comparable_total(result, plan, epochs=10)
-    # 0.5 (warm-up) + 99 x 0.2 (median step) + 10 x 2.0 (median evaluation)
-    assert extrapolated and total == pytest.approx(0.5 + 99 * 0.2 + 10 * 2.0)
-    full = TimingPlan(protocol_steps=4, warmup_steps=1, repeats=2, steps_per_repeat=None)
-    assert seed_comparable_total(result, full, epochs=2) == (pytest.approx(0.5 + 0.6 + 4.0), False)
-
-
-def test_summary_quantiles_match_numpy():
-    import numpy as np
-
-    xs = [5.0, 1.0, 4.0, 2.0, 3.0, 10.0]
-    s = summarise(xs)
-    assert s["median"] == 3.5 and s["min"] == 1.0 and s["max"] == 10.0 and s["n"] == 6
-    assert quantile(xs, 0.25) == pytest.approx(np.percentile(xs, 25))
-    assert quantile(xs, 0.75) == pytest.approx(np.percentile(xs, 75))
+def test_post_prints_only_when_asked(capsys):
+    data = make_dataset(20, 40, 10, seed=0)
+    schedule = Schedule(
+        protocol_steps=8, warmup_steps=0, rounds=1, steps_per_window=4, switch_steps=0
+    )
+    for mimic, expected in ((True, 4), (False, 0)):
+        settings = {**SETTINGS, "timing": {"mimic_post_prints": mimic}}
+        trainer = build_trainer(DEVICES[0], settings, data, build_threads=1)
+        run_rounds({"cpu1": trainer}, schedule, random.Random(0))
+        out = capsys.readouterr().out
+        assert out.count("Train Loss:") == expected
+        if mimic:
+            assert "Epoch: 01/05 | Batch: 01/04 | Train Loss: " in out

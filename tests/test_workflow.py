@@ -1,4 +1,4 @@
-"""The real workflow, end to end, on a tiny CPU sweep; then what reruns when the config changes."""
+"""The real workflow, end to end, on the tiny sweep; then what reruns when the config changes."""
 
 import copy
 import re
@@ -6,12 +6,31 @@ import shutil
 
 import pandas as pd
 import pytest
-
-from workflow_helpers import TINY, planned_jobs, rules_run, write_config
+import torch
+from sweeplib.memory import RUNTIME, data_bytes, model_footprint, timing_needs
+from sweeplib.sizes import ModelSizes
+from workflow_helpers import (
+    TINY,
+    make_project,
+    planned_jobs,
+    rules_run,
+    snakemake,
+    tree,
+    write_config,
+)
 
 pytestmark = pytest.mark.workflow
 
-AGGREGATION = {"aggregate_timings": 1, "analyse_sweep": 1, "plot_sweep": 1, "write_report": 1, "all": 1}
+# A changed plan: a note of the change, the plan rewritten, and all that reads it.
+AGGREGATION = {
+    "note_plan_change": 1,
+    "write_plan": 1,
+    "aggregate_results": 1,
+    "analyse_sweep": 1,
+    "plot_sweep": 1,
+    "write_report": 1,
+    "all": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,63 +43,131 @@ def project(finished_project, tmp_path_factory):
 
 def test_report_has_every_section(project):
     report = (project / "results/report.md").read_text()
-    for heading in ["## Result", "## Speedup table", "## Why: a cost model", "## The post's table beside ours",
-                    "## Inference checks", "## The toy example", "## Environment", "## Runs and their keys", "## Reproduce"]:
+    for heading in [
+        "## Result",
+        "## Speedup table",
+        "## Why: a cost model",
+        "## The post's table beside ours",
+        "## Inference checks",
+        "## The toy example",
+        "## Environment",
+        "## Runs and their keys",
+        "## Reproduce",
+    ]:
         assert heading in report
     assert "No accelerator on this machine" in report
     assert "![Speedup against parameters](crossover.png)" in report
-    # One table row per scale, with both devices' medians and a speedup with an interval.
-    assert re.search(r"\| 1 \| 90,902 \| .*(?:µs|ms).* \| \d+\.\d\dx \[\d+\.\d\d, \d+\.\d\d\] \|", report)
+    # One table row per scale: both devices' median windows and a speedup with its interval.
+    assert re.search(
+        r"\| 1 \| 90,902 \| .*(?:µs|ms).* \| \d+\.\d\dx \[\d+\.\d\d, \d+\.\d\d\]( [†‡])* \| 6 \(2\) \|",
+        report,
+    )
     assert "| 2 | 361,802 |" in report
     for png in ("crossover.png", "step_time.png"):
         assert (project / "results" / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_tables_are_complete_and_consistent(project):
-    timings = pd.read_csv(project / "results/timings.csv")
-    assert set(zip(timings["scale"], timings["device"])) == {(1, "cpu"), (1, "cpu1"), (2, "cpu"), (2, "cpu1")}
-    assert (timings.groupby("run_key")["repeat"].nunique() == 5).all()
+def test_each_device_keeps_its_own_files(project):
+    for folder in project.glob("results/runs/scale*/*/"):
+        assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["cpu", "cpu1"]
+        for device in ("cpu", "cpu1"):
+            names = {p.name for p in (folder / device).iterdir()}
+            assert {
+                "checkpoint.pt",
+                "predictions.pt",
+                "steps.csv",
+                "timings.csv",
+                "inference.csv",
+            } <= names
+        assert not (folder / ".work").exists()
+
+
+def test_devices_were_timed_side_by_side_in_several_processes(project):
+    timings = pd.read_csv(project / "results/aggregate/timings.csv")
+    assert set(zip(timings["scale"], timings["device"])) == {
+        (1, "cpu"),
+        (1, "cpu1"),
+        (2, "cpu"),
+        (2, "cpu1"),
+    }
+    assert set(timings["pairing"]) == {"interleaved"}
+    # Per scale: 2 processes x 3 rounds, one window per device in each round.
+    per_round = timings.groupby(["scale", "process", "round"])["device"].agg(sorted)
+    assert len(per_round) == 2 * 2 * 3 and all(d == ["cpu", "cpu1"] for d in per_round)
+    # Both devices' windows of a round ran inside one process's span.
+    spans = timings.groupby(["scale", "process"])[["started_at", "ended_at"]].nunique()
+    assert (spans == 1).all().all()
     assert set(timings.loc[timings["device"] == "cpu1", "threads"]) == {1}
-    assert set(timings.loc[timings["device"] == "cpu", "threads"]) == {timings["usable_cores"].iloc[0]}
-    assert timings["total_extrapolated"].all()
-    steps = pd.read_csv(project / "results/steps.csv")
-    assert (steps.groupby("run_key").size() == 2 + 5 * 2).all()  # warm-up + repeats x steps
-    speedup = pd.read_csv(project / "results/speedup.csv")
-    assert list(speedup["scale"]) == [1, 2] and set(speedup["device"]) == {"cpu"} and set(speedup["baseline"]) == {"cpu1"}
-    assert ((speedup["ci_low"] <= speedup["speedup"]) & (speedup["speedup"] <= speedup["ci_high"])).all()
-    inference = pd.read_csv(project / "results/inference.csv")
-    assert inference["predictions_equal"].all() and (inference["max_abs_diff"] <= 1e-5).all()
+    assert set(timings.loc[timings["device"] == "cpu", "threads"]) == {
+        timings["usable_cores"].iloc[0]
+    }
+    steps = pd.read_csv(project / "results/aggregate/steps.csv")
+    per_process = (
+        steps.groupby(["run_key", "device", "process"])["kind"].value_counts().unstack()
+    )
+    assert (per_process["warmup"] == 2).all() and (per_process["switch"] == 3).all()
+    assert (per_process["timed"] == 3 * 3).all()
+    speedup = pd.read_csv(project / "results/analysis/speedup.csv")
+    assert list(speedup["scale"]) == [1, 2] and set(speedup["baseline"]) == {"cpu1"}
+    assert (
+        (speedup["ci_low"] <= speedup["speedup"])
+        & (speedup["speedup"] <= speedup["ci_high"])
+    ).all()
+    inference = pd.read_csv(project / "results/aggregate/inference.csv")
+    assert (
+        inference["predictions_equal"].all()
+        and (inference["max_abs_diff"] <= 1e-5).all()
+    )
 
 
 def test_same_config_gives_same_data_and_weights_on_the_cpu(project):
-    timings = pd.read_csv(project / "results/timings.csv")
-    # The two devices of a scale train on the same dataset bytes...
+    timings = pd.read_csv(project / "results/aggregate/timings.csv")
     assert (timings.groupby("scale")["dataset_sha256"].nunique() == 1).all()
-    # ...and (same seed, CPU) reach the same predictions.
-    import torch
-
-    runs = timings.drop_duplicates("run_key")
-    for scale, g in runs.groupby("scale"):
-        logits = [torch.load(next(project.glob(f"results/runs/scale{scale}/{d}/{k}/predictions.pt")), weights_only=True)["logits"]
-                  for d, k in zip(g["device"], g["run_key"])]
+    for folder in project.glob("results/runs/scale*/*/"):
+        logits = [
+            torch.load(folder / d / "predictions.pt", weights_only=True)["logits"]
+            for d in ("cpu", "cpu1")
+        ]
         torch.testing.assert_close(logits[0], logits[1], rtol=1e-5, atol=1e-6)
 
 
 def test_timed_jobs_never_overlap(project):
-    spans = []
-    for name in ("timings.csv", "inference.csv"):
-        t = pd.read_csv(project / "results" / name).drop_duplicates("run_key")
-        spans += list(zip(t["started_at"], t["ended_at"]))
+    # Run with --cores 2: still, no two timed regions (timing processes, checks, probes) overlap.
+    t = pd.read_csv(project / "results/aggregate/timings.csv").drop_duplicates(
+        ["run_key", "process"]
+    )
+    spans = list(zip(t["started_at"], t["ended_at"]))
+    for name in ("inference.csv", "hardware.csv"):
+        x = pd.read_csv(project / "results/aggregate" / name)
+        spans += list(zip(x["started_at"], x["ended_at"]))
     spans.sort()
-    assert len(spans) == 8
+    assert len(spans) == 4 + 4 + 2
     for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
         assert e1 <= s2, f"timed regions overlap: {s1}-{e1} and {s2}-{e2}"
+    assert "timed regions overlapped" not in (project / "results/report.md").read_text()
 
 
 def test_toy_reproduces_the_post(project):
     (toy,) = project.glob("results/toy/*/losses.csv")
-    assert [f"{v:.2f}" for v in pd.read_csv(toy)["loss"]] == ["0.75", "0.65", "0.25", "0.11", "0.06", "0.03"]
+    assert [f"{v:.2f}" for v in pd.read_csv(toy)["loss"]] == [
+        "0.75",
+        "0.65",
+        "0.25",
+        "0.11",
+        "0.06",
+        "0.03",
+    ]
     assert list(pd.read_csv(toy.parent / "predictions.csv")["predicted"]) == [0, 1]
+
+
+def test_a_dry_run_changes_nothing_on_disk(project):
+    before = tree(project)
+    snakemake(project, "--dry-run")
+    write_config(project, edited(lambda c: c.update(scales=[1, 2, 3])))
+    snakemake(project, "--dry-run")
+    snakemake(project, "--list-untracked")
+    write_config(project, TINY)
+    assert tree(project) == before
 
 
 def edited(change):
@@ -93,29 +180,89 @@ def test_caching_follows_the_config(project):
     # Nothing changed: nothing to do.
     assert planned_jobs(project) == []
 
-    # One scale's setting changed: only that scale's runs, then the aggregation.
-    write_config(project, edited(lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}])))
+    # One scale's setting changed: only that scale's timing and check, then the aggregation.
+    write_config(
+        project, edited(lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}]))
+    )
     jobs = planned_jobs(project)
-    assert rules_run(jobs) == {"train_model": 2, "check_inference": 2, **AGGREGATION}
-    assert all("scale=2" in w for r, w in jobs if r in ("train_model", "check_inference"))
+    assert rules_run(jobs) == {"time_scale": 1, "check_inference": 1, **AGGREGATION}
+    assert all(
+        "scale=2" in w for r, w in jobs if r in ("time_scale", "check_inference")
+    )
 
-    # Reverted: the earlier runs are reused; no training.
+    # Reverted: the earlier runs are reused; no timing.
     write_config(project, TINY)
-    assert "train_model" not in rules_run(planned_jobs(project))
+    assert "time_scale" not in rules_run(planned_jobs(project))
 
     # Snakemake's metadata deleted: the cache still holds, and the edit is still seen.
     shutil.rmtree(project / ".snakemake")
-    assert "train_model" not in rules_run(planned_jobs(project))
-    write_config(project, edited(lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}])))
-    assert rules_run(planned_jobs(project))["train_model"] == 2
+    assert "time_scale" not in rules_run(planned_jobs(project))
+    write_config(
+        project, edited(lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}]))
+    )
+    assert rules_run(planned_jobs(project))["time_scale"] == 1
 
     # A scale added: only the new scale runs (its dataset too).
     write_config(project, edited(lambda c: c.update(scales=[1, 2, 3])))
     jobs = planned_jobs(project)
-    assert rules_run(jobs) == {"make_dataset": 1, "train_model": 2, "check_inference": 2, **AGGREGATION}
-    assert all("scale=3" in w for r, w in jobs if r in ("make_dataset", "train_model", "check_inference"))
+    assert rules_run(jobs) == {
+        "make_dataset": 1,
+        "time_scale": 1,
+        "check_inference": 1,
+        **AGGREGATION,
+    }
+    assert all(
+        "scale=3" in w
+        for r, w in jobs
+        if r in ("make_dataset", "time_scale", "check_inference")
+    )
 
-    # A scale removed: nothing retrains; the report is rebuilt without it.
+    # A scale removed, or an analysis setting changed: nothing retrains; the report is rebuilt.
     write_config(project, edited(lambda c: c.update(scales=[1])))
     assert rules_run(planned_jobs(project)) == AGGREGATION
+    write_config(project, edited(lambda c: c["analysis"].update(bootstrap=300)))
+    assert rules_run(planned_jobs(project)) == AGGREGATION
     write_config(project, TINY)
+
+
+def plan_key(project):
+    report = (project / "results/report.md").read_text()
+    return re.search(r"the resolved plan, key `(\w+)`", report).group(1)
+
+
+def test_switching_back_rebuilds_the_report_even_without_metadata(project):
+    first = plan_key(project)
+    write_config(project, edited(lambda c: c["analysis"].update(bootstrap=300)))
+    snakemake(project, "--cores", "1")
+    assert plan_key(project) != first
+    shutil.rmtree(project / ".snakemake")
+    write_config(project, TINY)  # back to a plan whose runs all exist, older than the report
+    assert rules_run(planned_jobs(project)) == AGGREGATION
+    snakemake(project, "--cores", "1")
+    assert plan_key(project) == first
+    assert planned_jobs(project) == []
+
+
+def test_scales_that_cannot_share_memory_fall_back_to_separate_processes(tmp_path):
+    sizes = ModelSizes.for_scale(2)
+    models = {d: model_footprint(sizes, 10, d) for d in ("cpu1", "cpu")}
+    nbytes = data_bytes(sizes, TINY["data"]["n_train"], TINY["data"]["n_test"])
+    together, alone = (
+        timing_needs(models, nbytes)["host"],
+        timing_needs({"cpu": models["cpu"]}, nbytes)["host"],
+    )
+    assert together > alone > RUNTIME
+    # Free memory between the two (with the 10% headroom): scale 2's models cannot share a process.
+    assume = {"SWEEP_ASSUME_MEMORY_BYTES": str(int((together + alone) / 2 / 0.9))}
+    project = make_project(tmp_path, edited(lambda c: c.update(scales=[2])))
+    snakemake(project, "--cores", "1", env=assume)
+    timings = pd.read_csv(project / "results/aggregate/timings.csv")
+    assert set(timings["pairing"]) == {"separate"}
+    # Each process held one device, and the devices' processes alternated: cpu1, cpu, cpu1, cpu.
+    procs = timings.drop_duplicates(["device", "process"]).sort_values("started_at")
+    assert list(procs["device"]) == ["cpu1", "cpu", "cpu1", "cpu"]
+    report = (project / "results/report.md").read_text()
+    assert "† Scale 2: the models did not fit in memory together" in report
+    assert re.search(
+        r"\| 2 \| 361,802 \| .* \| \d+\.\d\dx \[[\d.]+, [\d.]+\] †( ‡)? \|", report
+    )

@@ -1,5 +1,6 @@
 """Run the real workflow in a scratch copy of the project."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,22 +11,20 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["Snakefile", "workflow", "profiles", "data"]
+SCRIPTS = ROOT / "workflow" / "scripts"
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
-TINY = {
-    "scales": [1, 2],
-    "data": {"n_train": 100, "n_test": 40},
-    "train": {"epochs": 2},
-    "timing": {"warmup_steps": 2, "repeats": 5, "steps_per_repeat": 2},
-    "analysis": {"bootstrap": 200},
-    "hardware": {"copy_mib": 8, "matmul_n": 128, "repeats": 3},
-}
+# The small sweep that the tests, CI and the README's "try it" line share.
+TINY = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
 
 
 def make_project(where: Path, config: dict) -> Path:
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                src, where / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         else:
             shutil.copy(src, where / name)
     write_config(where, config)
@@ -34,19 +33,31 @@ def make_project(where: Path, config: dict) -> Path:
 
 def write_config(project: Path, config) -> None:
     (project / "config").mkdir(exist_ok=True)
-    (project / "config" / "config.yaml").write_text(yaml.safe_dump(config) if not isinstance(config, str) else config)
+    text = config if isinstance(config, str) else yaml.safe_dump(config)
+    (project / "config" / "config.yaml").write_text(text)
 
 
-def snakemake(project: Path, *args, check=True) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=project, capture_output=True, text=True, timeout=900)
+def snakemake(
+    project: Path, *args, check=True, env=None
+) -> subprocess.CompletedProcess:
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
     if check and out.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+        )
     return out
 
 
-def planned_jobs(project: Path) -> list[tuple[str, str]]:
+def planned_jobs(project: Path, env=None) -> list[tuple[str, str]]:
     """(rule, wildcards) of every job a dry run would execute."""
-    out = snakemake(project, "--dry-run")
+    out = snakemake(project, "--dry-run", env=env)
     text = out.stdout + out.stderr
     jobs = []
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
@@ -62,3 +73,12 @@ def rules_run(jobs) -> dict[str, int]:
     for rule, _ in jobs:
         counts[rule] = counts.get(rule, 0) + 1
     return counts
+
+
+def tree(root: Path) -> dict:
+    """Every file under results/ with its date and bytes."""
+    return {
+        p.relative_to(root): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in (root / "results").rglob("*")
+        if p.is_file()
+    }

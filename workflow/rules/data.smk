@@ -1,8 +1,8 @@
 rule make_dataset:
     output:
-        "results/datasets/scale{scale}/{dkey}.pt",
+        "results/datasets/scale{scale}/{key}.pt",
     log:
-        "results/datasets/scale{scale}/{dkey}.log",
+        "results/datasets/scale{scale}/{key}.log",
     params:
         data=dataset_settings,
     script:

@@ -1,5 +1,7 @@
-# Runs before the config file is read: a file that is not YAML, or not a
-# mapping, is refused with its name and the place of the error.
+# Runs before the config is read: a config file that is not YAML, or not a
+# mapping, is refused with its name and the place of the error. (A file given
+# with --configfile is read by Snakemake before this runs; its syntax errors get
+# Snakemake's own message.)
 import sys
 from pathlib import Path
 
@@ -8,14 +10,7 @@ sys.path.append(str(Path(workflow.basedir) / "workflow" / "scripts"))
 from sweeplib.config import ConfigError, check_config_file
 
 try:
-    check_config_file("config/config.yaml")
+    for path in ["config/config.yaml", *workflow.overwrite_configfiles]:
+        check_config_file(path)
 except ConfigError as error:
     sys.exit(f"Error: {error}")
-
-from sweeplib.locks import clear_stale_locks
-
-if clear_stale_locks():
-    print(
-        "Removed a stale lock left by a run that was killed; no other Snakemake runs here.",
-        file=sys.stderr,
-    )

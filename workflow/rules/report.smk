@@ -1,37 +1,60 @@
-# Aggregation: the manifest (results/sweep.json) lists the runs of the current
-# config; it is rewritten only when the plan changes, so its date tells these
-# rules when to rerun even without Snakemake's metadata.
+# Aggregation, by stage: results/plan/ (the plan), results/aggregate/ (every run's
+# rows), results/analysis/ (statistics), then the report and its plots at the top
+# of results/. The plan is rewritten whenever it changes (a run, a setting of the
+# analysis, the aggregation's code), and all that reads it reruns.
 
 
-rule aggregate_timings:
+rule note_plan_change:
+    output:
+        "results/plan/change-{stamp}.stamp",
+    log:
+        "results/logs/note_plan_change-{stamp}.log",
+    shell:
+        "touch {output} 2> {log}"
+
+
+rule write_plan:
     input:
-        manifest="results/sweep.json",
-        timings=run_files("timings.csv"),
-        steps=run_files("steps.csv"),
-        inference=run_files("inference.csv"),
+        plan_change,
+    output:
+        "results/plan/sweep.json",
+    log:
+        "results/logs/write_plan.log",
+    params:
+        manifest=PLAN.manifest_text(),
+    script:
+        "../scripts/write_plan.py"
+
+
+rule aggregate_results:
+    input:
+        plan="results/plan/sweep.json",
+        timings=all_device_files("timings.csv"),
+        steps=all_device_files("steps.csv"),
+        inference=all_device_files("inference.csv"),
         hardware=hardware_files(),
     output:
-        timings="results/timings.csv",
-        steps="results/steps.csv",
-        inference="results/inference.csv",
-        hardware="results/hardware.csv",
+        timings="results/aggregate/timings.csv",
+        steps="results/aggregate/steps.csv",
+        inference="results/aggregate/inference.csv",
+        hardware="results/aggregate/hardware.csv",
     log:
-        "results/logs/aggregate_timings.log",
+        "results/logs/aggregate_results.log",
     script:
-        "../scripts/aggregate_timings.py"
+        "../scripts/aggregate_results.py"
 
 
 rule analyse_sweep:
     input:
-        manifest="results/sweep.json",
-        timings="results/timings.csv",
-        steps="results/steps.csv",
-        hardware="results/hardware.csv",
+        plan="results/plan/sweep.json",
+        timings="results/aggregate/timings.csv",
+        inference="results/aggregate/inference.csv",
+        hardware="results/aggregate/hardware.csv",
     output:
-        cells="results/cells.csv",
-        speedup="results/speedup.csv",
-        speedup_md="results/speedup.md",
-        analysis="results/analysis.json",
+        cells="results/analysis/cells.csv",
+        speedup="results/analysis/speedup.csv",
+        speedup_md="results/analysis/speedup.md",
+        analysis="results/analysis/analysis.json",
     log:
         "results/logs/analyse_sweep.log",
     script:
@@ -40,10 +63,10 @@ rule analyse_sweep:
 
 rule plot_sweep:
     input:
-        cells="results/cells.csv",
-        speedup="results/speedup.csv",
-        analysis="results/analysis.json",
-        seed="data/seed_table.csv",
+        cells="results/analysis/cells.csv",
+        speedup="results/analysis/speedup.csv",
+        analysis="results/analysis/analysis.json",
+        post="data/post_table.csv",
     output:
         speedup="results/crossover.png",
         step_time="results/step_time.png",
@@ -55,17 +78,18 @@ rule plot_sweep:
 
 rule write_report:
     input:
-        manifest="results/sweep.json",
-        cells="results/cells.csv",
-        speedup="results/speedup.csv",
-        analysis="results/analysis.json",
-        inference="results/inference.csv",
-        hardware="results/hardware.csv",
-        timings="results/timings.csv",
-        toy_losses=f"results/toy/{PLAN.toy_key}/losses.csv",
-        toy_evals=f"results/toy/{PLAN.toy_key}/evals.csv",
-        toy_predictions=f"results/toy/{PLAN.toy_key}/predictions.csv",
-        seed="data/seed_table.csv",
+        plan="results/plan/sweep.json",
+        cells="results/analysis/cells.csv",
+        speedup="results/analysis/speedup.csv",
+        speedup_md="results/analysis/speedup.md",
+        analysis="results/analysis/analysis.json",
+        inference="results/aggregate/inference.csv",
+        hardware="results/aggregate/hardware.csv",
+        timings="results/aggregate/timings.csv",
+        toy_losses=toy_file("losses.csv"),
+        toy_evals=toy_file("evals.csv"),
+        toy_predictions=toy_file("predictions.csv"),
+        post="data/post_table.csv",
         plots=["results/crossover.png", "results/step_time.png"],
     output:
         "results/report.md",

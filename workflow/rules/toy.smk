@@ -3,21 +3,21 @@
 
 rule train_toy:
     output:
-        checkpoint=f"results/toy/{PLAN.toy_key}/checkpoint.pt",
-        losses=f"results/toy/{PLAN.toy_key}/losses.csv",
-        evals=f"results/toy/{PLAN.toy_key}/evals.csv",
+        checkpoint=toy_file("checkpoint.pt"),
+        losses=toy_file("losses.csv"),
+        evals=toy_file("evals.csv"),
     log:
-        f"results/toy/{PLAN.toy_key}/train.log",
+        toy_file("train.log"),
     script:
         "../scripts/train_toy.py"
 
 
 rule predict_toy:
     input:
-        checkpoint=f"results/toy/{PLAN.toy_key}/checkpoint.pt",
+        checkpoint=toy_file("checkpoint.pt"),
     output:
-        f"results/toy/{PLAN.toy_key}/predictions.csv",
+        toy_file("predictions.csv"),
     log:
-        f"results/toy/{PLAN.toy_key}/predict.log",
+        toy_file("predict.log"),
     script:
         "../scripts/predict_toy.py"

@@ -1,36 +1,36 @@
-# Timed jobs claim every core (threads: workflow.cores), so no other job runs
-# beside one, whatever --cores is; each script sets its own torch threads from
-# the run's settings (one for cpu1, all usable cores for cpu).
+# One job per scale times every device side by side (sweeplib/processes.py);
+# timed jobs claim every core (threads: workflow.cores), so no other job runs
+# beside one, whatever --cores is. Each process sets its own torch threads per
+# device (one for cpu1, all usable cores for cpu).
 
 
-rule train_model:
+rule time_scale:
     input:
         dataset=run_dataset,
     output:
-        checkpoint="results/runs/scale{scale}/{device}/{key}/checkpoint.pt",
-        predictions="results/runs/scale{scale}/{device}/{key}/predictions.pt",
-        steps="results/runs/scale{scale}/{device}/{key}/steps.csv",
-        epochs="results/runs/scale{scale}/{device}/{key}/epochs.csv",
-        settings="results/runs/scale{scale}/{device}/{key}/settings.json",
-        timings="results/runs/scale{scale}/{device}/{key}/timings.csv",
+        checkpoint=device_files("checkpoint.pt"),
+        predictions=device_files("predictions.pt"),
+        steps=device_files("steps.csv"),
+        timings=device_files("timings.csv"),
+        settings=device_files("settings.json"),
     log:
-        "results/runs/scale{scale}/{device}/{key}/train.log",
+        "results/runs/scale{scale}/{key}/time.log",
     threads: workflow.cores
     params:
         settings=run_settings,
     script:
-        "../scripts/train_model.py"
+        "../scripts/time_scale.py"
 
 
 rule check_inference:
     input:
         dataset=run_dataset,
-        checkpoint="results/runs/scale{scale}/{device}/{key}/checkpoint.pt",
-        predictions="results/runs/scale{scale}/{device}/{key}/predictions.pt",
+        checkpoints=device_files("checkpoint.pt"),
+        predictions=device_files("predictions.pt"),
     output:
-        "results/runs/scale{scale}/{device}/{key}/inference.csv",
+        device_files("inference.csv"),
     log:
-        "results/runs/scale{scale}/{device}/{key}/check.log",
+        "results/runs/scale{scale}/{key}/check.log",
     threads: workflow.cores
     params:
         settings=run_settings,
@@ -40,9 +40,9 @@ rule check_inference:
 
 rule measure_hardware:
     output:
-        "results/hardware/{device}/{hkey}.csv",
+        "results/hardware/{device}/{key}.csv",
     log:
-        "results/hardware/{device}/{hkey}.log",
+        "results/hardware/{device}/{key}.log",
     threads: workflow.cores
     params:
         settings=hardware_settings,

@@ -4,15 +4,21 @@ import json
 
 from sweeplib.atomic import torch_save
 from sweeplib.data import dataset_sha256, make_dataset
-from sweeplib.logs import job_logger
+from sweeplib.logs import job
 
 
 def main(snakemake) -> None:
-    log = job_logger(snakemake.log[0], "make_dataset")
-    p = json.loads(snakemake.params.data)
-    data = make_dataset(p["num_inputs"], p["n_train"], p["n_test"], p["seed"])
-    torch_save(snakemake.output[0], data)
-    log.info("scale %s: %s, sha256 %s", snakemake.wildcards.scale, {k: tuple(v.shape) for k, v in data.items()}, dataset_sha256(data))
+    with job(snakemake.log[0], "make_dataset") as log:
+        p = json.loads(snakemake.params.data)
+        data = make_dataset(p["num_inputs"], p["n_train"], p["n_test"], p["seed"])
+        torch_save(snakemake.output[0], data)
+        shapes = {k: tuple(v.shape) for k, v in data.items()}
+        log.info(
+            "scale %s: %s, sha256 %s",
+            snakemake.wildcards.scale,
+            shapes,
+            dataset_sha256(data),
+        )
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
 """Train the post's toy example (Part 1), save its checkpoint and per-batch losses."""
 
 import pandas as pd
-
 from sweeplib.atomic import write_csv
 from sweeplib.checkpoint import save_checkpoint
-from sweeplib.logs import job_logger
+from sweeplib.logs import job
 from sweeplib.toy import train_toy
 
 
 def main(snakemake) -> None:
-    log = job_logger(snakemake.log[0], "train_toy")
-    model, batches, evals = train_toy()
-    for b in batches:
-        log.info("Epoch: %02d/03 | Batch: %02d/02 | Train Loss: %.2f", b["epoch"], b["batch"], b["loss"])
-    save_checkpoint(snakemake.output.checkpoint, model, {"example": "toy"})
-    write_csv(snakemake.output.evals, pd.DataFrame(evals))
-    write_csv(snakemake.output.losses, pd.DataFrame(batches))
+    with job(snakemake.log[0], "train_toy") as log:
+        model, batches, evals = train_toy()
+        for b in batches:
+            log.info(
+                "Epoch: %02d/03 | Batch: %02d/02 | Train Loss: %.2f",
+                b["epoch"],
+                b["batch"],
+                b["loss"],
+            )
+        save_checkpoint(snakemake.output.checkpoint, model, {"example": "toy"})
+        write_csv(snakemake.output.evals, pd.DataFrame(evals))
+        write_csv(snakemake.output.losses, pd.DataFrame(batches))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,37 @@
 """Write results/report.md from the sweep's tables."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
-
 from sweeplib.atomic import write_text
-from sweeplib.logs import job_logger
-from sweeplib.report import render
+from sweeplib.keys import digest
+from sweeplib.logs import job
+from sweeplib.report import Sweep, render
 
 
 def main(snakemake) -> None:
-    log = job_logger(snakemake.log[0], "write_report")
-    i = snakemake.input
-    text = render(json.load(open(i.manifest)), pd.read_csv(i.cells), pd.read_csv(i.speedup), json.load(open(i.analysis)),
-                  pd.read_csv(i.inference), pd.read_csv(i.hardware), pd.read_csv(i.timings), pd.read_csv(i.toy_losses),
-                  pd.read_csv(i.toy_evals), pd.read_csv(i.toy_predictions), pd.read_csv(i.seed))
-    write_text(snakemake.output[0], text)
-    log.info("wrote %s (%d lines)", snakemake.output[0], text.count("\n"))
+    with job(snakemake.log[0], "write_report") as log:
+        i = snakemake.input
+        manifest = json.load(open(i.plan))
+        sweep = Sweep(
+            manifest=manifest,
+            cells=pd.read_csv(i.cells),
+            table=pd.read_csv(i.speedup),
+            summary=json.load(open(i.analysis)),
+            speedup_md=Path(i.speedup_md).read_text(),
+            inference=pd.read_csv(i.inference),
+            hardware=pd.read_csv(i.hardware),
+            timings=pd.read_csv(i.timings),
+            toy_losses=pd.read_csv(i.toy_losses),
+            toy_evals=pd.read_csv(i.toy_evals),
+            toy_predictions=pd.read_csv(i.toy_predictions),
+            post=pd.read_csv(i.post),
+            plan_key=digest(manifest),
+        )
+        text = render(sweep)
+        write_text(snakemake.output[0], text)
+        log.info("wrote %s (%d lines)", snakemake.output[0], text.count("\n"))
 
 
 if __name__ == "__main__":

@@ -1,181 +1,204 @@
-"""The sweep's statistics: per-cell spread, speedups with bootstrap intervals,
-crossovers in log(parameters), and a per-device cost model.
-
-Pure functions of numbers: no files, no torch. docs/METHOD.md states each
-computation in words.
-"""
+"""From the runs' windows to what the report says: one row per (scale, device), the
+speedups (``speedup.py``), the crossovers (``crossover.py``), the cost models
+(``costmodel.py``) and a check that no two timed regions overlapped."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
+import pandas as pd
+
+from . import costmodel, crossover
+from .sizes import ModelSizes
+from .speedup import speedup_table
+
+CELL = ["scale", "device"]
 
 
-def quartiles(x) -> tuple[float, float, float]:
-    q25, med, q75 = np.percentile(np.asarray(x, dtype=float), [25, 50, 75])
-    return float(q25), float(med), float(q75)
-
-
-def bootstrap_medians(samples, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Medians of ``n_boot`` resamples (with replacement) of ``samples``, drawn in O(n_boot).
-
-    A resample of n draws is n uniform indices into the sorted samples, and
-    its median is one order statistic of those indices (two for even n). The
-    k-th smallest of n uniforms on (0, 1) follows Beta(k, n - k + 1), and the
-    next one lies above it by a fraction Beta(1, n - k) of what is left;
-    scaling by n and flooring gives the index order statistics exactly. So
-    this draws from the same distribution as resampling and taking
-    ``np.median``, without materialising n_boot x n resamples.
-    """
-    x = np.sort(np.asarray(samples, dtype=float))
-    n = len(x)
-    m = (n + 1) // 2  # 1-based rank of the (lower) median
-    lower = rng.beta(m, n - m + 1, size=n_boot)
-    i = np.minimum((lower * n).astype(np.int64), n - 1)
-    if n % 2:
-        return x[i]
-    upper = lower + (1 - lower) * rng.beta(1, n - m, size=n_boot)
-    j = np.minimum((upper * n).astype(np.int64), n - 1)
-    return (x[i] + x[j]) / 2
-
-
-def crossings(params, speedup) -> list[tuple[float, int]]:
-    """Parameter counts where the speedup crosses 1, interpolated linearly in
-    (log params, log speedup) between neighbouring sizes; with the index of the
-    lower neighbour. A size measured at exactly 1 counts as a crossing there."""
-    p = np.log(np.asarray(params, dtype=float))
-    s = np.log(np.asarray(speedup, dtype=float))
-    out = []
-    for i in range(len(p) - 1):
-        a, b = s[i], s[i + 1]
-        if a == 0:
-            out.append((float(np.exp(p[i])), i))
-        elif a * b < 0:
-            t = a / (a - b)
-            out.append((float(np.exp(p[i] + t * (p[i + 1] - p[i]))), i))
-    if len(s) and s[-1] == 0:
-        out.append((float(np.exp(p[-1])), len(p) - 1))
+def cell_table(
+    windows: pd.DataFrame, hardware: pd.DataFrame, spread_flag: float
+) -> pd.DataFrame:
+    """One row per (scale, device): the median window, the spread of the windows and of the
+    processes, what the first step after a switch cost, totals, and the bandwidth used."""
+    by = windows.groupby(CELL, sort=True)
+    q = by["step_median_s"].quantile([0.25, 0.5, 0.75]).unstack()
+    per_process = (
+        windows.groupby([*CELL, "process"])["step_median_s"]
+        .median()
+        .groupby(level=CELL)
+    )
+    first = by.first()
+    process_facts = windows.drop_duplicates([*CELL, "process"]).groupby(CELL)
+    out = pd.DataFrame(
+        {
+            "params": first["params"],
+            "device_name": first["device_name"],
+            "threads": by["threads"].agg(lambda t: int(t.mode().iloc[0])),
+            "threads_requested": first["threads_requested"],
+            "machine": first["machine"],
+            "run_key": first["run_key"],
+            "pairing": first["pairing"],
+            "windows": by.size(),
+            "processes": by["process"].nunique(),
+            "step_median_s": q[0.5],
+            "step_q25_s": q[0.25],
+            "step_q75_s": q[0.75],
+            "process_min_s": per_process.min(),
+            "process_max_s": per_process.max(),
+            "switch_ratio": (windows["switch_step_s"] / windows["step_median_s"])
+            .groupby([windows[c] for c in CELL])
+            .median(),
+            "data_share": by["data_share"].median(),
+            "first_step_s": process_facts["first_step_s"].median(),
+            "build_s": process_facts["build_s"].median(),
+            "eval_s": first["eval_s"],
+            "total_s": first["total_s"],
+            "total_extrapolated": first["total_extrapolated"].astype(bool),
+            "peak_rss_bytes": by["peak_rss_bytes"].max(),
+            "mem_estimate_bytes": by["mem_estimate_bytes"].max(),
+        }
+    ).reset_index()
+    out["iqr_rel"] = (out["step_q75_s"] - out["step_q25_s"]) / out["step_median_s"]
+    out["flagged"] = out["iqr_rel"] > spread_flag
+    out["bytes_per_step"] = [
+        ModelSizes.for_scale(int(s)).bytes_per_step() for s in out["scale"]
+    ]
+    out["achieved_Bps"] = out["bytes_per_step"] / out["step_median_s"]
+    probe = (
+        hardware.drop_duplicates("device").set_index("device")
+        if len(hardware)
+        else pd.DataFrame()
+    )
+    out["bandwidth_fraction"] = out["achieved_Bps"] / out["device"].map(
+        probe.get("bandwidth_Bps", pd.Series(dtype=float))
+    )
+    out["llc_bytes"] = out["device"].map(probe.get("llc_bytes", pd.Series(dtype=float)))
     return out
 
 
-def faster_throughout(speedup, device: str, baseline: str) -> str | None:
-    """The device faster at every size of a sweep that never crosses 1 (None when it crosses)."""
-    s = np.asarray(speedup, dtype=float)
-    if len(s) == 0 or crossings(np.arange(1, len(s) + 1), s):
-        return None
-    return device if (s > 1).all() else baseline
+def analyse(
+    cells: pd.DataFrame,
+    windows: pd.DataFrame,
+    baseline: str,
+    settings: dict,
+    scales: list[int],
+    spans: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict]:
+    """The speedup table and everything said about it: crossovers, cost models, overlaps."""
+    table, boots = speedup_table(
+        windows,
+        baseline,
+        settings["bootstrap"],
+        settings["confidence"],
+        settings["seed"],
+    )
+    fits = {
+        device: fit_device(g, settings["model_miss_flag"])
+        for device, g in cells.groupby("device")
+        if g["scale"].nunique() >= 2
+    }
+    devices = {}
+    for device, g in table.groupby("device"):
+        order = np.argsort(g["params"].to_numpy())
+        g = g.iloc[order]
+        devices[device] = describe_crossings(
+            g, boots[device][:, order], settings["confidence"], scales
+        )
+        if device in fits and baseline in fits:
+            low, high = float(g["params"].min()), float(g["params"].max())
+            devices[device]["model_crossings"] = costmodel.model_crossings(
+                model_of(fits[baseline]), model_of(fits[device]), low, high
+            )
+    summary = {
+        "baseline": baseline,
+        "fits": fits,
+        "devices": devices,
+        "overlaps": overlaps(spans),
+    }
+    return table, summary
 
 
-@dataclass
-class Crossover:
-    params: float
-    low: float  # interval bounds; nan when too few bootstrap replicates cross
-    high: float
-    share: float  # share of bootstrap replicates that cross near here
-    lower_index: int
+def describe_crossings(
+    g: pd.DataFrame, replicates: np.ndarray, confidence: float, scales: list[int]
+) -> dict:
+    found = crossover.crossings(
+        g["scale"].to_numpy(),
+        g["params"].to_numpy(dtype=float),
+        g["speedup"].to_numpy(),
+        g["ci_low"].to_numpy(),
+        g["ci_high"].to_numpy(),
+        replicates,
+        confidence,
+    )
+    return {
+        "winner_throughout": crossover.winner_throughout(g["ci_low"], g["ci_high"]),
+        "level_scales": [
+            int(s)
+            for s, c in zip(g["scale"], crossover.classify(g["ci_low"], g["ci_high"]))
+            if c == "level"
+        ],
+        "crossings": [
+            {
+                **vars(c),
+                "between_scales": list(c.between_scales),
+                "suggestion": crossover.suggest_scale(c, scales),
+            }
+            for c in found
+        ],
+        "model_crossings": [],
+    }
 
 
-def crossovers_with_intervals(params, speedup, boot_speedups: np.ndarray, confidence: float) -> list[Crossover]:
-    """Each crossing with a percentile interval over bootstrap replicates.
+def fit_device(g: pd.DataFrame, miss_flag: float) -> dict:
+    """One device's cost model, its regime and residual at each swept size."""
+    g = g.sort_values("params")
+    llc = (
+        g["llc_bytes"].iloc[0]
+        if "llc_bytes" in g and pd.notna(g["llc_bytes"].iloc[0])
+        else None
+    )
+    m = costmodel.fit(g["params"], g["step_median_s"], llc)
+    res = costmodel.residuals(m, g["params"], g["step_median_s"])
+    bytes_per_param = float((g["bytes_per_step"] / g["params"]).median())
+    scales = [int(s) for s in g["scale"]]
+    return {
+        "overhead_s": m.overhead_s,
+        "cache_s": m.cache_s,
+        "memory_s": m.memory_s,
+        "knee_params": m.knee_params,
+        "llc_bytes": llc,
+        "cache_Bps": bytes_per_param / m.cache_s if m.cache_s > 0 else float("inf"),
+        "memory_Bps": bytes_per_param / m.memory_s if m.memory_s > 0 else float("inf"),
+        "sizes": [
+            {"scale": s, "params": float(p), "regime": r, "residual": float(e)}
+            for s, p, r, e in zip(scales, g["params"], m.regimes(g["params"]), res)
+        ],
+        "missed": [s for s, r in zip(scales, res) if abs(r) > miss_flag],
+    }
 
-    ``boot_speedups`` has one row per replicate, one column per size. Every
-    crossing of a replicate is attributed to the estimated crossing nearest to
-    it in log(params); each estimate's interval comes from the crossings
-    attributed to it (a replicate's nearest one, if several).
-    """
-    found = crossings(params, speedup)
-    if not found:
-        return []
-    centres = np.log([x for x, _ in found])
-    near: list[list[float]] = [[] for _ in found]
-    for row in boot_speedups:
-        best: dict[int, float] = {}
-        for v, _ in crossings(params, row):
-            k = int(np.argmin(np.abs(centres - math.log(v))))
-            if k not in best or abs(math.log(v) - centres[k]) < abs(math.log(best[k]) - centres[k]):
-                best[k] = v
-        for k, v in best.items():
-            near[k].append(v)
-    alpha = (1 - confidence) / 2
-    out = []
-    for (x, i), values in zip(found, near):
-        if len(values) >= 0.5 * len(boot_speedups):
-            low, high = np.exp(np.percentile(np.log(values), [100 * alpha, 100 * (1 - alpha)]))
-        else:
-            low = high = float("nan")
-        out.append(Crossover(x, float(low), float(high), len(values) / max(len(boot_speedups), 1), i))
+
+def model_of(fit: dict) -> costmodel.CostModel:
+    """The cost model a fit's summary describes."""
+    return costmodel.CostModel(
+        fit["overhead_s"], fit["cache_s"], fit["memory_s"], fit["knee_params"]
+    )
+
+
+def overlaps(spans: pd.DataFrame) -> list[dict]:
+    """Timed regions of different jobs that ran at the same time (each span: job, start, end)."""
+    out, latest = [], None  # latest: the span seen so far that ends last
+    for b in spans.dropna().drop_duplicates().sort_values("start").to_dict("records"):
+        if (
+            latest is not None
+            and b["start"] < latest["end"]
+            and latest["job"] != b["job"]
+        ):
+            out.append(
+                {
+                    "first": latest["job"],
+                    "second": b["job"],
+                    "seconds": float(min(latest["end"], b["end"]) - b["start"]),
+                }
+            )
+        if latest is None or b["end"] > latest["end"]:
+            latest = b
     return out
-
-
-@dataclass
-class CostModel:
-    """Step time = overhead + per_param x params, fitted to one device's medians."""
-
-    overhead_s: float
-    per_param_s: float
-
-    def predict(self, params):
-        return self.overhead_s + self.per_param_s * np.asarray(params, dtype=float)
-
-
-def fit_cost_model(params, seconds, iterations: int = 20, huber: float = 0.1) -> CostModel:
-    """Robust fit of ``t = a + b p`` (a, b >= 0) in relative error.
-
-    Relative error, because the sizes span orders of magnitude and an absolute
-    fit would ignore the small ones; Huber weights (beyond a 10% residual), so
-    one disturbed point does not drag the line.
-    """
-    p = np.asarray(params, dtype=float)
-    t = np.asarray(seconds, dtype=float)
-    w = np.ones_like(t)
-    a = b = 0.0
-    for _ in range(iterations):
-        # Weighted least squares of (a + b p - t) / t.
-        A = np.stack([1 / t, p / t], axis=1) * np.sqrt(w)[:, None]
-        y = np.sqrt(w)
-        (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
-        if a < 0:
-            a, b = 0.0, float(np.sum(w * p / t) / np.sum(w * (p / t) ** 2))
-        if b < 0:
-            a, b = float(np.sum(w / t) / np.sum(w / t**2)), 0.0
-        r = np.abs((a + b * p - t) / t)
-        w = np.where(r <= huber, 1.0, huber / np.maximum(r, 1e-300))
-    return CostModel(float(a), float(b))
-
-
-def model_crossover(baseline: CostModel, device: CostModel) -> float | None:
-    """Where the two fitted lines meet (None if they do not, for positive params)."""
-    db = baseline.per_param_s - device.per_param_s
-    da = device.overhead_s - baseline.overhead_s
-    if db == 0:
-        return None
-    p = da / db
-    return float(p) if p > 0 else None
-
-
-def regime(model: CostModel, params: float) -> str:
-    """Overhead-bound when the fixed cost is most of the step, else bandwidth-bound."""
-    return "overhead-bound" if model.overhead_s >= model.per_param_s * params else "bandwidth-bound"
-
-
-def params_of_scale(scale: float) -> float:
-    return 90000 * scale**2 + 900 * scale + 2
-
-
-def scale_for_params(params: float) -> float:
-    """Inverse of the post's parameter count, 90000 s^2 + 900 s + 2."""
-    return (-900 + math.sqrt(900**2 + 4 * 90000 * (params - 2))) / (2 * 90000)
-
-
-def suggest_scale(crossover: Crossover, scales: list[int], max_ratio: float = 1.5) -> str | None:
-    """A scale to add when the crossover's interval is wide (its bounds over max_ratio apart)."""
-    lo, hi = crossover.low, crossover.high
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi / lo > max_ratio:
-        s = scale_for_params(crossover.params)
-        for candidate in sorted({math.floor(s), math.ceil(s)}, key=lambda c: abs(c - s)):
-            if candidate >= 1 and candidate not in scales:
-                return f"add scale {candidate} ({params_of_scale(candidate):,.0f} parameters) to the config and rerun"
-        return "the crossover lies between neighbouring integer scales already swept: raise timing.repeats or steps_per_repeat"
-    return None

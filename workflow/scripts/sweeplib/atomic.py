@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 @contextlib.contextmanager
@@ -19,7 +19,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto the target on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+    )
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -40,6 +42,17 @@ def write_csv(target: str | os.PathLike, frame) -> None:
     """Write a pandas DataFrame as CSV, atomically."""
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def write_rows(target: str | os.PathLike, rows: list[dict]) -> None:
+    """Write records as CSV, atomically, without pandas (the timing workers do not import it)."""
+    import csv
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with atomic_path(target) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def torch_save(target: str | os.PathLike, obj) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from .atomic import torch_save
-from .model import ModelSizes, NeuralNetwork
+from .model import NeuralNetwork
+from .sizes import ModelSizes
 
 FORMAT = "mlp-checkpoint/1"
 
@@ -20,26 +21,46 @@ class CheckpointError(RuntimeError):
 def save_checkpoint(path: str | Path, model: NeuralNetwork, meta: dict) -> None:
     """Write weights (moved to the CPU) with everything needed to rebuild the model."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch_save(path, {"format": FORMAT, "sizes": model.sizes.to_dict(), "state_dict": state, "meta": dict(meta)})
+    torch_save(
+        path,
+        {
+            "format": FORMAT,
+            "sizes": model.sizes.to_dict(),
+            "state_dict": state,
+            "meta": dict(meta),
+        },
+    )
 
 
 def load_checkpoint(path: str | Path, device="cpu") -> tuple[NeuralNetwork, dict]:
     """Rebuild the model from the checkpoint alone (never from the current config).
 
     Only plain tensors and containers are accepted (``weights_only=True``): a
-    checkpoint carrying any other pickled object is refused, not executed.
+    checkpoint carrying any other pickled object is refused, not executed. The
+    weights are mapped from the file rather than copied, and the model is built
+    without initialising weights it would at once overwrite (seconds at 900M
+    parameters).
     """
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"checkpoint {path} cannot be loaded safely (truncated, corrupted, or not plain tensors): {first}") from exc
+        first = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        raise CheckpointError(
+            f"checkpoint {path} cannot be loaded safely (truncated, corrupted, or not plain tensors): {first}"
+        ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CheckpointError(f"checkpoint {path} is not a {FORMAT} checkpoint (found {found!r})")
+        raise CheckpointError(
+            f"checkpoint {path} is not a {FORMAT} checkpoint (found {found!r})"
+        )
     try:
-        model = NeuralNetwork(ModelSizes(**ckpt["sizes"]))
-        model.load_state_dict(ckpt["state_dict"])
+        with torch.device("meta"):
+            model = NeuralNetwork(ModelSizes(**ckpt["sizes"]))
+        model.load_state_dict(ckpt["state_dict"], assign=True)
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"checkpoint {path} does not match the model it describes: {exc}") from exc
+        raise CheckpointError(
+            f"checkpoint {path} does not match the model it describes: {exc}"
+        ) from exc
     return model.to(device), ckpt["meta"]

@@ -1,18 +1,25 @@
-"""Config validation (JSON schema with defaults, plus checks a schema cannot express)
-and the expansion of a config into the runs of a sweep, each with its cache key."""
+"""The config: checked against ``workflow/schemas/config.schema.yaml``, defaults
+filled, renamed keys translated, and each scale's effective settings.
+
+Messages are our own: one line per problem, naming the setting, the value and
+what is allowed. They come from iterating the schema's errors with a plain
+``jsonschema`` validator; ``snakemake.utils.validate(..., set_default=True)``
+then fills the defaults (its own error message is jsonschema's, which names
+neither the setting nor what is allowed, so it only runs on a valid config).
+Checks a schema cannot express (a duplicated scale, a batch larger than the
+training set, too few steps for the timing schedule) follow.
+"""
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from jsonschema import Draft7Validator, validators
+from jsonschema import Draft202012Validator
 
-from .sizes import ModelSizes
+from .schedule import Schedule, protocol_steps
 
 # Settings a scale entry may override, and the section of the config each lives in.
 OVERRIDABLE = {
@@ -20,8 +27,17 @@ OVERRIDABLE = {
     "batch_size": "train",
     "lr": "train",
     "warmup_steps": "timing",
-    "repeats": "timing",
-    "steps_per_repeat": "timing",
+    "processes": "timing",
+    "rounds": "timing",
+    "steps_per_window": "timing",
+    "switch_steps": "timing",
+}
+
+# Keys renamed since earlier versions: old name -> new name (in `timing` and in scale entries).
+RENAMED = {
+    "repeats": "rounds",
+    "steps_per_repeat": "steps_per_window",
+    "mimic_seed_prints": "mimic_post_prints",
 }
 
 
@@ -29,26 +45,145 @@ class ConfigError(ValueError):
     """A config that cannot be run; the message names each bad setting and what is allowed."""
 
 
-def _with_defaults(validator_class):
-    check_properties = validator_class.VALIDATORS["properties"]
-
-    def fill_then_check(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, sub in properties.items():
-                if "default" in sub:
-                    instance.setdefault(name, copy.deepcopy(sub["default"]))
-        yield from check_properties(validator, properties, instance, schema)
-
-    return validators.extend(validator_class, {"properties": fill_then_check})
+def load_schema(path: str | Path) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
 
 
-DefaultFillingValidator = _with_defaults(Draft7Validator)
+def validate_config(config, schema_path: str | Path) -> tuple[dict, list[str]]:
+    """The config with defaults filled, and deprecation notes; or one ConfigError listing
+    every problem."""
+    from snakemake.utils import validate
+
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"the config must be a mapping of settings, got {type(config).__name__}: {config!r}"
+        )
+    config = copy.deepcopy(config)
+    notes, problems = translate_renamed(config)
+    schema = load_schema(schema_path)
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(config),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
+    problems += list(dict.fromkeys(_message(e, schema) for e in errors))
+    if not problems:
+        validate(config, str(Path(schema_path).resolve()), set_default=True)
+        problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+    return config, notes
+
+
+def translate_renamed(config: dict) -> tuple[list[str], list[str]]:
+    """Rename old keys in place; return (deprecation notes, conflicts)."""
+    notes, problems = [], []
+    places = [("timing", config.get("timing"))]
+    places += [
+        (f"scales[{i}]", e)
+        for i, e in enumerate(config.get("scales") or [])
+        if isinstance(e, dict)
+    ]
+    for where, section in places:
+        if not isinstance(section, dict):
+            continue
+        for old, new in RENAMED.items():
+            if old not in section:
+                continue
+            if new in section:
+                problems.append(
+                    f"{where}.{old} and {where}.{new} are both set; {old} is the old name of {new}: keep {new}"
+                )
+                continue
+            section[new] = section.pop(old)
+            notes.append(
+                f"{where}.{old} is deprecated: read as {where}.{new} = {section[new]!r}; rename it"
+            )
+    return notes, problems
+
+
+def scale_settings(config: dict, entry) -> dict:
+    """The effective settings of one scale: the global ones with the entry's overrides applied."""
+    out = {"scale": entry["scale"] if isinstance(entry, dict) else entry}
+    for key, section in OVERRIDABLE.items():
+        out[key] = config[section][key]
+    if isinstance(entry, dict):
+        out.update({k: v for k, v in entry.items() if k != "scale"})
+    return out
+
+
+def _semantic_problems(config: dict) -> list[str]:
+    problems = []
+    seen = {}
+    n_train = config["data"]["n_train"]
+    for i, entry in enumerate(config["scales"]):
+        s = scale_settings(config, entry)
+        if s["scale"] in seen:
+            problems.append(
+                f"scales[{i}] = {s['scale']} duplicates scales[{seen[s['scale']]}]; allowed: each scale once"
+            )
+        seen.setdefault(s["scale"], i)
+
+        def name(
+            key: str,
+        ) -> str:  # where the effective value was set: the entry or the global section
+            return (
+                f"scales[{i}].{key}"
+                if isinstance(entry, dict) and key in entry
+                else f"{OVERRIDABLE[key]}.{key}"
+            )
+
+        if s["batch_size"] > n_train:
+            problems.append(
+                f"{name('batch_size')} = {s['batch_size']} is larger than the training set; "
+                f"allowed: at most data.n_train = {n_train}"
+            )
+            continue
+        steps = protocol_steps(s["epochs"], n_train, s["batch_size"])
+        try:
+            Schedule.from_settings(s, steps)
+        except ValueError as exc:
+            names = ", ".join(
+                f"{name(k)} = {s[k]!r}"
+                for k in ("warmup_steps", "rounds", "switch_steps", "steps_per_window")
+            )
+            problems.append(f"scale {s['scale']}: {names}: {exc}")
+    return list(dict.fromkeys(problems))
+
+
+def check_config_file(path: str | Path) -> None:
+    """Refuse a config file that is not YAML or not a mapping, naming the file and the place.
+
+    (Snakemake's own messages for these name neither.) A missing file is left
+    to Snakemake, which names it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path} is not valid YAML{at}: {problem}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path} must be a mapping of settings (scales:, devices:, ...), got {type(data).__name__}: {data!r}"
+        )
+
+
+# --- messages from the schema's errors ---------------------------------------
 
 
 def _setting_name(path) -> str:
     name = ""
     for part in path:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+        name += (
+            f"[{part}]"
+            if isinstance(part, int)
+            else (f".{part}" if name else str(part))
+        )
     return name or "(the whole config)"
 
 
@@ -69,6 +204,8 @@ def _describe(schema: dict) -> str:
     if "enum" in schema:
         return "one of " + ", ".join(repr(v) for v in schema["enum"])
     kind = schema.get("type")
+    if kind == "integer" and schema.get("minimum") == 1:
+        return "a positive integer"
     bounds = []
     if "minimum" in schema:
         bounds.append(f">= {schema['minimum']}")
@@ -76,8 +213,6 @@ def _describe(schema: dict) -> str:
         bounds.append(f"> {schema['exclusiveMinimum']}")
     if "exclusiveMaximum" in schema:
         bounds.append(f"< {schema['exclusiveMaximum']}")
-    if kind == "integer" and schema.get("minimum") == 1:
-        return "a positive integer"
     if kind:
         return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} {' and '.join(bounds)}".strip()
     return "see workflow/schemas/config.schema.yaml"
@@ -93,15 +228,18 @@ def _message(error, schema) -> str:
         return f"unknown setting {names}; allowed here: {keys}"
     if error.validator == "required":
         return f"{_setting_name(error.absolute_path)}: {error.message}"
-    setting = _setting_name(error.absolute_path)
-    value = error.instance
-    allowed = _allowed(error, schema)
     if error.validator in ("anyOf", "oneOf") and error.context:
         # Explain through the branch that matches the value's kind (a wrong kind fails on "type").
         same_kind = [e for e in error.context if e.validator != "type"]
-        inner = [e for e in same_kind if len(e.absolute_path) > len(error.absolute_path) or e.validator == "additionalProperties"]
+        inner = [
+            e
+            for e in same_kind
+            if len(e.absolute_path) > len(error.absolute_path)
+            or e.validator == "additionalProperties"
+        ]
         if inner:
             return _message(inner[0], schema)
+    value = error.instance
     hint = ""
     if isinstance(value, str):
         try:
@@ -110,162 +248,4 @@ def _message(error, schema) -> str:
         except ValueError:
             pass
     shown = json.dumps(value) if isinstance(value, (dict, list)) else repr(value)
-    return f"{setting} = {shown} is not allowed{hint}; allowed: {allowed}"
-
-
-def load_schema(path: str | Path) -> dict:
-    with open(path) as f:
-        return yaml.safe_load(f)
-
-
-def validate_config(config, schema: dict) -> dict:
-    """Fill defaults and check everything; raise one ConfigError listing every problem."""
-    if not isinstance(config, dict):
-        raise ConfigError(f"the config must be a mapping of settings, got {type(config).__name__}: {config!r}")
-    config = copy.deepcopy(config)
-    errors = sorted(DefaultFillingValidator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = list(dict.fromkeys(_message(e, schema) for e in errors))
-    if not problems:
-        problems = _semantic_problems(config)
-    if problems:
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
-    return config
-
-
-def _semantic_problems(config: dict) -> list[str]:
-    problems = []
-    seen = {}
-    for i, entry in enumerate(config["scales"]):
-        scale = entry["scale"] if isinstance(entry, dict) else entry
-        if scale in seen:
-            problems.append(f"scales[{i}] = {scale} duplicates scales[{seen[scale]}]; allowed: each scale once")
-        seen.setdefault(scale, i)
-        settings = scale_settings(config, entry)
-
-        def name(key: str) -> str:  # where the effective value was set: the scale's entry or the global section
-            return f"scales[{i}].{key}" if isinstance(entry, dict) and key in entry else f"{OVERRIDABLE[key]}.{key}"
-
-        n_train = config["data"]["n_train"]
-        if settings["batch_size"] > n_train:
-            problems.append(f"{name('batch_size')} = {settings['batch_size']} is larger than the training set; "
-                            f"allowed: at most data.n_train = {n_train}")
-            continue
-        protocol = settings["epochs"] * -(-n_train // settings["batch_size"])
-        if protocol - settings["warmup_steps"] < settings["repeats"]:
-            problems.append(
-                f"{name('warmup_steps')} = {settings['warmup_steps']} and {name('repeats')} = {settings['repeats']} "
-                f"leave fewer than one step per repeat of the {protocol}-step protocol of scale {scale}; "
-                f"allowed: warmup_steps + repeats <= epochs x batches per epoch"
-            )
-    return list(dict.fromkeys(problems))
-
-
-def scale_settings(config: dict, entry) -> dict:
-    """The effective settings of one scale: the global ones with the entry's overrides applied."""
-    out = {"scale": entry["scale"] if isinstance(entry, dict) else entry}
-    for key, section in OVERRIDABLE.items():
-        out[key] = config[section][key]
-    if isinstance(entry, dict):
-        out.update({k: v for k, v in entry.items() if k != "scale"})
-    return out
-
-
-def digest(obj) -> str:
-    """A short, stable hash of a JSON-able object (sorted keys, so key order never matters)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
-
-
-def code_digest(paths) -> str:
-    """Hash of the source files that produce a result: edit one, and its results are recomputed."""
-    h = hashlib.sha256()
-    for p in sorted(Path(p) for p in paths):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class Run:
-    """One (scale, device) cell of the sweep and everything that determines its result."""
-
-    scale: int
-    device: str
-    key: str
-    dataset_key: str
-    settings: dict
-
-    @property
-    def folder(self) -> str:
-        return f"results/runs/scale{self.scale}/{self.device}/{self.key}"
-
-
-def dataset_settings(config: dict, scale: int, torch_version: str, data_code: str) -> dict:
-    d = config["data"]
-    return {
-        "num_inputs": ModelSizes.for_scale(scale).num_inputs,
-        "n_train": d["n_train"],
-        "n_test": d["n_test"],
-        "seed": d["seed"],
-        "torch": torch_version,
-        "code": data_code,
-    }
-
-
-def expand_runs(config: dict, devices: dict[str, dict], torch_version: str, data_code: str, train_code: str) -> list[Run]:
-    """Every (scale, device) run of a validated config, keyed on all that affects its result.
-
-    ``devices`` maps each device name to what identifies its hardware
-    (``{"threads": ..., "hardware": ..., "machine": ...}``).
-    """
-    runs = []
-    for entry in config["scales"]:
-        s = scale_settings(config, entry)
-        sizes = ModelSizes.for_scale(s["scale"])
-        data = dataset_settings(config, s["scale"], torch_version, data_code)
-        dataset_key = digest(data)
-        for name, hardware in devices.items():
-            settings = {
-                "scale": s["scale"],
-                "sizes": sizes.to_dict(),
-                "params": sizes.num_params,
-                "data": {**data, "key": dataset_key},
-                "train": {
-                    "epochs": s["epochs"],
-                    "batch_size": s["batch_size"],
-                    "lr": s["lr"],
-                    "model_seed": config["train"]["model_seed"],
-                    "loader": config["train"]["loader"],
-                    "num_workers": config["train"]["num_workers"],
-                },
-                "timing": {
-                    "warmup_steps": s["warmup_steps"],
-                    "repeats": s["repeats"],
-                    "steps_per_repeat": s["steps_per_repeat"],
-                    "mimic_seed_prints": config["timing"]["mimic_seed_prints"],
-                },
-                "device": {"name": name, **hardware},
-                "torch": torch_version,
-                "code": train_code,
-            }
-            runs.append(Run(s["scale"], name, digest(settings), dataset_key, settings))
-    return runs
-
-
-def check_config_file(path: str | Path) -> None:
-    """Refuse a config file that is not YAML or not a mapping, naming the file and the place.
-
-    (Snakemake's own messages for these name neither.) A missing file is left
-    to Snakemake, which names it.
-    """
-    path = Path(path)
-    if not path.exists():
-        return
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path} is not valid YAML{at}: {problem}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must be a mapping of settings (scales:, devices:, ...), got {type(data).__name__}: {data!r}")
+    return f"{_setting_name(error.absolute_path)} = {shown} is not allowed{hint}; allowed: {_allowed(error, schema)}"

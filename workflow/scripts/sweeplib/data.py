@@ -1,9 +1,10 @@
-"""Synthetic data of the post (random features, random binary labels) and its loaders."""
+"""Synthetic data of the post (random features, random binary labels), its files and loaders."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Iterator
+from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -11,7 +12,9 @@ from torch.utils.data import DataLoader, Dataset
 LOADERS = ("dataloader", "tensor")
 
 
-def make_dataset(num_inputs: int, n_train: int, n_test: int, seed: int) -> dict[str, torch.Tensor]:
+def make_dataset(
+    num_inputs: int, n_train: int, n_test: int, seed: int
+) -> dict[str, torch.Tensor]:
     """Features ~ N(0, 1) and labels in {0, 1}, drawn on the CPU from one seeded generator.
 
     The draws come in the post's order (train features, train labels, test
@@ -55,16 +58,24 @@ class MyDataset(Dataset):
 class TensorBatches:
     """Pre-batched loading: a shuffled permutation sliced per batch, no per-sample Python.
 
-    Draws its permutation from the global generator at the start of each pass,
-    as ``DataLoader``'s ``RandomSampler`` draws its seed, so both consume the
-    random stream at the same points.
+    Draws its permutation at the start of each pass, from ``generator`` (or the
+    global generator), as ``DataLoader``'s ``RandomSampler`` draws its order.
     """
 
-    def __init__(self, X: torch.Tensor, Y: torch.Tensor, batch_size: int, shuffle: bool, drop_last: bool = False):
+    def __init__(
+        self,
+        X,
+        Y,
+        batch_size: int,
+        shuffle: bool,
+        drop_last: bool = False,
+        generator=None,
+    ):
         self.X, self.Y = X, Y
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.generator = generator
 
     def __len__(self) -> int:
         n = self.X.shape[0]
@@ -72,7 +83,11 @@ class TensorBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = self.X.shape[0]
-        order = torch.randperm(n) if self.shuffle else torch.arange(n)
+        order = (
+            torch.randperm(n, generator=self.generator)
+            if self.shuffle
+            else torch.arange(n)
+        )
         for b in range(len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             yield self.X[idx], self.Y[idx]
@@ -87,8 +102,14 @@ def make_loader(
     shuffle: bool,
     num_workers: int = 0,
     drop_last: bool = False,
+    generator: torch.Generator | None = None,
 ):
-    """The loader named by the config: ``dataloader`` (the post's) or ``tensor`` (pre-batched)."""
+    """The loader named by the config: ``dataloader`` (the post's) or ``tensor`` (pre-batched).
+
+    With a ``generator``, the shuffles are drawn from it rather than from the
+    global generator, so loaders trained side by side in one process do not
+    draw from each other's stream.
+    """
     if kind == "dataloader":
         return DataLoader(
             MyDataset(X, Y),
@@ -99,9 +120,17 @@ def make_loader(
             # Without persistence every epoch would restart the workers, and
             # their start-up would land in the first timed step of the epoch.
             persistent_workers=num_workers > 0,
+            generator=generator,
         )
     if kind == "tensor":
         if num_workers:
-            raise ValueError(f"loader 'tensor' runs in the training process; num_workers must be 0, got {num_workers}")
-        return TensorBatches(X, Y, batch_size, shuffle, drop_last)
+            raise ValueError(
+                f"loader 'tensor' runs in the training process; num_workers must be 0, got {num_workers}"
+            )
+        return TensorBatches(X, Y, batch_size, shuffle, drop_last, generator)
     raise ValueError(f"unknown loader {kind!r}; allowed: {', '.join(LOADERS)}")
+
+
+def load_dataset(path: str | Path) -> dict[str, torch.Tensor]:
+    """A dataset file written by ``make_dataset`` (plain tensors only)."""
+    return torch.load(path, map_location="cpu", weights_only=True)

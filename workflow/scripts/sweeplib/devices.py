@@ -1,6 +1,5 @@
-"""Device names, availability and synchronisation, in one place.
-
-Device names used by the workflow:
+"""The devices a sweep can run on, in one place: names, availability, threads,
+memory pools, synchronisation and how tables name them.
 
 - ``cpu``: the CPU with all the threads this machine offers (or ``cpu_threads``);
 - ``cpu1``: the CPU held to one thread, the stand-in baseline on a machine with
@@ -11,9 +10,9 @@ Device names used by the workflow:
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
-KNOWN_DEVICES = ("cpu", "cpu1", "cuda", "mps")
+DEVICES = ("cpu", "cpu1", "cuda", "mps")
 ACCELERATORS = ("cuda", "mps")
 
 
@@ -37,7 +36,7 @@ def available_accelerators() -> list[str]:
 
 
 def available_devices() -> list[str]:
-    return ["cpu", "cpu1"] + available_accelerators()
+    return ["cpu", "cpu1", *available_accelerators()]
 
 
 def resolve_devices(requested, available: list[str]) -> list[str]:
@@ -50,6 +49,12 @@ def resolve_devices(requested, available: list[str]) -> list[str]:
     if requested == "auto":
         accelerators = [d for d in available if d in ACCELERATORS]
         return ["cpu", *accelerators] if accelerators else ["cpu1", "cpu"]
+    for i, name in enumerate(requested):
+        if name not in DEVICES:
+            allowed = ", ".join(repr(d) for d in DEVICES)
+            raise ValueError(
+                f"devices[{i}] = {name!r} is not allowed; allowed: one of {allowed}"
+            )
     missing = [d for d in requested if d not in available]
     if missing:
         raise ValueError(
@@ -60,21 +65,35 @@ def resolve_devices(requested, available: list[str]) -> list[str]:
 
 
 def resolve_baseline(baseline: str, devices: list[str]) -> str:
-    """The device every other is compared with: the CPU, or one thread when no accelerator runs."""
+    """The device every other is compared with: the CPU, or one thread when no
+    accelerator runs."""
     if baseline == "auto":
         if any(d in ACCELERATORS for d in devices):
             return "cpu" if "cpu" in devices else devices[0]
         return "cpu1" if "cpu1" in devices else devices[0]
+    if baseline not in DEVICES:
+        allowed = ", ".join(repr(d) for d in DEVICES)
+        raise ValueError(
+            f"baseline = {baseline!r} is not allowed; allowed: 'auto' or one of {allowed}"
+        )
     if baseline not in devices:
-        raise ValueError(f"baseline: {baseline!r} is not among the devices run ({', '.join(devices)})")
+        raise ValueError(
+            f"baseline: {baseline!r} is not among the devices run ({', '.join(devices)})"
+        )
     return baseline
 
 
 def device_threads(device: str, cpu_threads: int | str) -> int:
-    """Intra-op CPU threads a job on ``device`` uses (the host side of an accelerator job too)."""
+    """Intra-op CPU threads a job on ``device`` uses (the host side of an accelerator too)."""
     if device == "cpu1":
         return 1
     return usable_cores() if cpu_threads == "all" else int(cpu_threads)
+
+
+def memory_pool(device: str) -> str:
+    """Where a device's tensors live: host memory (the CPU, and Apple's unified
+    memory for MPS) or the CUDA device's own."""
+    return "cuda" if device == "cuda" else "host"
 
 
 def torch_device(device: str):
@@ -101,3 +120,9 @@ def device_label(device: str, threads: int) -> str:
     if device == "cpu":
         return f"CPU, {threads} threads"
     return device.upper()
+
+
+def device_order(devices, baseline: str) -> list[str]:
+    """The baseline first, then the others as configured."""
+    devices = list(dict.fromkeys(devices))
+    return [baseline] * (baseline in devices) + [d for d in devices if d != baseline]

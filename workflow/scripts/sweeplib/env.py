@@ -1,4 +1,4 @@
-"""The environment a measurement was taken in."""
+"""The environment a measurement was taken in: CPU, caches, accelerators, software."""
 
 from __future__ import annotations
 
@@ -8,8 +8,21 @@ import platform
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from .devices import usable_cores
+
+SYSFS_CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+def _sysctl(name: str) -> str:
+    try:
+        out = subprocess.run(
+            ["sysctl", "-n", name], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
 
 
 def cpu_model() -> str:
@@ -21,14 +34,53 @@ def cpu_model() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    if sys.platform == "darwin":
-        try:
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5)
-            if out.stdout.strip():
-                return out.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            pass
+    if sys.platform == "darwin" and _sysctl("machdep.cpu.brand_string"):
+        return _sysctl("machdep.cpu.brand_string")
     return platform.processor() or platform.machine() or "unknown"
+
+
+def _size_bytes(text: str) -> int:
+    """'32768K' or '32M' (sysfs) as bytes."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    text = text.strip()
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
+def cpu_last_level_cache() -> int | None:
+    """Bytes of the CPU's last-level data cache (the largest level), or None if unknown."""
+    best = None
+    for index in sorted(SYSFS_CACHES.glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            level = int((index / "level").read_text())
+            size = _size_bytes((index / "size").read_text())
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+        if kind in ("Data", "Unified") and (best is None or level > best[0]):
+            best = (level, size)
+    if best:
+        return best[1]
+    if sys.platform == "darwin":
+        for name in ("hw.l3cachesize", "hw.perflevel0.l2cachesize", "hw.l2cachesize"):
+            value = _sysctl(name)
+            if value.isdigit() and int(value) > 0:
+                return int(value)
+    return None
+
+
+def last_level_cache(device: str) -> int | None:
+    """Bytes of the last-level cache a device's kernels stream weights through:
+    the CPU's, CUDA's L2, or None where the platform does not say (MPS)."""
+    if device.startswith("cpu"):
+        return cpu_last_level_cache()
+    if device == "cuda":
+        import torch
+
+        return (
+            int(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0))
+            or None
+        )
+    return None
 
 
 def torch_version() -> str:
@@ -68,5 +120,7 @@ def machine_id(device_name: str, env: dict) -> str:
     share a tag only if they have the same device, CPU model, core count and
     torch build.
     """
-    text = "|".join([device_name, env["cpu_model"], str(env["usable_cores"]), env["torch"]])
+    text = "|".join(
+        [device_name, env["cpu_model"], str(env["usable_cores"]), env["torch"]]
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -1,25 +1,13 @@
-"""What a device can do at best: large-copy memory bandwidth and matrix-multiply throughput."""
+"""What a device can do at best: large-copy memory bandwidth, matrix-multiply throughput,
+and the size of the last-level cache its weights stream through."""
 
 from __future__ import annotations
 
-import time
-
+import numpy as np
 import torch
 
-from .timing import summarise
-
-
-def _time(fn, sync, repeats: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return times
+from .env import last_level_cache
+from .timing import time_calls
 
 
 def copy_bandwidth(device, sync, mib: int, repeats: int) -> dict:
@@ -27,18 +15,28 @@ def copy_bandwidth(device, sync, mib: int, repeats: int) -> dict:
     n = mib * 2**20 // 4
     src = torch.randn(n, device=device)
     dst = torch.empty_like(src)
-    times = _time(lambda: dst.copy_(src), sync, repeats)
+    q25, median, q75 = np.percentile(
+        time_calls(lambda: dst.copy_(src), sync, repeats), [25, 50, 75]
+    )
     moved = 2 * 4 * n
-    s = summarise(times)
-    return {"copy_bytes": moved, "copy_median_s": s["median"], "bandwidth_Bps": moved / s["median"],
-            "bandwidth_q25_Bps": moved / s["q75"], "bandwidth_q75_Bps": moved / s["q25"]}
+    return {
+        "copy_bytes": moved,
+        "copy_median_s": median,
+        "bandwidth_Bps": moved / median,
+        "bandwidth_q25_Bps": moved / q75,
+        "bandwidth_q75_Bps": moved / q25,
+    }
 
 
 def matmul_throughput(device, sync, n: int, repeats: int) -> dict:
     """Float32 FLOP per second of an n x n by n x n matrix product."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    times = _time(lambda: a @ b, sync, repeats)
-    flop = 2 * n**3
-    s = summarise(times)
-    return {"matmul_n": n, "matmul_median_s": s["median"], "flops": flop / s["median"]}
+    median = float(np.median(time_calls(lambda: a @ b, sync, repeats)))
+    return {"matmul_n": n, "matmul_median_s": median, "flops": 2 * n**3 / median}
+
+
+def cache_size(device_name: str) -> dict:
+    """The last-level cache in bytes (NaN where the platform does not tell)."""
+    size = last_level_cache(device_name)
+    return {"llc_bytes": float(size) if size else float("nan")}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
-
-from .timing import summarise
 
 # Same device, same batches, same kernels: the logits should agree to float32
 # rounding; these bounds leave room for a kernel library that picks a different
@@ -19,7 +18,9 @@ class InferenceMismatch(AssertionError):
     """The reloaded model does not reproduce the predictions recorded at the end of training."""
 
 
-def predict_batches(model, X: torch.Tensor, batch_size: int, device, sync, warmup: int = 2) -> tuple[torch.Tensor, list[float]]:
+def predict_batches(
+    model, X: torch.Tensor, batch_size: int, device, sync, warmup: int = 2
+) -> tuple[torch.Tensor, list[float]]:
     """Logits for ``X`` in order, and the synchronised time of each batch (after ``warmup`` untimed batches)."""
     model.eval()
     batches = list(torch.split(X, batch_size))
@@ -36,17 +37,25 @@ def predict_batches(model, X: torch.Tensor, batch_size: int, device, sync, warmu
     return torch.cat(chunks).cpu(), times
 
 
-def compare(logits: torch.Tensor, reference: torch.Tensor, labels: torch.Tensor, where: str) -> dict:
+def compare(
+    logits: torch.Tensor, reference: torch.Tensor, labels: torch.Tensor, where: str
+) -> dict:
     """Check the logits against the reference; raise InferenceMismatch with what differs."""
     if logits.shape != reference.shape:
-        raise InferenceMismatch(f"{where}: logits of shape {tuple(logits.shape)}, recorded {tuple(reference.shape)}")
+        raise InferenceMismatch(
+            f"{where}: logits of shape {tuple(logits.shape)}, recorded {tuple(reference.shape)}"
+        )
     # A diverged model (lr 0.5 can do that) has non-finite logits; reproducing them
     # exactly is still a faithful reload, so NaN matches NaN here and the count is reported.
     diff = (logits - reference).abs().nan_to_num(nan=0.0)
     close = torch.allclose(logits, reference, rtol=RTOL, atol=ATOL, equal_nan=True)
     same = torch.equal(logits.argmax(1), reference.argmax(1))
     if not (close and same):
-        bad = int((~torch.isclose(logits, reference, rtol=RTOL, atol=ATOL, equal_nan=True)).any(1).sum())
+        bad = int(
+            (~torch.isclose(logits, reference, rtol=RTOL, atol=ATOL, equal_nan=True))
+            .any(1)
+            .sum()
+        )
         raise InferenceMismatch(
             f"{where}: the reloaded model's logits differ from those recorded after training "
             f"(max |diff| {diff.max().item():.3g}, {bad} of {len(logits)} samples outside rtol={RTOL}, atol={ATOL}; "
@@ -60,8 +69,22 @@ def compare(logits: torch.Tensor, reference: torch.Tensor, labels: torch.Tensor,
     }
 
 
-def check(model, data: dict, reference: torch.Tensor, batch_size: int, device, sync, where: str) -> dict:
+def check(
+    model,
+    data: dict,
+    reference: torch.Tensor,
+    batch_size: int,
+    device,
+    sync,
+    where: str,
+) -> dict:
     logits, times = predict_batches(model, data["X_test"], batch_size, device, sync)
     out = compare(logits, reference, data["Y_test"], where)
-    s = summarise(times)
-    return {**out, "batches": s["n"], "infer_batch_median_s": s["median"], "infer_batch_q25_s": s["q25"], "infer_batch_q75_s": s["q75"]}
+    q25, median, q75 = np.percentile(times, [25, 50, 75])
+    return {
+        **out,
+        "batches": len(times),
+        "infer_batch_median_s": float(median),
+        "infer_batch_q25_s": float(q25),
+        "infer_batch_q75_s": float(q75),
+    }

@@ -1,70 +1,107 @@
-"""How much memory a run needs, estimated before anything is allocated.
+"""How much memory a scale's processes need, estimated before anything is allocated.
 
-The estimate for one (scale, device) job, in bytes, with P parameters stored
-as float32 (4 bytes each):
+One model of P float32 parameters (4 bytes each) being trained holds:
 
-- weights 4P, gradients 4P (plain SGD keeps no optimiser state);
-- the evaluation pass's logits and every activation of one batch:
-  4 x batch x (inputs + 2 x (h1 + h2) + 2 x outputs), doubled for autograd;
-- the dataset: 4 x (n_train + n_test) x inputs, plus the labels (8 bytes each);
-- saving the checkpoint copies nothing on the CPU, but an accelerator's
-  weights are copied to host memory first: 4P more host memory there;
-- the inference check later reloads the checkpoint in its own process: 4P.
+- weights 4P and gradients 4P (plain SGD keeps no optimiser state);
+- one batch's activations, doubled for autograd (``ModelSizes.activation_floats``);
+- on an accelerator, saving the checkpoint first copies the weights to host
+  memory: 4P more there, one model at a time.
 
-- the process itself (interpreter, torch and its libraries): 400 MiB; a
-  fresh process training scale 1 peaked at 336 MiB resident (VmHWM) on
-  Linux x86-64 with torch 2.13, rounded up so the estimate errs on the
-  safe side.
+A process also holds the interpreter with torch and its libraries (400 MiB: a
+fresh process training scale 1 peaked at 336 MiB resident, VmHWM, on Linux
+x86-64 with torch 2.13, rounded up so the estimate errs on the safe side) and
+the scale's dataset: 4 bytes per feature and 8 per label, once, shared by the
+process's models.
 
-Training and the check run in separate processes and never at once, so the
-footprint of a run is the larger of the two.
+Memory comes in pools (``devices.memory_pool``): host memory, shared by the
+CPU devices and by Apple's MPS, and a CUDA device's own. A timing process that
+interleaves every device holds all their models at once; when they do not fit
+in their pools together, each device is timed in processes of its own. The
+inference check loads one device's checkpoint at a time.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
-from .sizes import ModelSizes
+from .devices import ACCELERATORS, memory_pool
+from .sizes import BYTES_PER_FLOAT, ModelSizes
 
-BYTES = 4  # float32
 RUNTIME = 400 * 2**20
+HEADROOM = 0.9  # a tenth of the free memory is left to the OS and other programs
 
 
 @dataclass(frozen=True)
-class Footprint:
+class ModelFootprint:
     weights: int
     gradients: int
     activations: int
-    data: int
-    checkpoint_copy: int
-    reload: int
-    runtime: int = RUNTIME
+    checkpoint_copy: int  # host bytes to save an accelerator's weights
 
     @property
     def training(self) -> int:
-        return self.runtime + self.weights + self.gradients + self.activations + self.data + self.checkpoint_copy
+        return self.weights + self.gradients + self.activations
 
     @property
-    def total(self) -> int:
-        return max(self.training, self.runtime + self.reload + self.data + self.activations)
+    def reload(self) -> int:
+        return self.weights + self.activations
 
 
-def estimate(sizes: ModelSizes, batch_size: int, n_train: int, n_test: int, accelerator: bool) -> Footprint:
-    p = sizes.num_params
-    widths = sizes.num_inputs + 2 * (sizes.hidden1 + sizes.hidden2) + 2 * sizes.num_outputs
-    return Footprint(
-        weights=BYTES * p,
-        gradients=BYTES * p,
-        activations=2 * BYTES * batch_size * widths,
-        data=BYTES * (n_train + n_test) * sizes.num_inputs + 8 * (n_train + n_test),
-        checkpoint_copy=BYTES * p if accelerator else 0,
-        reload=BYTES * p,
+def model_footprint(sizes: ModelSizes, batch_size: int, device: str) -> ModelFootprint:
+    weights = BYTES_PER_FLOAT * sizes.num_params
+    return ModelFootprint(
+        weights=weights,
+        gradients=weights,
+        activations=2 * BYTES_PER_FLOAT * sizes.activation_floats(batch_size),
+        checkpoint_copy=weights if device in ACCELERATORS else 0,
     )
 
 
-def available_memory(device: str) -> int:
-    """Bytes the device can still give: free RAM for the CPU and MPS, free device memory for CUDA."""
-    if device == "cuda":
+def data_bytes(sizes: ModelSizes, n_train: int, n_test: int) -> int:
+    n = n_train + n_test
+    return BYTES_PER_FLOAT * n * sizes.num_inputs + 8 * n
+
+
+def timing_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]:
+    """Bytes per memory pool of one timing process that trains ``models`` side by side."""
+    needs: dict[str, int] = defaultdict(int)
+    needs["host"] += (
+        RUNTIME + data + max((m.checkpoint_copy for m in models.values()), default=0)
+    )
+    for device, m in models.items():
+        needs[memory_pool(device)] += m.training
+    return dict(needs)
+
+
+def check_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]:
+    """Bytes per memory pool of the inference check, which reloads one model at a time."""
+    needs: dict[str, int] = defaultdict(int)
+    needs["host"] += RUNTIME + data
+    for pool in {memory_pool(d) for d in models}:
+        needs[pool] += max(
+            m.reload for d, m in models.items() if memory_pool(d) == pool
+        )
+    return dict(needs)
+
+
+def fits(needs: dict[str, int], free: dict[str, int]) -> bool:
+    return all(n <= HEADROOM * free[pool] for pool, n in needs.items())
+
+
+def shortfall(needs: dict[str, int], free: dict[str, int]) -> str:
+    """What does not fit, in words."""
+    short = [
+        f"{gib(n)} of {pool} memory, {gib(free[pool])} available"
+        for pool, n in needs.items()
+        if n > HEADROOM * free[pool]
+    ]
+    return "needs about " + "; ".join(short)
+
+
+def available_memory(pool: str) -> int:
+    """Bytes a pool can still give: free RAM for the host, free device memory for CUDA."""
+    if pool == "cuda":
         import torch
 
         free, _total = torch.cuda.mem_get_info()
@@ -72,11 +109,6 @@ def available_memory(device: str) -> int:
     import psutil
 
     return int(psutil.virtual_memory().available)
-
-
-def fits(footprint: Footprint, available: int, headroom: float = 0.9) -> bool:
-    """Whether a run fits, keeping a tenth of the memory for the interpreter and the OS."""
-    return footprint.total <= headroom * available
 
 
 def gib(n: int) -> str:

@@ -1,4 +1,4 @@
-"""The seed's binary classifier, sized by ``scale``."""
+"""The post's binary classifier, sized by ``ModelSizes``."""
 
 from __future__ import annotations
 

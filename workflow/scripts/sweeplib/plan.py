@@ -1,5 +1,7 @@
-"""The plan of a sweep: validated settings expanded into keyed runs, datasets,
-hardware probes and the toy example, plus the manifest the report is built from."""
+"""The plan of a sweep: the validated config expanded into one timing run per scale
+(its devices interleaved in one process, or in processes of their own when their
+models do not fit in memory together), the datasets, the hardware probes and the
+toy example, each keyed (``keys.py``); and the manifest the aggregation reads."""
 
 from __future__ import annotations
 
@@ -10,31 +12,117 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import devices as dev
-from .atomic import write_text
-from .config import ConfigError, Run, code_digest, digest, expand_runs, load_schema, validate_config
+from . import keys
+from .config import ConfigError, scale_settings, validate_config
 from .env import accelerator_name, host_environment, machine_id, torch_version
-from .memory import available_memory, estimate, fits, gib
+from .memory import (
+    available_memory,
+    check_needs,
+    data_bytes,
+    fits,
+    model_footprint,
+    shortfall,
+    timing_needs,
+)
 from .sizes import ModelSizes
 
-# The source files behind each kind of result: editing one invalidates exactly
-# the results it produces (their keys change).
-DATA_CODE = ["sweeplib/data.py", "make_dataset.py"]
-TRAIN_CODE = [
-    "sweeplib/sizes.py", "sweeplib/model.py", "sweeplib/data.py", "sweeplib/timing.py", "sweeplib/runner.py",
-    "sweeplib/checkpoint.py", "sweeplib/devices.py", "sweeplib/inference.py", "train_model.py", "check_inference.py",
+# The entry scripts (in workflow/scripts/) behind each kind of result.
+DATA_SCRIPTS = ["make_dataset.py"]
+RUN_SCRIPTS = ["time_scale.py", "check_inference.py"]
+HARDWARE_SCRIPTS = ["measure_hardware.py"]
+TOY_SCRIPTS = ["train_toy.py", "predict_toy.py"]
+AGGREGATION_SCRIPTS = [
+    "aggregate_results.py",
+    "analyse_sweep.py",
+    "plot_sweep.py",
+    "write_report.py",
 ]
-HARDWARE_CODE = ["sweeplib/hardware.py", "sweeplib/timing.py", "measure_hardware.py"]
-TOY_CODE = ["sweeplib/toy.py", "sweeplib/model.py", "sweeplib/sizes.py", "sweeplib/data.py", "sweeplib/checkpoint.py",
-            "train_toy.py", "predict_toy.py"]
 
-
-# Plan as if every device had this many bytes free: for planning, on a small
-# machine, a sweep meant for a larger one. The run-time guard still applies.
+# Plan as if every memory pool had this many bytes free: for planning, on a
+# small machine, a sweep meant for a larger one.
 ASSUME_MEMORY = "SWEEP_ASSUME_MEMORY_BYTES"
+
+INTERLEAVED, SEPARATE = "interleaved", "separate"
 
 
 class PlanError(ValueError):
     """The config cannot be run here; nothing has been started."""
+
+
+@dataclass(frozen=True)
+class ScaleRun:
+    """One scale's timing job: every device of the sweep, timed together."""
+
+    scale: int
+    key: str
+    dataset_key: str
+    devices: tuple[str, ...]
+    pairing: (
+        str  # INTERLEAVED: one process holds every device; SEPARATE: one per device
+    )
+    settings: dict
+
+    @property
+    def folder(self) -> str:
+        return keys.RUN.format(scale=self.scale, key=self.key)
+
+    def device_folder(self, device: str) -> str:
+        return keys.DEVICE_RUN.format(scale=self.scale, key=self.key, device=device)
+
+
+@dataclass
+class Plan:
+    config: dict
+    devices: list[str]
+    baseline: str
+    runs: list[ScaleRun]
+    skipped: list[dict]
+    datasets: dict[str, dict]
+    hardware: dict[str, dict]
+    toy_key: str
+    aggregation_code: str
+    notes: list[str] = field(default_factory=list)
+    environment: dict = field(default_factory=dict)
+
+    def manifest(self) -> dict:
+        """What the aggregation reads: the runs of this config, and how to analyse them."""
+        return {
+            "baseline": self.baseline,
+            "devices": self.devices,
+            "scales": [
+                r["scale"] if isinstance(r, dict) else r for r in self.config["scales"]
+            ],
+            "analysis": self.config["analysis"],
+            "runs": [
+                {
+                    "scale": r.scale,
+                    "key": r.key,
+                    "folder": r.folder,
+                    "params": r.settings["params"],
+                    "pairing": r.pairing,
+                    "processes": r.settings["timing"]["processes"],
+                }
+                for r in self.runs
+            ],
+            "skipped": self.skipped,
+            "hardware": self.hardware,
+            "toy_key": self.toy_key,
+            "environment": self.environment,
+            "config": self.config,
+            "code": self.aggregation_code,
+        }
+
+    @property
+    def key(self) -> str:
+        return keys.digest(self.manifest())
+
+    def manifest_text(self) -> str:
+        return json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n"
+
+    def is_written(self, path: str = keys.PLAN) -> bool:
+        """Whether ``path`` already holds this plan (read only: a dry run may ask)."""
+        p = Path(path)
+        return p.exists() and p.read_text() == self.manifest_text()
 
 
 def detect_devices() -> list[str]:
@@ -45,90 +133,154 @@ def detect_devices() -> list[str]:
     return dev.available_devices()
 
 
-@dataclass
-class Plan:
-    config: dict
-    devices: list[str]
-    baseline: str
-    runs: list[Run]
-    skipped: list[dict]
-    datasets: dict[str, dict]
-    hardware: dict[str, dict]
-    toy_key: str
-    environment: dict = field(default_factory=dict)
-
-    def manifest(self) -> dict:
-        return {
-            "baseline": self.baseline,
-            "devices": self.devices,
-            "scales": [r["scale"] if isinstance(r, dict) else r for r in self.config["scales"]],
-            "analysis": self.config["analysis"],
-            "runs": [{"scale": r.scale, "device": r.device, "key": r.key, "folder": r.folder,
-                      "params": r.settings["params"], "machine": r.settings["device"]["machine"]} for r in self.runs],
-            "skipped": self.skipped,
-            "hardware": self.hardware,
-            "toy_key": self.toy_key,
-            "environment": self.environment,
-            "config": self.config,
-        }
-
-    def write_manifest(self, path: str) -> bool:
-        """Write the manifest if it changed (so its date marks the last change of plan)."""
-        text = json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n"
-        p = Path(path)
-        if p.exists() and p.read_text() == text:
-            return False
-        write_text(p, text)
-        return True
-
-
-def plan_sweep(config: dict, scripts: Path, schema_path: Path, available: list[str] | None = None,
-               memory: dict[str, int] | None = None) -> Plan:
+def plan_sweep(
+    config: dict,
+    scripts: Path,
+    schema_path: Path,
+    available: list[str] | None = None,
+    memory: dict[str, int] | None = None,
+) -> Plan:
     """Validate the config and expand it; raise PlanError before anything runs.
 
-    ``available`` and ``memory`` (bytes free per device) default to what this
-    machine has; tests pass their own.
+    ``available`` and ``memory`` (bytes free per memory pool) default to what
+    this machine has; tests pass their own.
     """
     try:
-        config = validate_config(config, load_schema(schema_path))
-        available = detect_devices() if available is None else available
-        devices = dev.resolve_devices(config["devices"], available)
+        config, notes = validate_config(config, schema_path)
+        devices = dev.resolve_devices(
+            config["devices"], detect_devices() if available is None else available
+        )
         baseline = dev.resolve_baseline(config["baseline"], devices)
     except (ConfigError, ValueError) as exc:
         raise PlanError(str(exc)) from exc
 
     env = host_environment()
-    tv = env["torch"]
-    identity = {}
-    for name in devices:
-        hardware = accelerator_name(name)
-        identity[name] = {"threads": dev.device_threads(name, config["cpu_threads"]), "hardware": hardware,
-                          "machine": machine_id(hardware, env)}
-    code = lambda files: code_digest(scripts / f for f in files)  # noqa: E731
-    runs = expand_runs(config, identity, tv, code(DATA_CODE), code(TRAIN_CODE))
+    identity = [device_identity(d, config["cpu_threads"], env) for d in devices]
+    code = {
+        name: keys.code_digest(group, scripts)
+        for name, group in (
+            ("data", DATA_SCRIPTS),
+            ("run", RUN_SCRIPTS),
+            ("hardware", HARDWARE_SCRIPTS),
+            ("toy", TOY_SCRIPTS),
+            ("aggregation", AGGREGATION_SCRIPTS),
+        )
+    }
+    free = free_memory(devices, memory)
+    runs, skipped, datasets = [], [], {}
+    for entry in config["scales"]:
+        s = scale_settings(config, entry)
+        sizes = ModelSizes.for_scale(s["scale"])
+        data = keys.dataset_settings(sizes, config["data"], env["torch"], code["data"])
+        dataset_key = keys.digest(data)
 
-    kept, skipped = [], []
-    assumed = os.environ.get(ASSUME_MEMORY)
-    free = {d: int(float(assumed)) for d in devices} if assumed else {}
-    for run in runs:
-        if run.device not in free:
-            free[run.device] = (memory or {}).get(run.device) or available_memory(run.device)
-        s = run.settings
-        need = estimate(ModelSizes(**s["sizes"]), s["train"]["batch_size"], s["data"]["n_train"], s["data"]["n_test"],
-                        accelerator=run.device in dev.ACCELERATORS)
-        # A run already measured stays in the report, whatever memory is free today.
-        if fits(need, free[run.device]) or (Path(run.folder) / "timings.csv").exists():
-            kept.append(run)
-        else:
-            skipped.append({"scale": run.scale, "device": run.device, "params": s["params"], "estimate_bytes": need.total,
-                            "available_bytes": free[run.device],
-                            "reason": f"needs about {gib(need.total)}, {gib(free[run.device])} available"})
+        def settings_for(pairing: str, s=s, data=data, dataset_key=dataset_key) -> dict:
+            return keys.scale_run_settings(
+                s,
+                config["train"],
+                config["timing"],
+                {**data, "key": dataset_key},
+                identity,
+                pairing,
+                env["torch"],
+                code["run"],
+            )
 
-    datasets = {r.dataset_key: {k: v for k, v in r.settings["data"].items() if k != "key"} for r in kept}
-    hw_code = code(HARDWARE_CODE)
+        pairing, reason = choose_pairing(
+            sizes, s["batch_size"], config["data"], devices, free, settings_for
+        )
+        if pairing is None:
+            skipped += [
+                {
+                    "scale": s["scale"],
+                    "device": d,
+                    "params": sizes.num_params,
+                    "reason": reason,
+                }
+                for d in devices
+            ]
+            continue
+        settings = settings_for(pairing)
+        runs.append(
+            ScaleRun(
+                s["scale"],
+                keys.digest(settings),
+                dataset_key,
+                tuple(devices),
+                pairing,
+                settings,
+            )
+        )
+        datasets[dataset_key] = data
+
     hardware = {}
-    for name in devices:
-        h = {"device": identity[name] | {"name": name}, **config["hardware"], "torch": tv, "code": hw_code}
-        hardware[name] = {**h, "key": digest(h)}
-    toy_key = digest({"torch": tv, "code": code(TOY_CODE)})
-    return Plan(config, devices, baseline, kept, skipped, datasets, hardware, toy_key, env)
+    for d, ident in zip(devices, identity):
+        h = keys.hardware_settings(
+            ident, config["hardware"], env["torch"], code["hardware"]
+        )
+        hardware[d] = {**h, "key": keys.digest(h)}
+    toy_key = keys.digest(keys.toy_settings(env["torch"], code["toy"]))
+    return Plan(
+        config,
+        devices,
+        baseline,
+        runs,
+        skipped,
+        datasets,
+        hardware,
+        toy_key,
+        code["aggregation"],
+        notes,
+        env,
+    )
+
+
+def device_identity(device: str, cpu_threads, env: dict) -> dict:
+    """What identifies a device's results: its name, threads, hardware and machine tag."""
+    hardware = accelerator_name(device)
+    return {
+        "name": device,
+        "threads": dev.device_threads(device, cpu_threads),
+        "hardware": hardware,
+        "machine": machine_id(hardware, env),
+    }
+
+
+def free_memory(devices: list[str], given: dict[str, int] | None) -> dict[str, int]:
+    pools = {dev.memory_pool(d) for d in devices} | {"host"}
+    assumed = os.environ.get(ASSUME_MEMORY)
+    if assumed:
+        return {p: int(float(assumed)) for p in pools}
+    given = given or {}
+    return {p: given[p] if p in given else available_memory(p) for p in pools}
+
+
+def choose_pairing(
+    sizes: ModelSizes,
+    batch_size: int,
+    data: dict,
+    devices: list[str],
+    free: dict[str, int],
+    settings_for,
+) -> tuple[str | None, str]:
+    """How a scale's devices are timed: interleaved in one process if their models fit in
+    memory together, else each in processes of its own; None (with the reason) if even
+    one model alone does not fit. A scale already measured keeps its results, whatever
+    memory is free today."""
+    for pairing in (INTERLEAVED, SEPARATE):
+        run = keys.RUN.format(
+            scale=settings_for(pairing)["scale"], key=keys.digest(settings_for(pairing))
+        )
+        if all((Path(run) / d / "timings.csv").exists() for d in devices):
+            return pairing, "already measured"
+    models = {d: model_footprint(sizes, batch_size, d) for d in devices}
+    nbytes = data_bytes(sizes, data["n_train"], data["n_test"])
+    check = check_needs(models, nbytes)
+    together = timing_needs(models, nbytes)
+    if fits(together, free) and fits(check, free):
+        return INTERLEAVED, ""
+    alone = [timing_needs({d: m}, nbytes) for d, m in models.items()]
+    if all(fits(n, free) for n in alone) and fits(check, free):
+        return SEPARATE, shortfall(together, free)
+    worst = max(alone + [check], key=lambda n: max(v / free[p] for p, v in n.items()))
+    return None, shortfall(worst, free)

@@ -6,61 +6,143 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 
-from .analysis import CostModel  # noqa: E402
-from .report import device_order, labels_of  # noqa: E402
-from .tables import finite  # noqa: E402
+from .analysis import model_of  # noqa: E402
+from .devices import device_order  # noqa: E402
+from .formatting import finite, labels_of  # noqa: E402
 
 
-def step_time_figure(cells: pd.DataFrame, summary: dict, seed: pd.DataFrame):
+def step_time_figure(cells: pd.DataFrame, summary: dict, post: pd.DataFrame):
+    """Median window per size with the windows' IQR, each device's cost model dashed,
+    sizes the model misses ringed, and the post's times per step."""
     labels = labels_of(cells)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for i, device in enumerate(device_order(cells["device"], summary["baseline"])):
-        g = cells[cells["device"] == device]
-        g = g.sort_values("params")
+        g = cells[cells["device"] == device].sort_values("params")
         colour = f"C{i}"
-        err = np.vstack([g["step_median_s"] - g["step_q25_s"], g["step_q75_s"] - g["step_median_s"]])
-        ax.errorbar(g["params"], g["step_median_s"], yerr=err, marker="o", color=colour, capsize=3, label=f"{labels[device]} (median, IQR)")
+        err = np.vstack(
+            [g["step_median_s"] - g["step_q25_s"], g["step_q75_s"] - g["step_median_s"]]
+        )
+        ax.errorbar(
+            g["params"],
+            g["step_median_s"],
+            yerr=err,
+            marker="o",
+            color=colour,
+            capsize=3,
+            label=f"{labels[device]} (median window, IQR)",
+        )
         fit = summary["fits"].get(device)
         if fit:
-            p = np.geomspace(g["params"].min(), g["params"].max(), 100)
-            ax.plot(p, CostModel(fit["overhead_s"], fit["per_param_s"]).predict(p), "--", color=colour, alpha=0.7,
-                    label=f"{labels[device]} cost model")
+            p = np.geomspace(g["params"].min(), g["params"].max(), 200)
+            ax.plot(
+                p,
+                model_of(fit).predict(p),
+                "--",
+                color=colour,
+                alpha=0.7,
+                label=f"{labels[device]} cost model",
+            )
+            missed = g[g["scale"].isin(fit["missed"])]
+            if len(missed):
+                ax.scatter(
+                    missed["params"],
+                    missed["step_median_s"],
+                    s=220,
+                    facecolors="none",
+                    edgecolors="red",
+                    linewidths=1.5,
+                    label=f"{labels[device]}: missed by the model",
+                )
+            if fit["knee_params"]:
+                ax.axvline(fit["knee_params"], color=colour, ls=":", lw=1, alpha=0.6)
     for marker, device in (("s", "cpu"), ("^", "mps")):
-        s = seed[seed["device"] == device]
-        ax.scatter(s["params"], s["seconds"] / 1000, marker=marker, facecolors="none", edgecolors="k",
-                   label=f"post, {device.upper()} (total / 1000 steps)")
-    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="time per training step (s)",
-           title="Training step time against model size")
+        s = post[post["device"] == device]
+        ax.scatter(
+            s["params"],
+            s["seconds"] / 1000,
+            marker=marker,
+            facecolors="none",
+            edgecolors="k",
+            label=f"post, {device.upper()} (total / 1000 steps)",
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="parameters",
+        ylabel="time per training step (s)",
+        title="Training step time against model size (dotted: the cache's knee)",
+    )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def speedup_figure(cells: pd.DataFrame, table: pd.DataFrame, summary: dict, seed: pd.DataFrame):
+def speedup_figure(
+    cells: pd.DataFrame, table: pd.DataFrame, summary: dict, post: pd.DataFrame
+):
+    """Speedup per size with its interval, each crossing (a point with its band, or a
+    shaded range), the 1.0 line, and the post's speedups."""
     labels = labels_of(cells)
     base = labels.get(summary["baseline"], summary["baseline"])
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ax.axhline(1.0, color="grey", lw=1)
-    for i, device in enumerate(device_order(table["device"], summary["baseline"]), start=1):
-        g = table[table["device"] == device]
-        g = g.sort_values("params")
+    for i, device in enumerate(
+        device_order(table["device"], summary["baseline"]), start=1
+    ):
+        g = table[table["device"] == device].sort_values("params")
         colour = f"C{i}"
         err = np.vstack([g["speedup"] - g["ci_low"], g["ci_high"] - g["speedup"]])
-        ax.errorbar(g["params"], g["speedup"], yerr=err, marker="o", color=colour, capsize=3,
-                    label=f"{labels[device]} over {base} (interval)")
-        for k, c in enumerate(summary["devices"][device]["crossovers"]):
-            ax.axvline(c["params"], color=colour, ls=":", lw=1.5, label=f"crossover at {c['params']:,.0f} parameters")
-            if finite(c["low"]):
-                ax.axvspan(c["low"], c["high"], color=colour, alpha=0.12, label="its interval" if k == 0 else None)
-    wide = seed.pivot(index="params", columns="device", values="seconds").reset_index()
-    ax.plot(wide["params"], wide["cpu"] / wide["mps"], "k^--", mfc="none", label="post: MPS over CPU (M2 Max)")
-    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel=f"speedup over {base} (×)",
-           title="Speedup against model size (above 1: faster than the baseline)")
+        ax.errorbar(
+            g["params"],
+            g["speedup"],
+            yerr=err,
+            marker="o",
+            color=colour,
+            capsize=3,
+            label=f"{labels[device]} over {base} (interval)",
+        )
+        for c in summary["devices"][device]["crossings"]:
+            if c["kind"] == "point":
+                ax.axvline(
+                    c["params"],
+                    color=colour,
+                    ls=":",
+                    lw=1.5,
+                    label=f"crossover at {c['params']:,.0f} parameters",
+                )
+                if finite(c["low_params"]):
+                    ax.axvspan(
+                        c["low_params"], c["high_params"], color=colour, alpha=0.12
+                    )
+            else:
+                ax.axvspan(
+                    c["low_params"],
+                    c["high_params"],
+                    color=colour,
+                    alpha=0.08,
+                    hatch="//",
+                    label=f"crossover somewhere in {c['low_params']:,.0f}–{c['high_params']:,.0f}",
+                )
+    wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
+    ax.plot(
+        wide["params"],
+        wide["cpu"] / wide["mps"],
+        "k^--",
+        mfc="none",
+        label="post: MPS over CPU (M2 Max)",
+    )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="parameters",
+        ylabel=f"speedup over {base} (×)",
+        title="Speedup against model size (above 1: faster than the baseline)",
+    )
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(ScalarFormatter())
     ax.grid(True, which="both", alpha=0.3)

@@ -1,251 +1,483 @@
-"""The markdown report: every number of the sweep, with what it means."""
+"""What the report says, section by section: each function below computes one
+section's values; ``templates/report.md.j2`` holds the prose around them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
+import jinja2
 import pandas as pd
 
-from .devices import device_label
-from .tables import finite, markdown_table
+from .devices import ACCELERATORS
+from .formatting import (
+    finite,
+    fmt_bw,
+    fmt_bytes,
+    fmt_params,
+    fmt_time,
+    labels_of,
+    markdown_table,
+)
+from .sizes import ModelSizes
 
-SEED_SOURCE = (
-    "the post's table (data/seed_table.csv): an Apple M2 Max, 16-inch, 64 GB; one hand-timed run per cell, "
+RESOURCES = ("templates/report.md.j2",)
+
+POST_SOURCE = (
+    "the post's table (data/post_table.csv): an Apple M2 Max, 16-inch, 64 GB; one hand-timed run per cell, "
     "no warm-up or synchronisation, per-batch prints and per-epoch evaluation included"
 )
 
 
-def fmt_time(s: float) -> str:
-    if not finite(s):
-        return "n/a"
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} µs"
-    if s < 1:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s:.2f} s"
+@dataclass
+class Sweep:
+    """Everything the report is written from."""
+
+    manifest: dict
+    cells: pd.DataFrame
+    table: pd.DataFrame
+    summary: dict
+    speedup_md: str
+    inference: pd.DataFrame
+    hardware: pd.DataFrame
+    timings: pd.DataFrame
+    toy_losses: pd.DataFrame
+    toy_evals: pd.DataFrame
+    toy_predictions: pd.DataFrame
+    post: pd.DataFrame
+    plan_key: str
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return labels_of(self.cells)
 
 
-def fmt_params(p: float) -> str:
-    return f"{p:,.0f}"
+def render(sweep: Sweep) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.md.j2").render(
+        head=head(sweep),
+        result=result(sweep),
+        speedup=speedup(sweep),
+        model=cost_model(sweep),
+        post=post(sweep),
+        inference=inference(sweep),
+        toy=toy(sweep),
+        skipped=skipped(sweep),
+        environment=environment(sweep),
+        runs=runs(sweep),
+        plan_key=sweep.plan_key,
+    )
 
 
-def fmt_bw(bps: float) -> str:
-    return f"{bps / 1e9:.1f} GB/s" if finite(bps) else "n/a"
+def head(sweep: Sweep) -> dict:
+    m, labels = sweep.manifest, sweep.labels
+    warnings = [
+        f"timed regions overlapped: {o['first']} and {o['second']} ran at the same time for {o['seconds']:.1f} s, "
+        "so their times are not clean; rerun them with nothing else running"
+        for o in sweep.summary["overlaps"]
+    ]
+    threads = [
+        f"{labels.get(r.device, r.device)} asked for {r.threads_requested} threads and ran with {r.threads}"
+        for r in sweep.cells.drop_duplicates("device").itertuples()
+        if r.threads != r.threads_requested
+    ]
+    warnings += [f"{t}: the machine gave fewer cores than planned" for t in threads]
+    return {
+        "architecture": ModelSizes.architecture(),
+        "n_scales": len(m["scales"]),
+        "devices": ", ".join(labels.get(d, d) for d in m["devices"]),
+        "baseline": labels.get(m["baseline"], m["baseline"]),
+        "stand_in": not any(d in ACCELERATORS for d in m["devices"]),
+        "cores": m["environment"]["usable_cores"],
+        "warnings": warnings,
+    }
 
 
-def labels_of(cells: pd.DataFrame) -> dict[str, str]:
-    return {r.device: device_label(r.device, r.threads) for r in cells.drop_duplicates("device").itertuples()}
-
-
-def device_order(devices, baseline: str) -> list[str]:
-    """The baseline first, then the others as configured."""
-    devices = list(dict.fromkeys(devices))
-    return [baseline] * (baseline in devices) + [d for d in devices if d != baseline]
-
-
-def speedup_markdown(cells: pd.DataFrame, table: pd.DataFrame, baseline: str) -> str:
-    """Params, median step time per device (with IQR), speedup over the baseline with its interval."""
-    labels = labels_of(cells)
-    devices = device_order(cells["device"], baseline)
-    rows = []
-    for scale, g in cells.groupby("scale"):
-        row = {"scale": scale, "params": fmt_params(g["params"].iloc[0])}
-        for d in devices:
-            c = g[g["device"] == d]
-            if len(c):
-                c = c.iloc[0]
-                flag = " ⚠" if c["flagged"] else ""
-                row[f"{labels[d]} step (IQR)"] = f"{fmt_time(c['step_median_s'])} ({fmt_time(c['step_q25_s'])}–{fmt_time(c['step_q75_s'])}){flag}"
-            else:
-                row[f"{labels[d]} step (IQR)"] = "skipped"
-        for d in devices:
-            if d == baseline:
-                continue
-            s = table[(table["scale"] == scale) & (table["device"] == d)]
-            row[f"speedup {labels[d]}"] = (
-                f"{s['speedup'].iloc[0]:.2f}x [{s['ci_low'].iloc[0]:.2f}, {s['ci_high'].iloc[0]:.2f}]" if len(s) else "n/a"
-            )
-        rows.append(row)
-    return markdown_table(pd.DataFrame(rows))
-
-
-def crossover_sentences(summary: dict, labels: dict[str, str], confidence: float) -> list[str]:
+def result(sweep: Sweep) -> list[str]:
+    """One statement per crossing of each device, no sharper than its intervals allow."""
+    labels, base = (
+        sweep.labels,
+        sweep.labels.get(sweep.summary["baseline"], sweep.summary["baseline"]),
+    )
+    conf = f"{sweep.manifest['analysis']['confidence']:.0%}"
     out = []
-    base = labels.get(summary["baseline"], summary["baseline"])
-    for device, entry in summary["devices"].items():
+    for device, entry in sweep.summary["devices"].items():
         name = labels.get(device, device)
-        if entry["faster_throughout"]:
-            winner = labels.get(entry["faster_throughout"], entry["faster_throughout"])
-            out.append(f"**{name} against {base}: no crossover within the swept range** ({winner} faster at every size swept).")
+        if entry["winner_throughout"]:
+            winner = name if entry["winner_throughout"] == "device" else base
+            out.append(
+                f"**{name} against {base}: no crossover within the swept range**: {winner} is faster at every "
+                f"size swept (every {conf} interval excludes 1)."
+            )
             continue
-        for c in entry["crossovers"]:
-            ci = (f"{confidence:.0%} interval {fmt_params(c['low'])}–{fmt_params(c['high'])}"
-                  if finite(c["low"]) else f"interval undetermined: only {c['share']:.0%} of bootstrap replicates cross nearby")
-            line = (f"**{name} overtakes {base} at about {fmt_params(c['params'])} parameters** "
-                    f"(between scales {c['between_scales'][0]} and {c['between_scales'][1]}; {ci}).")
-            if c["suggestion"]:
-                line += f" The interval is wide: {c['suggestion']}."
-            out.append(line)
-        if len(entry["crossovers"]) > 1:
-            out.append(f"The speedup of {name} crosses 1 {len(entry['crossovers'])} times: the curve is not monotonic at this noise level.")
+        out += [_crossing_sentence(c, name, base, conf) for c in entry["crossings"]]
+        if not entry["crossings"]:
+            level = ", ".join(map(str, entry["level_scales"]))
+            out.append(
+                f"**{name} against {base}: no clear crossover.** The two are indistinguishable at scales "
+                f"{level or 'none'} and neither overtakes the other within the swept range."
+            )
+    return out or ["Only one device was run: there is nothing to compare."]
+
+
+def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
+    verb = "overtakes" if c["direction"] == "overtakes" else "falls behind"
+    lo_s, hi_s = c["between_scales"]
+    if c["kind"] == "point":
+        ci = (
+            f"{conf} interval {fmt_params(c['low_params'])}–{fmt_params(c['high_params'])}"
+            if finite(c["low_params"])
+            else f"interval undetermined: only {c['share']:.0%} of bootstrap replicates cross between these scales"
+        )
+        line = f"**{name} {verb} {base} at about {fmt_params(c['params'])} parameters** (between scales {lo_s} and {hi_s}; {ci})."
+    elif c["kind"] == "range":
+        level = ", ".join(map(str, c["level_scales"]))
+        line = (
+            f"**{name} {verb} {base} somewhere between {fmt_params(c['low_params'])} and "
+            f"{fmt_params(c['high_params'])} parameters** (scales {lo_s} to {hi_s}): at scale{'s' if len(c['level_scales']) > 1 else ''} "
+            f"{level} the {conf} interval of the speedup contains 1, so no point in between can be claimed."
+        )
+    elif c["kind"] == "open_below":
+        line = (
+            f"**{name} is faster than {base} from {fmt_params(c['high_params'])} parameters (scale {hi_s}) on**; below, "
+            f"the two are indistinguishable, so the crossover, if any, lies at or below that size."
+        )
+    else:
+        line = (
+            f"**{name} is not clearly faster than {base} up to the largest size swept**: from scale "
+            f"{c['level_scales'][0]} on the speedup's interval contains 1; the crossover, if any, lies above "
+            f"{fmt_params(c['low_params'])} parameters."
+        )
+    if c.get("suggestion"):
+        line += f" To pin it down: {c['suggestion']}."
+    return line
+
+
+def speedup(sweep: Sweep) -> dict:
+    table, cells, labels = sweep.table, sweep.cells, sweep.labels
+    notes = []
+    separate = sorted(set(table.loc[table["pairing"] != "interleaved", "scale"]))
+    if separate:
+        notes.append(
+            f"† Scale{'s' if len(separate) > 1 else ''} {', '.join(map(str, separate))}: the models did not fit "
+            "in memory together, so each device was timed in processes of its own, alternating with the other "
+            "devices' processes. No round is paired there: drift between neighbouring processes is not "
+            "cancelled, and the interval (resampling processes, then windows) can understate it."
+        )
+    odd = table[table["disagreeing"].fillna("").astype(str) != ""]
+    for r in odd.itertuples():
+        notes.append(
+            f"‡ Scale {r.scale}, {labels.get(r.device, r.device)}: a process disagrees with the others "
+            f"({r.disagreeing}; per-process speedups {r.process_speedups.replace(';', ', ')}). It is kept: "
+            "its rounds are in the estimate and in the interval, which widens accordingly."
+        )
+    flagged = cells[cells["flagged"]]
+    if len(flagged):
+        cells_text = ", ".join(
+            f"scale {r.scale} on {labels.get(r.device, r.device)} ({r.iqr_rel:.0%})"
+            for r in flagged.itertuples()
+        )
+        notes.append(
+            f"⚠ Noisy cells, whose windows' IQR exceeds {sweep.manifest['analysis']['spread_flag']:.0%} of "
+            f"their median: {cells_text}. Their step times are less certain; the paired speedups cancel "
+            "what the devices shared."
+        )
+    switch = cells.dropna(subset=["switch_ratio"])
+    if len(switch):
+        worst = switch.loc[switch["switch_ratio"].idxmax()]
+        notes.append(
+            f"The first step after switching device or thread count is not timed: it took a median "
+            f"{switch['switch_ratio'].median():.2f}× a window's median step (up to {worst['switch_ratio']:.2f}× "
+            f"at scale {worst['scale']} on {labels.get(worst['device'], worst['device'])})."
+        )
+    flag = sweep.manifest["analysis"]["spread_flag"]
+    return {
+        "confidence": f"{sweep.manifest['analysis']['confidence']:.0%}",
+        "table": sweep.speedup_md,
+        "notes": notes,
+        "flag_note": f" ⚠ marks a cell whose windows' IQR exceeds {flag:.0%} of its median.",
+    }
+
+
+def cost_model(sweep: Sweep) -> dict:
+    fits, labels, cells = sweep.summary["fits"], sweep.labels, sweep.cells
+    paragraphs = [_fit_paragraph(labels.get(d, d), f) for d, f in fits.items()]
+    paragraphs += _model_crossing_paragraphs(sweep)
+    terms = (
+        markdown_table(
+            pd.DataFrame(
+                [
+                    {
+                        "device": labels.get(d, d),
+                        "overhead per step": fmt_time(f["overhead_s"]),
+                        "per parameter in cache": f"{f['cache_s'] * 1e9:.3f} ns"
+                        if f["knee_params"]
+                        else "—",
+                        "per parameter beyond": f"{f['memory_s'] * 1e9:.3f} ns"
+                        if f["knee_params"]
+                        else f"{f['cache_s'] * 1e9:.3f} ns",
+                        "knee": fmt_params(f["knee_params"])
+                        if f["knee_params"]
+                        else "none fitted",
+                    }
+                    for d, f in fits.items()
+                ]
+            )
+        )
+        if fits
+        else ""
+    )
+    residuals = pd.DataFrame(
+        [
+            {
+                "scale": z["scale"],
+                "params": fmt_params(z["params"]),
+                "device": labels.get(d, d),
+                "regime": z["regime"],
+                "residual": f"{z['residual']:+.0%}"
+                + (" ✗" if z["scale"] in f["missed"] else ""),
+            }
+            for d, f in fits.items()
+            for z in f["sizes"]
+        ]
+    )
+    miss = f"{sweep.manifest['analysis']['model_miss_flag']:.0%}"
+    hardware = ""
+    bandwidth = ""
+    if len(sweep.hardware):
+        hardware = markdown_table(
+            pd.DataFrame(
+                [
+                    {
+                        "device": labels.get(r.device, r.device),
+                        "copy bandwidth": fmt_bw(r.bandwidth_Bps),
+                        "matmul (fp32)": f"{r.flops / 1e9:.1f} GFLOP/s",
+                        "last-level cache": fmt_bytes(r.llc_bytes)
+                        if finite(r.llc_bytes)
+                        else "unknown",
+                    }
+                    for r in sweep.hardware.itertuples()
+                ]
+            )
+        )
+        bw = cells.assign(device=cells["device"].map(labels))
+        bandwidth = markdown_table(
+            pd.DataFrame(
+                {
+                    "scale": bw["scale"],
+                    "params": bw["params"].map(fmt_params),
+                    "device": bw["device"],
+                    "bytes per step": bw["bytes_per_step"].map(
+                        lambda b: f"{b / 1e6:,.1f} MB"
+                    ),
+                    "achieved": bw["achieved_Bps"].map(fmt_bw),
+                    "of copy bandwidth": bw["bandwidth_fraction"].map(
+                        lambda f: f"{f:.0%}" if finite(f) else "n/a"
+                    ),
+                }
+            )
+        )
+    return {
+        "paragraphs": paragraphs,
+        "terms": terms,
+        "hardware": hardware,
+        "bandwidth": bandwidth,
+        "residual_intro": f"Each size's residual, (model − measured) / measured; ✗ marks a size the model misses by "
+        f"more than {miss} (also ringed in the step-time plot).",
+        "residuals": markdown_table(residuals) if len(residuals) else "",
+    }
+
+
+def _fit_paragraph(name: str, f: dict) -> str:
+    def scales_in(regime):
+        return (
+            ", ".join(str(z["scale"]) for z in f["sizes"] if z["regime"] == regime)
+            or "none"
+        )
+
+    if f["knee_params"]:
+        text = (
+            f"On {name} a step costs a fixed {fmt_time(f['overhead_s'])}, plus {f['cache_s'] * 1e9:.3f} ns per parameter "
+            f"while the weights and gradients fit in the {fmt_bytes(f['llc_bytes'])} last-level cache (up to "
+            f"{fmt_params(f['knee_params'])} parameters; an effective {fmt_bw(f['cache_Bps'])}), and "
+            f"{f['memory_s'] * 1e9:.3f} ns per parameter beyond (an effective {fmt_bw(f['memory_Bps'])}, from memory). "
+            f"Overhead-bound scales: {scales_in('overhead')}; cache-bound: {scales_in('cache')}; "
+            f"memory-bound: {scales_in('memory')}."
+        )
+    else:
+        why = (
+            "its last-level cache is unknown"
+            if not f["llc_bytes"]
+            else "too few sizes lie on one side of the cache's knee"
+        )
+        text = (
+            f"On {name} a step costs a fixed {fmt_time(f['overhead_s'])} plus {f['cache_s'] * 1e9:.3f} ns per parameter "
+            f"(an effective {fmt_bw(f['cache_Bps'])}); one line is fitted because {why}. "
+            f"Overhead-bound scales: {scales_in('overhead')}; per-parameter-bound: {scales_in('per-parameter')}."
+        )
+    if f["missed"]:
+        text += (
+            f" The model misses scale{'s' if len(f['missed']) > 1 else ''} {', '.join(map(str, f['missed']))} by more "
+            "than the threshold: it does not explain those sizes."
+        )
+    return text
+
+
+def _model_crossing_paragraphs(sweep: Sweep) -> list[str]:
+    labels, base = sweep.labels, sweep.summary["baseline"]
+    out = []
+    for device, entry in sweep.summary["devices"].items():
+        found = entry.get("model_crossings") or []
+        if device not in sweep.summary["fits"] or base not in sweep.summary["fits"]:
+            continue
+        where = (
+            ", ".join(fmt_params(p) for p in found)
+            if found
+            else "no size within the swept range"
+        )
+        measured = [c for c in entry["crossings"] if c["kind"] == "point"]
+        tail = (
+            f"; the measured crossing is at {fmt_params(measured[0]['params'])}, "
+            f"{abs(math.log2(found[0] / measured[0]['params'])):.2f} octaves away"
+            if found and measured
+            else ""
+        )
+        out.append(
+            f"The cost models of {labels.get(device, device)} and {labels.get(base, base)} predict equal step "
+            f"times at {where}{tail}."
+        )
     return out
 
 
-def regime_paragraph(summary: dict, cells: pd.DataFrame, labels: dict[str, str]) -> str:
-    """Which sizes are overhead-bound and which bandwidth-bound, per device, and what it implies."""
-    parts = []
-    for device, fit in summary["fits"].items():
-        reg = {int(s): r for s, r in fit["regimes"].items()}
-        over = ", ".join(str(s) for s in sorted(reg) if reg[s] == "overhead-bound") or "none"
-        band = ", ".join(str(s) for s in sorted(reg) if reg[s] == "bandwidth-bound") or "none"
-        knee = fit["overhead_s"] / fit["per_param_s"] if fit["per_param_s"] > 0 else float("inf")
-        parts.append(
-            f"On {labels.get(device, device)} a step costs a fixed {fmt_time(fit['overhead_s'])} plus "
-            f"{fit['per_param_s'] * 1e9:.3f} ns per parameter (an effective {fmt_bw(fit['effective_Bps'])}); the two are equal "
-            f"near {fmt_params(knee) + ' parameters' if finite(knee) else 'no size'}. Overhead-bound scales: {over}; "
-            f"bandwidth-bound: {band}."
-        )
-    base = summary["baseline"]
-    for device, entry in summary["devices"].items():
-        fb, fd = summary["fits"].get(base), summary["fits"].get(device)
-        if not (fb and fd):
-            continue
-        if fd["overhead_s"] > fb["overhead_s"] and fd["per_param_s"] < fb["per_param_s"]:
-            parts.append(
-                f"{labels.get(device, device)} pays more per step in fixed cost and less per parameter than "
-                f"{labels.get(base, base)}: it loses while the fixed cost dominates and wins once the weights are large enough "
-                f"for memory traffic to dominate; the fitted lines cross at "
-                f"{fmt_params(entry['model_crossover']) if entry['model_crossover'] else 'no positive size'} parameters."
-            )
-        elif fd["per_param_s"] < fb["per_param_s"]:
-            parts.append(f"{labels.get(device, device)} is cheaper both per step and per parameter: it wins at every size.")
-        else:
-            parts.append(f"{labels.get(device, device)} is not cheaper per parameter than {labels.get(base, base)}: "
-                         "the large sizes give it no advantage to grow into.")
-    return " ".join(parts)
-
-
-def seed_side_by_side(seed: pd.DataFrame, cells: pd.DataFrame, table: pd.DataFrame, labels: dict[str, str]) -> str:
-    """The post's times and speedups next to ours, in total seconds and per step."""
-    seed_wide = seed.pivot(index=["scale", "params"], columns="device", values="seconds").reset_index()
+def post(sweep: Sweep) -> dict:
+    labels = sweep.labels
+    wide = sweep.post.pivot(
+        index=["scale", "params"], columns="device", values="seconds"
+    ).reset_index()
     rows = []
-    for r in seed_wide.itertuples():
-        row = {"params": fmt_params(r.params), "post CPU": f"{r.cpu:.1f} s", "post MPS": f"{r.mps:.1f} s",
-               "post speedup": f"{r.cpu / r.mps:.2f}x", "post per step CPU / MPS": f"{fmt_time(r.cpu / 1000)} / {fmt_time(r.mps / 1000)}"}
-        ours = cells[cells["scale"] == r.scale]
-        for c in ours.itertuples():
+    for r in wide.itertuples():
+        row = {
+            "params": fmt_params(r.params),
+            "post CPU": f"{r.cpu:.1f} s",
+            "post MPS": f"{r.mps:.1f} s",
+            "post speedup": f"{r.cpu / r.mps:.2f}x",
+            "post per step CPU / MPS": f"{fmt_time(r.cpu / 1000)} / {fmt_time(r.mps / 1000)}",
+        }
+        for c in sweep.cells[sweep.cells["scale"] == r.scale].itertuples():
             mark = "*" if c.total_extrapolated else ""
-            row[f"ours {labels[c.device]}: step / total"] = f"{fmt_time(c.step_median_s)} / {c.total_s:.1f} s{mark}"
-        for s in table[table["scale"] == r.scale].itertuples():
+            row[f"ours {labels[c.device]}: step / total"] = (
+                f"{fmt_time(c.step_median_s)} / {fmt_time(c.total_s)}{mark}"
+            )
+        for s in sweep.table[sweep.table["scale"] == r.scale].itertuples():
             row[f"our speedup {labels[s.device]}"] = f"{s.speedup:.2f}x"
         rows.append(row)
-    return markdown_table(pd.DataFrame(rows).fillna("not run"))
+    return {
+        "source": POST_SOURCE,
+        "table": markdown_table(pd.DataFrame(rows).fillna("not run")),
+    }
 
 
-def _span(timings: pd.DataFrame, inference: pd.DataFrame) -> str:
-    """When the runs were measured: from the first training's start to the last check's end."""
-    if "started_at" not in timings or "ended_at" not in inference or not len(inference):
-        return ""
-    start, end = timings["started_at"].min(), max(timings["ended_at"].max(), inference["ended_at"].max())
-    fmt = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
-    return f"; the runs were measured from {fmt(start)} to {fmt(end)} UTC ({(end - start) / 60:.1f} minutes from the first training to the end of the last check)"
+def inference(sweep: Sweep) -> dict:
+    inf, labels = sweep.inference, sweep.labels
+    if not len(inf):
+        return {"table": "No checks.\n", "notes": []}
+    shown = pd.DataFrame(
+        {
+            "scale": inf["scale"],
+            "device": inf["device"].map(lambda d: labels.get(d, d)),
+            "predictions_equal": inf["predictions_equal"],
+            "max_abs_diff": inf["max_abs_diff"].map(lambda v: f"{v:.1e}"),
+            "accuracy": inf["accuracy"].map(lambda v: f"{v:.3f}"),
+            "infer_batch_median_s": inf["infer_batch_median_s"].map(fmt_time),
+        }
+    )
+    notes = ["Accuracy near 0.5 is expected: the labels are random, as in the post."]
+    diverged = inf[inf["nonfinite_logits"] > 0]
+    if len(diverged):
+        notes.append(
+            f"**Diverged training:** {len(diverged)} run(s) ended with non-finite logits (scales "
+            f"{', '.join(map(str, sorted(set(diverged['scale']))))}); their step times are still valid "
+            "measurements, but lower `lr` to train them meaningfully."
+        )
+    return {"table": markdown_table(shown), "notes": notes}
 
 
-def render(manifest, cells, table, summary, inference, hardware, timings, toy_losses, toy_evals, toy_predictions, seed) -> str:
-    conf = manifest["analysis"]["confidence"]
-    labels = labels_of(cells) if len(cells) else {}
-    env = manifest["environment"]
-    base = manifest["baseline"]
-    accelerators = [d for d in manifest["devices"] if d in ("cuda", "mps")]
-    L = ["# Where does an accelerator start to beat the CPU?", ""]
-    L += [f"Training the post's MLP (`Linear(100s, 300s) → ReLU → Linear(300s, 200s) → ReLU → Linear(200s, 2)`) "
-          f"at {len(manifest['scales'])} scales on {', '.join(labels.get(d, d) for d in manifest['devices'])}; "
-          f"every speedup is against **{labels.get(base, base)}**."]
-    if not accelerators:
-        L += ["", f"> **No accelerator on this machine.** The comparison is a stand-in: all {env['usable_cores']} CPU cores "
-                  f"(`cpu`) against one thread (`cpu1`). It exercises the whole method; it says nothing about GPUs. "
-                  "Run the same command on a CUDA or MPS machine for the real comparison."]
-    L += ["", "## Result", ""]
-    L += crossover_sentences(summary, labels, conf) or ["Only one device was run: there is nothing to compare."]
-    L += ["", "## Speedup table", "",
-          f"Median time of one training step (batch, forward, backward, SGD update; device synchronised), its interquartile range, "
-          f"and the speedup over {labels.get(base, base)} as a ratio of medians with a {conf:.0%} bootstrap interval. "
-          f"⚠ marks a cell whose IQR exceeds {manifest['analysis']['spread_flag']:.0%} of its median.", ""]
-    L += [speedup_markdown(cells, table, base) if len(cells) else "No runs.\n"]
-    L += ["![Speedup against parameters](crossover.png)", "", "![Step time against parameters](step_time.png)", ""]
-    flagged = cells[cells["flagged"]] if len(cells) else cells
-    if len(flagged):
-        L += ["### Noisy cells", "",
-              "These cells' spread is over the threshold: their medians are less certain than the rest, and a speedup "
-              "or crossover that rests on them is correspondingly wider; rerun them on a quieter machine or with more repeats "
-              "before relying on them.", ""]
-        L += [markdown_table(flagged.assign(iqr=flagged["iqr_rel"].map(lambda v: f"{v:.0%}"))[["scale", "device", "iqr", "timed_steps"]])]
-    L += ["## Why: a cost model", "", regime_paragraph(summary, cells, labels), ""]
-    if len(hardware):
-        hw = hardware.assign(label=hardware["device"].map(lambda d: labels.get(d, d)))
-        rows = [{"device": r.label, "copy bandwidth": fmt_bw(r.bandwidth_Bps), "matmul (fp32)": f"{r.flops / 1e9:.1f} GFLOP/s",
-                 "fitted overhead": fmt_time(summary["fits"].get(r.device, {}).get("overhead_s", float("nan"))),
-                 "fitted per-parameter cost": f"{summary['fits'].get(r.device, {}).get('per_param_s', float('nan')) * 1e9:.3f} ns",
-                 "effective bandwidth": fmt_bw(summary["fits"].get(r.device, {}).get("effective_Bps", float("nan")))}
-                for r in hw.itertuples()]
-        L += ["Measured in the same run: the bandwidth of a large-tensor copy and the throughput of a square matrix product "
-              "(hardware probe), beside the fitted cost model's terms.", "", markdown_table(pd.DataFrame(rows))]
-        for device, entry in summary["devices"].items():
-            mc, xs = entry["model_crossover"], entry["crossovers"]
-            if mc and xs:
-                L += [f"The cost model puts the crossover of {labels.get(device, device)} at {fmt_params(mc)} parameters, "
-                      f"{abs(math.log(mc / xs[0]['params'])) / math.log(2):.2f} octaves from the interpolated {fmt_params(xs[0]['params'])}.", ""]
-        bw = cells.assign(device=cells["device"].map(labels))[["scale", "params", "device", "bytes_per_step", "achieved_Bps", "bandwidth_fraction"]]
-        bw = bw.assign(params=bw["params"].map(fmt_params), bytes_per_step=bw["bytes_per_step"].map(lambda b: f"{b / 1e6:,.1f} MB"),
-                       achieved_Bps=bw["achieved_Bps"].map(fmt_bw), bandwidth_fraction=bw["bandwidth_fraction"].map(lambda f: f"{f:.0%}"))
-        L += ["Achieved bandwidth of each run: bytes a step must move (docs/METHOD.md) over its median time, "
-              "as a fraction of the device's copy bandwidth.", "", markdown_table(bw)]
-    L += ["## The post's table beside ours", "",
-          f"Source: {SEED_SOURCE}. The machines differ (see Environment), so compare shapes and ratios, not seconds. "
-          "The post's per-step figure is its total over 1,000 steps (evaluation and prints included). "
-          "Our totals are the post's whole protocol; * marks totals extrapolated from the timed steps.", ""]
-    L += [seed_side_by_side(seed, cells, table, labels) if len(cells) else ""]
-    L += ["## Inference checks", "",
-          "Each checkpoint was reloaded in a fresh process (`weights_only=True`), the model rebuilt from the checkpoint alone, "
-          "and its test-set logits compared with those recorded at the end of training.", ""]
-    if len(inference):
-        inf = inference.assign(device=inference["device"].map(lambda d: labels.get(d, d)))
-        inf = inf.assign(max_abs_diff=inf["max_abs_diff"].map(lambda v: f"{v:.1e}"), accuracy=inf["accuracy"].map(lambda v: f"{v:.3f}"),
-                         infer_batch_median_s=inf["infer_batch_median_s"].map(fmt_time))
-        L += [markdown_table(inf[["scale", "device", "predictions_equal", "max_abs_diff", "accuracy", "infer_batch_median_s"]]),
-              "Accuracy near 0.5 is expected: the labels are random, as in the post.", ""]
-        diverged = inference[inference["nonfinite_logits"] > 0]
-        if len(diverged):
-            L += [f"**Diverged training:** {len(diverged)} run(s) ended with non-finite logits "
-                  f"(scales {', '.join(map(str, sorted(set(diverged['scale']))))}); their step times are still valid "
-                  "measurements, but lower `lr` to train them meaningfully.", ""]
-    L += ["## The toy example (the post's Part 1)", "",
-          "Trained exactly as the post trains it (seed 123, batch 2, `drop_last`, 3 epochs), saved, then reloaded in a fresh process.", ""]
-    tl = toy_losses.assign(loss=toy_losses["loss"].map(lambda v: f"{v:.2f}"))
-    L += [markdown_table(tl), f"Eval accuracy per epoch: {', '.join(f'{a:.2f}' for a in toy_evals['accuracy'])}. "
-          f"Predictions after reloading: {toy_predictions['predicted'].tolist()} (labels {toy_predictions['label'].tolist()}).", ""]
-    if manifest["skipped"]:
-        L += ["## Skipped runs", "", "Not attempted: the memory estimate exceeds what the device has free.", "",
-              markdown_table(pd.DataFrame(manifest["skipped"])[["scale", "device", "params", "reason"]])]
-    L += ["## Environment", ""]
-    L += [f"- {k}: {v}" for k, v in env.items()]
-    for d in manifest["devices"]:
-        h = manifest["hardware"][d]["device"]
-        L += [f"- {labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU thread{'s' if h['threads'] != 1 else ''}, "
-              f"machine tag `{h['machine']}`"]
-    L += ["", "## Runs and their keys", "",
-          "Each run lives in `results/runs/scale<S>/<device>/<key>/`; the key hashes every setting that affects it "
-          "(model, data, protocol, timing, device and threads, torch version, the measuring code). Rows are keyed by machine tag: "
-          "results from another machine never share a key with this one's.", ""]
-    if len(timings):
-        t = timings.drop_duplicates("run_key").sort_values(["scale", "device"])
-        t = t.assign(total=t.apply(lambda r: f"{r.total_s:.1f} s" + (" (extrapolated)" if r.total_extrapolated else ""), axis=1))
-        L += [markdown_table(t[["scale", "device", "run_key", "machine", "threads", "timed_steps", "protocol_steps", "total", "wall_s"]]
-                             .assign(wall_s=t["wall_s"].map(lambda v: f"{v:.1f} s")))]
-        span = _span(timings, inference)
-        L += [f"The training functions took {t['wall_s'].sum():.0f} s in all{span}.", ""]
-    L += ["## Reproduce", "", "```", "snakemake --cores 1", "```", "",
-          "with the settings in `config/config.yaml` (the resolved settings are in `results/sweep.json`). "
-          "docs/METHOD.md says exactly what is timed and how every figure is computed.", ""]
-    return "\n".join(L)
+def toy(sweep: Sweep) -> dict:
+    losses = sweep.toy_losses.assign(
+        loss=sweep.toy_losses["loss"].map(lambda v: f"{v:.2f}")
+    )
+    return {
+        "table": markdown_table(losses),
+        "accuracy": ", ".join(f"{a:.2f}" for a in sweep.toy_evals["accuracy"]),
+        "predictions": sweep.toy_predictions["predicted"].tolist(),
+        "labels": sweep.toy_predictions["label"].tolist(),
+    }
+
+
+def skipped(sweep: Sweep) -> str:
+    rows = sweep.manifest["skipped"]
+    return (
+        markdown_table(pd.DataFrame(rows)[["scale", "device", "params", "reason"]])
+        if rows
+        else ""
+    )
+
+
+def environment(sweep: Sweep) -> list[str]:
+    m, labels = sweep.manifest, sweep.labels
+    lines = [f"{k}: {v}" for k, v in m["environment"].items()]
+    for d in m["devices"]:
+        h = m["hardware"][d]["device"]
+        ran = sweep.cells.loc[sweep.cells["device"] == d, "threads"]
+        actual = f", ran with {int(ran.iloc[0])}" if len(ran) else ""
+        lines.append(
+            f"{labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU thread{'s' if h['threads'] != 1 else ''} "
+            f"planned{actual}, machine tag `{h['machine']}`"
+        )
+    return lines
+
+
+def runs(sweep: Sweep) -> dict:
+    t = sweep.timings
+    if not len(t):
+        return {"table": "No runs.\n", "summary": ""}
+    procs = t.drop_duplicates(["run_key", "process"])
+    per_run = (
+        procs.groupby(["scale", "run_key", "pairing"])
+        .agg(
+            processes=("process", "nunique"),
+            seconds=("ended_at", "max"),
+            started=("started_at", "min"),
+        )
+        .reset_index()
+    )
+    per_run["wall"] = (per_run["seconds"] - per_run["started"]).map(
+        lambda s: f"{s:.1f} s"
+    )
+    devices = t.groupby("run_key")["device"].agg(lambda d: ", ".join(sorted(set(d))))
+    per_run["devices"] = per_run["run_key"].map(devices)
+    table = markdown_table(
+        per_run[["scale", "run_key", "devices", "pairing", "processes", "wall"]]
+    )
+    start, end = procs["started_at"].min(), procs["ended_at"].max()
+    if len(sweep.inference) and "ended_at" in sweep.inference:
+        end = max(end, sweep.inference["ended_at"].max())
+
+    def when(x):
+        return dt.datetime.fromtimestamp(x, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+    busy = float((procs["ended_at"] - procs["started_at"]).sum())
+    return {
+        "table": table,
+        "summary": f"The timing processes ran {busy:.0f} s in all; the runs were measured from "
+        f"{when(start)} to {when(end)} UTC ({(end - start) / 60:.1f} minutes from the "
+        "first timing process to the end of the last check).",
+    }

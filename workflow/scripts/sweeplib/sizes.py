@@ -1,8 +1,16 @@
-"""Layer sizes of the post's classifier (no torch here: the workflow plans with it)."""
+"""The post's classifier, described once: its layer widths, parameter count and the
+bytes a training step moves (no torch here: the workflow plans with it)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+
+# The post sizes everything from one knob: 100, 300 and 200 units per unit of
+# scale, and two outputs.
+WIDTHS_PER_SCALE = (100, 300, 200)
+NUM_OUTPUTS = 2
+BYTES_PER_FLOAT = 4  # float32
 
 
 @dataclass(frozen=True)
@@ -12,12 +20,12 @@ class ModelSizes:
     num_inputs: int
     hidden1: int
     hidden2: int
-    num_outputs: int = 2
+    num_outputs: int = NUM_OUTPUTS
 
     @classmethod
-    def for_scale(cls, scale: int) -> "ModelSizes":
-        # The post sizes everything from one knob: 100, 300 and 200 units per unit of scale.
-        return cls(num_inputs=100 * scale, hidden1=300 * scale, hidden2=200 * scale)
+    def for_scale(cls, scale: int) -> ModelSizes:
+        i, h1, h2 = (w * scale for w in WIDTHS_PER_SCALE)
+        return cls(num_inputs=i, hidden1=h1, hidden2=h2)
 
     @property
     def layer_shapes(self) -> list[tuple[int, int]]:
@@ -49,4 +57,44 @@ class ModelSizes:
         update reads weight and gradient and writes the weight (12).
         Activations (batch x width) are negligible beside the weights.
         """
-        return 24 * self.num_params - 4 * self.first_layer_params
+        return (
+            6 * BYTES_PER_FLOAT * self.num_params
+            - BYTES_PER_FLOAT * self.first_layer_params
+        )
+
+    def activation_floats(self, batch_size: int) -> int:
+        """Floats of one batch's activations: the input, each hidden layer before
+        and after its ReLU, the logits and their gradient."""
+        widths = self.num_inputs + 2 * (self.hidden1 + self.hidden2 + self.num_outputs)
+        return batch_size * widths
+
+    @staticmethod
+    def architecture() -> str:
+        """The model as the report writes it, in terms of the scale ``s``."""
+        i, h1, h2 = WIDTHS_PER_SCALE
+        return (
+            f"Linear({i}s, {h1}s) → ReLU → Linear({h1}s, {h2}s) → ReLU → "
+            f"Linear({h2}s, {NUM_OUTPUTS})"
+        )
+
+
+def params_of_scale(scale: float) -> float:
+    """Parameters of the model at a (possibly fractional) scale: a s² + b s + c."""
+    a, b, c = _quadratic()
+    return a * scale**2 + b * scale + c
+
+
+def scale_for_params(params: float) -> float:
+    """The (fractional) scale whose model has ``params`` parameters."""
+    a, b, c = _quadratic()
+    return (-b + math.sqrt(b * b + 4 * a * (params - c))) / (2 * a)
+
+
+def _quadratic() -> tuple[int, int, int]:
+    """Coefficients of the parameter count in the scale, from the widths.
+
+    Weights grow with the square of the scale (i h1 + h1 h2 per unit), biases
+    and the last layer's weights linearly (h1 + h2 + h2 o), the last bias is o.
+    """
+    i, h1, h2 = WIDTHS_PER_SCALE
+    return i * h1 + h1 * h2, h1 + h2 + h2 * NUM_OUTPUTS, NUM_OUTPUTS

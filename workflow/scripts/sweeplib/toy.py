@@ -6,16 +6,21 @@ import torch
 import torch.nn.functional as F
 
 from .data import make_loader
-from .model import ModelSizes, NeuralNetwork
+from .model import NeuralNetwork
+from .sizes import ModelSizes
 
 SIZES = ModelSizes(num_inputs=2, hidden1=30, hidden2=20, num_outputs=2)
-X_TRAIN = torch.tensor([[-1.2, 3.1], [-0.9, 2.9], [-0.5, 2.6], [2.3, -1.1], [2.7, -1.5]])
+X_TRAIN = torch.tensor(
+    [[-1.2, 3.1], [-0.9, 2.9], [-0.5, 2.6], [2.3, -1.1], [2.7, -1.5]]
+)
 Y_TRAIN = torch.tensor([0, 0, 0, 1, 1])
 X_TEST = torch.tensor([[-0.8, 2.8], [2.6, -1.6]])
 Y_TEST = torch.tensor([0, 1])
 
 
-def train_toy(seed: int = 123, epochs: int = 3, lr: float = 0.5) -> tuple[NeuralNetwork, list[dict], list[dict]]:
+def train_toy(
+    seed: int = 123, epochs: int = 3, lr: float = 0.5
+) -> tuple[NeuralNetwork, list[dict], list[dict]]:
     """Train the toy model; return it, one record per batch (with its loss) and one per evaluation.
 
     The random stream is consumed in the post's order: seed, build the model,
@@ -24,8 +29,12 @@ def train_toy(seed: int = 123, epochs: int = 3, lr: float = 0.5) -> tuple[Neural
     nothing.
     """
     torch.manual_seed(seed)
-    train_loader = make_loader(X_TRAIN, Y_TRAIN, kind="dataloader", batch_size=2, shuffle=True, drop_last=True)
-    test_loader = make_loader(X_TEST, Y_TEST, kind="dataloader", batch_size=2, shuffle=False)
+    train_loader = make_loader(
+        X_TRAIN, Y_TRAIN, kind="dataloader", batch_size=2, shuffle=True, drop_last=True
+    )
+    test_loader = make_loader(
+        X_TEST, Y_TEST, kind="dataloader", batch_size=2, shuffle=False
+    )
     model = NeuralNetwork(SIZES)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     batches, evals = [], []
@@ -36,7 +45,9 @@ def train_toy(seed: int = 123, epochs: int = 3, lr: float = 0.5) -> tuple[Neural
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            batches.append({"epoch": epoch + 1, "batch": batch_idx + 1, "loss": loss.item()})
+            batches.append(
+                {"epoch": epoch + 1, "batch": batch_idx + 1, "loss": loss.item()}
+            )
         model.eval()
         correct = total = 0
         with torch.no_grad():

@@ -1,0 +1,210 @@
+"""docs/PERFORMANCE.md from the benchmark's results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pipeline
+from sweeplib.formatting import markdown_table
+
+
+def ms(x: float) -> str:
+    return f"{x * 1e3:.3f} ms"
+
+
+def iqr(s: dict, fmt=ms) -> str:
+    return f"{fmt(s['median'])} ({fmt(s['q25'])}–{fmt(s['q75'])}, n={s['n']})"
+
+
+def render(r: dict, env: dict, command: str, seconds: float) -> str:
+    lines = [
+        "# Performance of the harness and the pipeline",
+        "",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `{command}` in {seconds / 60:.1f} minutes, "
+        f"on: {env['cpu_model']}, {env['usable_cores']} usable cores, {env['os']}, Python {env['python']}, torch "
+        f"{env['torch']}; CPU runs with {r['threads']} threads. Figures are medians with the interquartile range and "
+        "the number of measurements; the machine is shared, so compare ratios taken in the same run.",
+        "",
+    ]
+    for section in (fidelity, loaders, bound, processes, overhead, scaling, memory):
+        lines += section(r)
+    return "\n".join(lines)
+
+
+def fidelity(r: dict) -> list[str]:
+    rows = [
+        {
+            "scale": f["scale"],
+            "harness step": iqr(f["harness_s"]),
+            "bare step": iqr(f["bare_s"]),
+            "ratio": f"{f['ratio']['median']:.3f} ({f['ratio']['q25']:.3f}–{f['ratio']['q75']:.3f})",
+        }
+        for f in r["fidelity"]
+    ]
+    return [
+        "## 1. Harness fidelity",
+        "",
+        "The workflow's timed loop (`timing.run_rounds`: per-step clock reads and synchronisation, batch fetch "
+        "included) against a hand-written loop doing the same work (same model, data, batch 10, SGD, the post's "
+        "DataLoader) timed as one block, alternating which runs first, in one process. Ratio = harness mean step / "
+        "bare mean step; goal 1.00 ± 0.05.",
+        "",
+        markdown_table(pd.DataFrame(rows)),
+    ]
+
+
+def loaders(r: dict) -> list[str]:
+    rows = [
+        {
+            "scale": x["scale"],
+            "loader": x["loader"],
+            "num_workers": x["num_workers"],
+            "step": iqr(x["step_s"]),
+            "ratio to the post's": f"{x['ratio_to_post']:.2f}",
+            "data share": f"{x['data_share']['median']:.0%}",
+        }
+        for x in r["loaders"]
+    ]
+    return [
+        "## 2. Data loading",
+        "",
+        "Per-step time (median of per-round medians) with each loader, measured by the harness in rotating order; "
+        "`data share` is the fraction of step time spent fetching the batch. The ratio is to the post's loader "
+        "(`DataLoader`, one sample per `__getitem__`, `num_workers=0`). Set with `train.loader` and "
+        "`train.num_workers`.",
+        "",
+        markdown_table(pd.DataFrame(rows)),
+    ]
+
+
+def bound(r: dict) -> list[str]:
+    b = r["bound"]
+    return [
+        "## 3. The hardware bound",
+        "",
+        f"Scale {b['scale']} ({b['params']:,} parameters) on the CPU: the bytes-per-step model (docs/METHOD.md) "
+        f"gives {b['bytes_per_step'] / 1e9:.2f} GB per step. Median step {iqr(b['step_s'])}; achieved "
+        f"{b['achieved_Bps'] / 1e9:.1f} GB/s against a large copy's {b['copy_Bps'] / 1e9:.1f} GB/s in the same run: "
+        f"**{b['fraction']:.0%} of the bandwidth bound**. The memory-bound time is {ms(b['memory_bound_s'])}; the "
+        f"step takes {b['step_over_bound']:.2f}× that.",
+        "",
+    ]
+
+
+def processes(r: dict) -> list[str]:
+    sweep = r.get("default_sweep") or r.get("small_sweep")
+    if not sweep:
+        return [
+            "## 4. Processes and rounds",
+            "",
+            "Not measured in this run (no sweep ran).",
+            "",
+        ]
+    rows = [
+        {
+            "scale": c["scale"],
+            "params": f"{c['params']:,}",
+            "processes × rounds": f"{c['processes']} × {c['rounds']}",
+            "one process": f"{c['process_wall_s']:.1f} s",
+            "of which not rounds": f"{c['fixed_s']:.1f} s",
+            "building the models": f"{c['build_s']:.1f} s",
+            "warm-up": f"{c['warmup_s']:.1f} s",
+            "one round": f"{c['round_s']:.2f} s",
+            "switch step / window median": f"{c['switch_ratio']:.2f}",
+        }
+        for c in sweep["costs"]
+    ]
+    which = "default" if r.get("default_sweep") else "small"
+    return [
+        "## 4. Processes and rounds",
+        "",
+        f"From the {which} sweep's own tables: per scale, the wall of one timing process (interpreter start-up "
+        "and imports included), the part of it that is not rounds (start-up, building both models, warm-up, and "
+        "in the last process the evaluation and checkpoints), the time of one round (every device's window, "
+        "switch steps included), and the first step after a switch of device over its window's median. Where a "
+        "process's fixed cost is many rounds' worth, the default config runs fewer processes with more rounds "
+        "each; where it is small, more processes.",
+        "",
+        markdown_table(pd.DataFrame(rows)),
+    ]
+
+
+def overhead(r: dict) -> list[str]:
+    st = r["startup"]
+    lines = [
+        "## 5. Pipeline overhead",
+        "",
+        "Start-up of one process (median of repeated runs): "
+        + "; ".join(f"{k}: {v:.2f} s" for k, v in st.items())
+        + ".",
+        "",
+    ]
+    for name, title in (
+        ("small_sweep", "A small real sweep (scales 1, 5, 10)"),
+        ("default_sweep", "The default sweep (`config/config.yaml`)"),
+    ):
+        s = r.get(name)
+        if not s:
+            lines += [f"- {title}: not measured in this run.", ""]
+            continue
+        lines += [
+            f"- {title}: {s['jobs']} jobs and {s['processes']} timing processes in {s['wall_s']:.1f} s wall "
+            f"({s['wall_s'] / 60:.1f} minutes); its timed regions (every step, warm-up and switch steps "
+            f"included, evaluation pass, inference batch and probe) add up to {s['timed_s']:.1f} s. "
+            f"**Overhead beyond the timed regions: {s['overhead_vs_timed']:.0%} of them.** The rest is "
+            f"start-up ({s['torch_processes']} processes import torch, about "
+            f"{st['import torch']:.2f} s each), building the models, and reading and writing checkpoints and "
+            f"datasets. With everything up to date, `snakemake --cores 1` takes {s['noop_s']['median']:.2f} s "
+            f"(min {s['noop_s']['min']:.2f}, max {s['noop_s']['max']:.2f}, n={s['noop_s']['n']}).",
+            "",
+        ]
+    return lines
+
+
+def scaling(r: dict) -> list[str]:
+    sizes = sorted(r["plan"], key=int)
+    rows = [
+        {
+            "scales": n,
+            "plan (dry run)": f"{r['plan'][n]:.2f} s",
+            "aggregate": f"{r['aggregate'][n]:.2f} s",
+        }
+        for n in sizes
+    ]
+    ns = [int(n) for n in sizes]
+    return [
+        "## 6. Planning and aggregating large sweeps",
+        "",
+        "A dry run planning N scales on `cpu1` and `cpu`, and the aggregation of N scales' synthetic windows "
+        "(5 processes × 6 rounds × 2 devices each) into every table, bootstrap included (2,000 replicates).",
+        "",
+        markdown_table(pd.DataFrame(rows)),
+        f"Growth exponents (time ∝ scales^k, fitted over the sizes above): planning k = "
+        f"{pipeline.growth(ns, [r['plan'][n] for n in sizes]):.2f}, aggregation k = "
+        f"{pipeline.growth(ns, [r['aggregate'][n] for n in sizes]):.2f} (1 is linear).",
+        "",
+    ]
+
+
+def memory(r: dict) -> list[str]:
+    rows = [
+        {
+            "scale": m["scale"],
+            "devices": m["devices"],
+            "params": f"{m['params']:,}",
+            "weights": f"{m['weights_bytes'] / 2**20:,.0f} MiB",
+            "estimate": f"{m['estimate_bytes'] / 2**20:,.0f} MiB",
+            "peak RSS": f"{m['peak_bytes'] / 2**20:,.0f} MiB",
+            "peak / estimate": f"{m['ratio']:.2f}",
+        }
+        for m in r["memory"]
+    ]
+    return [
+        "## 7. Memory",
+        "",
+        "Peak RSS (VmHWM) of a fresh timing process holding one or both CPU devices' models (recorded in every "
+        "timing CSV as `peak_rss_bytes`), against the host memory estimated before it ran (`sweeplib/memory.py`).",
+        "",
+        markdown_table(pd.DataFrame(rows)),
+    ]

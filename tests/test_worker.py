@@ -1,0 +1,156 @@
+"""One timing process as the scale's job starts it: its tables, its memory against the
+estimate, and out-of-memory errors that say what ran out."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from sweeplib import worker
+from sweeplib.atomic import torch_save
+from sweeplib.data import make_dataset
+from sweeplib.processes import device_timings, host_estimate, process_specs
+from sweeplib.sizes import ModelSizes
+from workflow_helpers import SCRIPTS
+
+DEVICES = [
+    {"name": "cpu1", "threads": 1, "hardware": "test CPU", "machine": "m"},
+    {"name": "cpu", "threads": 2, "hardware": "test CPU", "machine": "m"},
+]
+
+
+def settings(scale=1, devices=DEVICES, pairing="interleaved"):
+    return {
+        "scale": scale,
+        "sizes": ModelSizes.for_scale(scale).to_dict(),
+        "params": ModelSizes.for_scale(scale).num_params,
+        "data": {"n_train": 1000, "n_test": 200},
+        "train": {
+            "epochs": 1,
+            "batch_size": 10,
+            "lr": 0.05,
+            "model_seed": 123,
+            "loader": "dataloader",
+            "num_workers": 0,
+        },
+        "timing": {
+            "processes": 2,
+            "rounds": 2,
+            "steps_per_window": 2,
+            "warmup_steps": 1,
+            "switch_steps": 1,
+            "order_seed": 0,
+            "mimic_post_prints": False,
+        },
+        "devices": devices,
+        "pairing": pairing,
+    }
+
+
+def run_worker(tmp_path, s, devices, save=False):
+    """A worker in a fresh process, as the scale's job runs it."""
+    data = tmp_path / "data.pt"
+    if not data.exists():
+        torch_save(data, make_dataset(100 * s["scale"], 1000, 200, seed=0))
+    out = tmp_path / f"out-{'+'.join(devices)}"
+    paths = {
+        d: {
+            "checkpoint": str(tmp_path / f"{d}.pt"),
+            "predictions": str(tmp_path / f"{d}-logits.pt"),
+        }
+        for d in devices
+    }
+    spec = {
+        "settings": s,
+        "run_key": "k",
+        "process": 0,
+        "devices": devices,
+        "dataset": str(data),
+        "out": str(out),
+        "mem_estimate_bytes": host_estimate(s, devices),
+        "save": paths if save else {},
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    subprocess.run(
+        [sys.executable, "-m", worker.__name__, str(tmp_path / "spec.json")],
+        check=True,
+        env={"PYTHONPATH": str(SCRIPTS), "PATH": "/usr/bin:/bin"},
+    )
+    return pd.read_csv(out / "steps.csv"), pd.read_csv(out / "process.csv")
+
+
+def test_processes_hold_every_device_or_alternate_one_each():
+    assert process_specs(["cpu1", "cpu"], 2, "interleaved") == [
+        (0, ["cpu1", "cpu"]),
+        (1, ["cpu1", "cpu"]),
+    ]
+    assert process_specs(["cpu1", "cpu"], 2, "separate") == [
+        (0, ["cpu1"]),
+        (0, ["cpu"]),
+        (1, ["cpu1"]),
+        (1, ["cpu"]),
+    ]
+
+
+def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
+    steps, procs = run_worker(tmp_path, settings(), ["cpu1", "cpu"], save=True)
+    procs = procs.assign(process_wall_s=3.0)  # the scale's job adds the wall it measured
+    assert set(steps["device"]) == {"cpu1", "cpu"} and len(steps) == 2 * (
+        1 + 2 * (1 + 2)
+    )
+    assert list(procs["device"]) == ["cpu1", "cpu"] and procs["eval_s"].gt(0).all()
+    assert (tmp_path / "cpu.pt").exists() and (tmp_path / "cpu1-logits.pt").exists()
+    table = device_timings(
+        steps[steps["device"] == "cpu"].assign(run_key="k", scale=1),
+        procs[procs["device"] == "cpu"],
+        settings(),
+        "cpu",
+        "k",
+        {"cpu_model": "test"},
+    )
+    assert list(table["round"]) == [0, 1] and set(table["window_steps"]) == {2}
+    assert bool(table["total_extrapolated"].iloc[0])
+    # Extrapolated total: warm-up + median timed step x the 99 other steps + one evaluation pass.
+    timed = steps[(steps["device"] == "cpu") & (steps["kind"] == "timed")][
+        "step_s"
+    ].median()
+    warm = steps[(steps["device"] == "cpu") & (steps["kind"] == "warmup")][
+        "step_s"
+    ].sum()
+    assert table["total_s"].iloc[0] == pytest.approx(
+        warm + 99 * timed + procs["eval_s"].iloc[1]
+    )
+
+
+@pytest.mark.parametrize("scale", [10, 30])
+@pytest.mark.parametrize(
+    "devices", [["cpu"], ["cpu1", "cpu"]], ids=["alone", "together"]
+)
+def test_memory_estimate_matches_the_measured_peak(tmp_path, scale, devices):
+    # A fresh process, so its peak RSS (VmHWM) is this process's alone.
+    _, procs = run_worker(tmp_path, settings(scale), devices)
+    peak, estimate = (
+        procs["peak_rss_bytes"].iloc[0],
+        procs["mem_estimate_bytes"].iloc[0],
+    )
+    assert 0.8 <= peak / estimate <= 1.25, (peak, estimate)
+
+
+def test_out_of_memory_names_the_scale_devices_and_estimate():
+    error = RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried"
+    )
+    with pytest.raises(
+        MemoryError,
+        match=r"scale 1 on cpu1, cpu ran out of memory; the estimate was 0\.\d\d GiB",
+    ):
+        with worker.memory_errors(
+            settings(), {"devices": ["cpu1", "cpu"], "mem_estimate_bytes": 5 * 10**8}
+        ):
+            raise error
+    with pytest.raises(
+        RuntimeError, match="something else"
+    ):  # other errors pass through unchanged
+        with worker.memory_errors(settings(), {"devices": ["cpu"]}):
+            raise RuntimeError("something else")

@@ -1,0 +1,187 @@
+"""Cache keys: what every result is keyed on, and where it lives.
+
+A result's path holds a key, the first 12 hex digits of a SHA-256 over the
+canonical JSON (sorted keys) of everything that determines it:
+
+- a **dataset**: its sizes and seed, the torch version, and its code;
+- a **scale's timing run** (every device of the scale, timed together): the
+  model's sizes, the dataset's key, the training and timing protocol, each
+  device with its threads, hardware name and machine tag, how the devices are
+  paired (interleaved in one process, or in separate processes), the torch
+  version, and its code;
+- a **hardware probe**: the device, the probe's sizes, torch, code;
+- the **toy example**: torch and code;
+- the **plan** (the manifest the aggregation reads): every run's key, the
+  analysis settings, and the aggregation's code. It has one path, rewritten
+  whenever its text changes (``plan.py``), which reruns the aggregation.
+
+"Code" is the hash of the entry script that produces the result and of every
+module it imports from this package, found by reading the imports (so a new
+module cannot be forgotten); a module that reads a file other than Python
+lists it in a module-level ``RESOURCES`` tuple. Editing any of them changes
+the key, and the result is recomputed. A changed setting is a new path, a
+reverted setting the earlier path: none of this depends on Snakemake's
+metadata.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+
+from .sizes import ModelSizes
+
+# Where each kind of result lives; {key} is its cache key.
+DATASET = "results/datasets/scale{scale}/{key}.pt"
+RUN = "results/runs/scale{scale}/{key}"
+DEVICE_RUN = RUN + "/{device}"
+HARDWARE = "results/hardware/{device}/{key}.csv"
+TOY = "results/toy/{key}"
+PLAN = "results/plan/sweep.json"  # the plan of the latest run (not keyed: see plan.py)
+
+PACKAGE = "sweeplib"
+
+
+def digest(obj) -> str:
+    """A short, stable hash of a JSON-able object (sorted keys: key order never matters)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def code_files(script: str | Path, scripts_dir: str | Path) -> list[Path]:
+    """The entry script and every file of this package it depends on, transitively."""
+    scripts_dir = Path(scripts_dir)
+    seen: set[Path] = set()
+    todo = [scripts_dir / script]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        if path.suffix != ".py":
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        todo += [
+            scripts_dir / PACKAGE / f"{m}.py"
+            for m in _imported_modules(tree, path, scripts_dir)
+        ]
+        todo += [path.parent / r for r in _resources(tree)]
+    return sorted(seen)
+
+
+def code_digest(scripts: list[str], scripts_dir: str | Path) -> str:
+    """Hash of the files that produce a result: edit one, and its results are recomputed."""
+    scripts_dir = Path(scripts_dir)
+    files = sorted({p for script in scripts for p in code_files(script, scripts_dir)})
+    h = hashlib.sha256()
+    for p in files:
+        h.update(str(p.relative_to(scripts_dir)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+# --- what each result is keyed on ---------------------------------------------
+
+
+def dataset_settings(
+    sizes: ModelSizes, data: dict, torch_version: str, code: str
+) -> dict:
+    return {
+        "num_inputs": sizes.num_inputs,
+        "n_train": data["n_train"],
+        "n_test": data["n_test"],
+        "seed": data["seed"],
+        "torch": torch_version,
+        "code": code,
+    }
+
+
+def scale_run_settings(
+    scale: dict,
+    train: dict,
+    timing: dict,
+    data: dict,
+    devices: list[dict],
+    pairing: str,
+    torch_version: str,
+    code: str,
+) -> dict:
+    """Everything that determines a scale's timing run; ``scale`` holds its effective
+    settings (``config.scale_settings``), ``data`` its dataset's settings and key."""
+    sizes = ModelSizes.for_scale(scale["scale"])
+    return {
+        "scale": scale["scale"],
+        "sizes": sizes.to_dict(),
+        "params": sizes.num_params,
+        "data": data,
+        "train": {
+            "epochs": scale["epochs"],
+            "batch_size": scale["batch_size"],
+            "lr": scale["lr"],
+            "model_seed": train["model_seed"],
+            "loader": train["loader"],
+            "num_workers": train["num_workers"],
+        },
+        "timing": {
+            "processes": scale["processes"],
+            "rounds": scale["rounds"],
+            "steps_per_window": scale["steps_per_window"],
+            "warmup_steps": scale["warmup_steps"],
+            "switch_steps": scale["switch_steps"],
+            "order_seed": timing["order_seed"],
+            "mimic_post_prints": timing["mimic_post_prints"],
+        },
+        "devices": devices,
+        "pairing": pairing,
+        "torch": torch_version,
+        "code": code,
+    }
+
+
+def hardware_settings(device: dict, probe: dict, torch_version: str, code: str) -> dict:
+    return {"device": device, **probe, "torch": torch_version, "code": code}
+
+
+def toy_settings(torch_version: str, code: str) -> dict:
+    return {"torch": torch_version, "code": code}
+
+
+def _imported_modules(tree: ast.AST, path: Path, scripts_dir: Path) -> set[str]:
+    """Names of this package's modules that a file imports (absolutely or relatively)."""
+    inside = path.parent == scripts_dir / PACKAGE
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == PACKAGE and len(parts) > 1:
+                    found.add(parts[1])
+        elif isinstance(node, ast.ImportFrom):
+            relative = node.level == 1 and inside
+            if (
+                relative
+                or node.module == PACKAGE
+                or (node.module or "").startswith(PACKAGE + ".")
+            ):
+                module = (
+                    node.module
+                    if not relative
+                    else (f"{PACKAGE}.{node.module}" if node.module else PACKAGE)
+                )
+                if module == PACKAGE:
+                    found.update(alias.name for alias in node.names)
+                else:
+                    found.add(module.split(".")[1])
+    return {m for m in found if (scripts_dir / PACKAGE / f"{m}.py").exists()}
+
+
+def _resources(tree: ast.Module) -> list[str]:
+    """Files named in a module-level ``RESOURCES = (...)``."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, "id", None) == "RESOURCES" for t in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    return []

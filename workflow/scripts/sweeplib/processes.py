@@ -1,0 +1,268 @@
+"""A scale's timing job: its processes run one after another, each a fresh interpreter
+(``worker.py``), and each device's files are assembled from what they measured.
+
+Interleaved, every process trains every device of the scale side by side.
+Separate (when the models do not fit in memory together), each process trains
+one device, and the devices' processes alternate (as asv's
+``--interleave-processes`` does), so a slow minute still falls near both.
+The last process of each device saves its checkpoint and test-set logits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from . import worker
+from .atomic import write_csv, write_text
+from .env import host_environment
+from .memory import data_bytes, model_footprint, timing_needs
+from .schedule import Schedule, protocol_steps
+from .sizes import ModelSizes
+
+INTERLEAVED = "interleaved"
+WINDOW = ["device", "process", "round"]
+
+
+def process_specs(
+    devices: list[str], processes: int, pairing: str
+) -> list[tuple[int, list[str]]]:
+    """(process index, devices it trains), in the order the processes run."""
+    if pairing == INTERLEAVED:
+        return [(p, list(devices)) for p in range(processes)]
+    return [(p, [d]) for p in range(processes) for d in devices]
+
+
+def run_scale(
+    settings: dict,
+    run_key: str,
+    dataset: str,
+    outputs: dict[str, dict[str, str]],
+    work: Path,
+    log,
+) -> None:
+    """Run the scale's processes, then write each device's steps and timings
+    (``outputs`` maps each device to its file paths)."""
+    shutil.rmtree(work, ignore_errors=True)  # left by an interrupted job
+    work.mkdir(parents=True)
+    specs = process_specs(
+        [d["name"] for d in settings["devices"]],
+        settings["timing"]["processes"],
+        settings["pairing"],
+    )
+    last = {d: i for i, (_, devices) in enumerate(specs) for d in devices}
+    steps, procs = [], []
+    for i, (process, devices) in enumerate(specs):
+        out = work / f"process{process}-{'+'.join(devices)}"
+        spec = {
+            "settings": settings,
+            "run_key": run_key,
+            "process": process,
+            "devices": devices,
+            "dataset": dataset,
+            "out": str(out),
+            "mem_estimate_bytes": host_estimate(settings, devices),
+            "save": {d: outputs[d] for d in devices if last[d] == i},
+        }
+        log(f"process {process} ({', '.join(devices)}): started")
+        wall = run_worker(spec, out, log)
+        steps.append(pd.read_csv(out / "steps.csv"))
+        procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
+    steps, procs = (
+        pd.concat(steps, ignore_index=True),
+        pd.concat(procs, ignore_index=True),
+    )
+    env = host_environment()
+    for device in outputs:
+        mine = steps[steps["device"] == device].assign(
+            run_key=run_key, scale=settings["scale"]
+        )
+        write_csv(outputs[device]["steps"], mine)
+        write_text(
+            outputs[device]["settings"],
+            json.dumps(settings, indent=2, sort_keys=True) + "\n",
+        )
+        write_csv(
+            outputs[device]["timings"],
+            device_timings(
+                mine, procs[procs["device"] == device], settings, device, run_key, env
+            ),
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def host_estimate(settings: dict, devices: list[str]) -> int:
+    """Host memory a process training ``devices`` side by side is estimated to need."""
+    sizes = ModelSizes(**settings["sizes"])
+    models = {
+        d: model_footprint(sizes, settings["train"]["batch_size"], d) for d in devices
+    }
+    return timing_needs(
+        models,
+        data_bytes(sizes, settings["data"]["n_train"], settings["data"]["n_test"]),
+    )["host"]
+
+
+def run_worker(spec: dict, out: Path, log) -> float:
+    """One fresh process; its output goes to the job's log, and a failure names its last lines.
+    Returns its wall time, interpreter start-up included."""
+    out.mkdir(parents=True)
+    (out / "spec.json").write_text(json.dumps(spec))
+    scripts = str(Path(worker.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": scripts}
+    started = time.perf_counter()
+    with open(out / "worker.log", "w") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", worker.__name__, str(out / "spec.json")],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    text = (out / "worker.log").read_text()
+    for line in text.splitlines():
+        log(f"  {line}")
+    if done.returncode != 0:
+        tail = "\n".join(text.splitlines()[-15:])
+        raise RuntimeError(
+            f"timing process {spec['process']} ({', '.join(spec['devices'])}) failed "
+            f"(exit {done.returncode}):\n{tail}"
+        )
+    return time.perf_counter() - started
+
+
+def window_table(steps: pd.DataFrame) -> pd.DataFrame:
+    """One row per window (a device's turn in a round): its timed steps' statistics."""
+    timed = steps[steps["kind"] == "timed"]
+    by = timed.groupby(WINDOW, sort=True)
+    q = by["step_s"].quantile([0.25, 0.5, 0.75]).unstack()
+    sums = by[["step_s", "data_s"]].sum()
+    out = pd.DataFrame(
+        {
+            "slot": by["slot"].first(),
+            "threads": by["threads"].first(),
+            "window_steps": by.size(),
+            "step_median_s": q[0.5],
+            "step_q25_s": q[0.25],
+            "step_q75_s": q[0.75],
+            "step_min_s": by["step_s"].min(),
+            "step_max_s": by["step_s"].max(),
+            "data_median_s": by["data_s"].median(),
+            "data_share": sums["data_s"] / sums["step_s"],
+        }
+    )
+    switch = (
+        steps[steps["kind"] == "switch"]
+        .groupby(WINDOW)["step_s"]
+        .first()
+        .rename("switch_step_s")
+    )
+    return out.join(switch).reset_index()
+
+
+def device_timings(
+    steps: pd.DataFrame,
+    procs: pd.DataFrame,
+    settings: dict,
+    device: str,
+    run_key: str,
+    env: dict,
+) -> pd.DataFrame:
+    """A device's timing table: one row per window, with the run's and the process's facts."""
+    train, timing = settings["train"], settings["timing"]
+    schedule = Schedule.from_settings(
+        timing,
+        protocol_steps(
+            train["epochs"], settings["data"]["n_train"], train["batch_size"]
+        ),
+    )
+    identity = next(d for d in settings["devices"] if d["name"] == device)
+    total_s, extrapolated = post_total(steps, procs, schedule, train["epochs"])
+    saved = (
+        procs.dropna(subset=["eval_s"]).iloc[-1]
+        if procs["eval_s"].notna().any()
+        else procs.iloc[-1]
+    )
+    run = {
+        "run_key": run_key,
+        "pairing": settings["pairing"],
+        "machine": identity["machine"],
+        "scale": settings["scale"],
+        "params": settings["params"],
+        "device": device,
+        "device_name": identity["hardware"],
+        "threads_requested": identity["threads"],
+        "epochs": train["epochs"],
+        "batch_size": train["batch_size"],
+        "lr": train["lr"],
+        "loader": train["loader"],
+        "num_workers": train["num_workers"],
+        "processes": timing["processes"],
+        "rounds": timing["rounds"],
+        "warmup_steps": schedule.warmup_steps,
+        "switch_steps": schedule.switch_steps,
+        "steps_per_window": schedule.window_steps,
+        "protocol_steps": schedule.protocol_steps,
+        "mimic_post_prints": timing["mimic_post_prints"],
+        "eval_s": saved.get("eval_s"),
+        "eval_batches": saved.get("eval_batches"),
+        "final_accuracy": saved.get("final_accuracy"),
+        "dataset_sha256": saved.get("dataset_sha256"),
+        "total_s": total_s,
+        "total_extrapolated": extrapolated,
+        **env,
+    }
+    per_process = procs.set_index("process")[
+        [
+            "build_s",
+            "peak_rss_bytes",
+            "peak_device_bytes",
+            "mem_estimate_bytes",
+            "started_at",
+            "ended_at",
+            "process_wall_s",
+        ]
+    ]
+    warm = steps[steps["kind"] == "warmup"].groupby("process")["step_s"]
+    per_process = per_process.join(warm.sum().rename("warmup_s")).join(
+        steps.sort_values("step")
+        .groupby("process")["step_s"]
+        .first()
+        .rename("first_step_s")
+    )
+    windows = window_table(steps).join(per_process, on="process")
+    return windows.assign(**run)[[*run, *[c for c in windows.columns if c not in run]]]
+
+
+def post_total(
+    steps: pd.DataFrame, procs: pd.DataFrame, schedule: Schedule, epochs: int
+) -> tuple[float, bool]:
+    """Seconds of the post's whole protocol on this device, and whether they are extrapolated.
+
+    Training steps: when a process trained the whole protocol, the median over
+    processes of all its steps; otherwise the median warm-up time plus the
+    median timed step for every remaining step. Evaluation: one measured pass
+    per epoch.
+    """
+    eval_s = float(procs["eval_s"].median()) if procs["eval_s"].notna().any() else 0.0
+    if not schedule.capped:
+        return float(
+            steps.groupby("process")["step_s"].sum().median()
+        ) + eval_s * epochs, False
+    warm = (
+        float(
+            steps[steps["kind"] == "warmup"].groupby("process")["step_s"].sum().median()
+        )
+        if schedule.warmup_steps
+        else 0.0
+    )
+    step = float(steps.loc[steps["kind"] == "timed", "step_s"].median())
+    return warm + step * (
+        schedule.protocol_steps - schedule.warmup_steps
+    ) + eval_s * epochs, True

@@ -1,0 +1,248 @@
+"""Speedups from paired rounds, with intervals that include the variation between
+processes (docs/METHOD.md, "Statistics").
+
+Interleaved scales: in every round each device had one window, so a round
+gives one paired ratio per device, the baseline's window median over the
+device's. The speedup is the median of these ratios over all rounds of all
+processes. Its interval is a two-stage bootstrap, the resampling that matches
+how the data arose: draw the processes with replacement, then the rounds
+within each drawn process with replacement, and take the median of the pooled
+ratios; the percentile interval of those medians. A process whose state
+differed (thread placement, memory layout, a neighbour's load) moves all its
+rounds together; resampling processes carries that into the interval.
+
+Separate scales (the models did not fit in memory together): the devices'
+windows come from different processes, so no round is paired. The speedup is
+the ratio of the devices' median windows; the bootstrap draws process indices
+with replacement (process i of each device ran next to the other's), then each
+device's windows within them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .formatting import fmt_time
+
+INTERLEAVED = "interleaved"
+ROUND = ["scale", "process", "round"]
+
+
+def round_ratios(windows: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """One row per (scale, device, process, round) of interleaved scales: the paired ratio."""
+    inter = windows[windows["pairing"] == INTERLEAVED]
+    base = inter[inter["device"] == baseline][[*ROUND, "step_median_s"]]
+    others = inter[inter["device"] != baseline][[*ROUND, "device", "step_median_s"]]
+    merged = others.merge(base, on=ROUND, suffixes=("", "_baseline"))
+    return merged.assign(
+        ratio=merged["step_median_s_baseline"] / merged["step_median_s"]
+    )[["scale", "device", "process", "round", "ratio"]]
+
+
+def resample(
+    groups: list[np.ndarray], picks: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Pooled values of each replicate: for each drawn group (``picks``: replicates x draws),
+    its values drawn with replacement. Shorter groups are padded with NaN."""
+    sizes = np.array([len(g) for g in groups])
+    table = np.full((len(groups), sizes.max()), np.nan)
+    for i, g in enumerate(groups):
+        table[i, : len(g)] = g
+    n = sizes[picks][..., None]
+    within = np.floor(rng.random((*picks.shape, table.shape[1])) * n).astype(np.int64)
+    values = table[picks[..., None], within]
+    values[np.arange(table.shape[1]) >= n] = np.nan
+    return values.reshape(len(picks), -1)
+
+
+def paired_replicates(
+    by_process: list[np.ndarray], n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Bootstrap medians of the pooled round ratios (processes, then rounds, drawn with replacement)."""
+    picks = rng.integers(0, len(by_process), size=(n_boot, len(by_process)))
+    estimate = float(np.median(np.concatenate(by_process)))
+    return widen(
+        np.nanmedian(resample(by_process, picks, rng), axis=1),
+        estimate,
+        len(by_process),
+    )
+
+
+def separate_replicates(
+    baseline: list[np.ndarray],
+    device: list[np.ndarray],
+    n_boot: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Bootstrap ratios of median windows, drawing process indices for both devices alike."""
+    picks = rng.integers(0, len(baseline), size=(n_boot, len(baseline)))
+    b = np.nanmedian(resample(baseline, picks, rng), axis=1)
+    d = np.nanmedian(resample(device, picks, rng), axis=1)
+    estimate = float(
+        np.median(np.concatenate(baseline)) / np.median(np.concatenate(device))
+    )
+    return widen(b / d, estimate, len(baseline))
+
+
+def widen(replicates: np.ndarray, estimate: float, processes: int) -> np.ndarray:
+    """Correct the bootstrap's known shrinkage with few processes: resampling n groups
+    gives a spread whose variance is (n - 1)/n of the groups' own, so the replicates'
+    log-distances from the estimate are stretched by sqrt(n / (n - 1)) (x1.22 for 3)."""
+    if processes < 2:
+        return replicates
+    return estimate * (replicates / estimate) ** math.sqrt(processes / (processes - 1))
+
+
+def median_interval(values, confidence: float) -> tuple[float, float]:
+    """Distribution-free interval for a median: the order statistics x(k), x(n+1-k) with the
+    largest k whose coverage, 1 - 2 P(Binomial(n, 1/2) < k), is at least ``confidence``;
+    the full range when n is too small for that."""
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    k = 1
+    while (
+        k < n
+        and 1 - 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n >= confidence
+    ):
+        k += 1
+    return float(x[k - 1]), float(x[n - k])
+
+
+def disagreeing(groups: dict[int, np.ndarray], confidence: float) -> list[dict]:
+    """Processes whose values say something the other processes' values exclude: the
+    distribution-free interval of its median and that of the others' pooled median do
+    not overlap. Reported, never dropped."""
+    out = []
+    for p, values in groups.items():
+        others = (
+            np.concatenate([v for q, v in groups.items() if q != p])
+            if len(groups) > 1
+            else np.array([])
+        )
+        if len(others) < 2 or len(values) < 2:
+            continue
+        lo, hi = median_interval(values, confidence)
+        olo, ohi = median_interval(others, confidence)
+        if hi < olo or lo > ohi:
+            out.append(
+                {
+                    "process": int(p),
+                    "median": float(np.median(values)),
+                    "others_median": float(np.median(others)),
+                    "interval": [lo, hi],
+                    "others_interval": [olo, ohi],
+                }
+            )
+    return out
+
+
+def speedup_table(
+    windows: pd.DataFrame, baseline: str, n_boot: int, confidence: float, seed: int
+):
+    """Speedup of each device over the baseline per scale, with its interval and the
+    processes that disagree; and, per device, the bootstrap replicates (rows) by scale."""
+    rng = np.random.default_rng(seed)
+    ratios = round_ratios(windows, baseline)
+    alpha = (1 - confidence) / 2
+    rows, boots = [], {}
+    for device in [d for d in windows["device"].unique() if d != baseline]:
+        reps = []
+        for scale in sorted(
+            set(windows.loc[windows["device"] == device, "scale"])
+            & set(windows.loc[windows["device"] == baseline, "scale"])
+        ):
+            at = windows[windows["scale"] == scale]
+            row, rep = _one_speedup(
+                at,
+                ratios[(ratios["scale"] == scale) & (ratios["device"] == device)],
+                baseline,
+                device,
+                n_boot,
+                confidence,
+                rng,
+            )
+            lo, hi = np.percentile(rep, [100 * alpha, 100 * (1 - alpha)])
+            rows.append(
+                {
+                    "scale": scale,
+                    "params": int(at["params"].iloc[0]),
+                    "device": device,
+                    "baseline": baseline,
+                    **row,
+                    "ci_low": float(lo),
+                    "ci_high": float(hi),
+                }
+            )
+            reps.append(rep)
+        boots[device] = np.stack(reps, axis=1) if reps else np.empty((n_boot, 0))
+    columns = [
+        "scale",
+        "params",
+        "device",
+        "baseline",
+        "pairing",
+        "speedup",
+        "ci_low",
+        "ci_high",
+        "rounds",
+        "processes",
+        "process_speedups",
+        "disagreeing",
+    ]
+    return pd.DataFrame(rows, columns=columns), boots
+
+
+def _one_speedup(
+    at: pd.DataFrame,
+    ratios: pd.DataFrame,
+    baseline: str,
+    device: str,
+    n_boot: int,
+    confidence: float,
+    rng,
+) -> tuple[dict, np.ndarray]:
+    pairing = at["pairing"].iloc[0]
+    if pairing == INTERLEAVED:
+        groups = {p: g["ratio"].to_numpy() for p, g in ratios.groupby("process")}
+        estimate = float(ratios["ratio"].median())
+        rep = paired_replicates(list(groups.values()), n_boot, rng)
+        per_process = {p: float(np.median(v)) for p, v in groups.items()}
+        odd = [
+            f"process {o['process']}: {o['median']:.3g}x, the others {o['others_median']:.3g}x"
+            for o in disagreeing(groups, confidence)
+        ]
+    else:
+
+        def windows_of(name):
+            w = at[at["device"] == name]
+            return {p: g["step_median_s"].to_numpy() for p, g in w.groupby("process")}
+
+        b, d = windows_of(baseline), windows_of(device)
+        common = sorted(set(b) & set(d))
+        estimate = float(
+            np.median(np.concatenate([b[p] for p in common]))
+            / np.median(np.concatenate([d[p] for p in common]))
+        )
+        rep = separate_replicates(
+            [b[p] for p in common], [d[p] for p in common], n_boot, rng
+        )
+        per_process = {p: float(np.median(b[p]) / np.median(d[p])) for p in common}
+        # No paired ratios: a process is odd if its step times disagree with the device's other processes.
+        odd = [
+            f"process {o['process']} of {name}: step {fmt_time(o['median'])}, the others {fmt_time(o['others_median'])}"
+            for name, w in ((baseline, b), (device, d))
+            for o in disagreeing(w, confidence)
+        ]
+        groups = d
+    row = {
+        "pairing": pairing,
+        "speedup": estimate,
+        "rounds": int(sum(len(v) for v in groups.values())),
+        "processes": len(per_process),
+        "process_speedups": ";".join(f"{v:.4g}" for v in per_process.values()),
+        "disagreeing": "; ".join(odd),
+    }
+    return row, rep
