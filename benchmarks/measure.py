@@ -1,4 +1,5 @@
-"""In-process measurements: harness fidelity, the data-loading axis, the hardware bound, memory."""
+"""In-process measurements: harness fidelity, the data-loading axis, the hardware bound,
+memory."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ def trainer(scale: int, loader: str = "dataloader", workers: int = 0):
 
 
 def harness_steps(t, steps: int, warmup: int = 2) -> tuple[list[float], list[float]]:
-    """The workflow's own timed loop (``run_rounds``, one device, one window): per-step times."""
+    """The workflow's own timed loop (``run_rounds``, one device, one window): per-step
+    times."""
     schedule = Schedule(
         protocol_steps=10**6,
         warmup_steps=warmup,
@@ -87,7 +89,8 @@ def harness_steps(t, steps: int, warmup: int = 2) -> tuple[list[float], list[flo
 
 
 def bare_steps(t, steps: int, warmup: int = 2) -> float:
-    """A hand-written loop doing the same work, timed as one block: mean seconds per step."""
+    """A hand-written loop doing the same work, timed as one block: mean seconds per
+    step."""
     batches = iter(t.loader)
 
     def step():
@@ -111,7 +114,8 @@ def bare_steps(t, steps: int, warmup: int = 2) -> float:
 
 
 def fidelity(scale: int, rounds: int, steps: int) -> dict:
-    """Harness mean step over bare-loop mean step, alternating which goes first, in one process."""
+    """Harness mean step over bare-loop mean step, alternating which goes first, in one
+    process."""
     t = trainer(scale)
     ratios, harness, bare = [], [], []
     for r in range(rounds):
@@ -137,7 +141,7 @@ LOADERS = [("dataloader", 0), ("dataloader", 4), ("tensor", 0)]
 
 
 def loader_axis(scale: int, rounds: int, steps: int) -> list[dict]:
-    """Per-step time and data share of each loader, rotating their order across rounds."""
+    """Per-step time and data share of each loader, rotating their order by round."""
     times = {k: [] for k in LOADERS}
     shares = {k: [] for k in LOADERS}
     trainers = {k: trainer(scale, *k) for k in LOADERS}
@@ -161,7 +165,7 @@ def loader_axis(scale: int, rounds: int, steps: int) -> list[dict]:
 
 
 def hardware_bound(scale: int, steps: int, copy_mib: int) -> dict:
-    """A training step's achieved bandwidth against a large copy's, in the same process."""
+    """A training step's achieved bandwidth against a large copy's, in one process."""
     step_s, _ = harness_steps(trainer(scale), steps)
     bw = copy_bandwidth("cpu", lambda: None, copy_mib, repeats=10)
     sizes = ModelSizes.for_scale(scale)
@@ -181,7 +185,8 @@ def hardware_bound(scale: int, steps: int, copy_mib: int) -> dict:
 
 
 def memory(scale: int, devices: list[str], scripts: str, where: Path) -> dict:
-    """Peak RSS of a fresh timing process holding ``devices``, against the estimate made before it ran."""
+    """Peak RSS of a fresh timing process holding ``devices``, against the estimate made
+    before it ran."""
     s = settings(scale)
     s["devices"] = [
         {"name": d, "threads": 1 if d == "cpu1" else torch.get_num_threads()}

@@ -1,5 +1,5 @@
-"""Measurements of the workflow itself: the sweep's overhead, what a process and a switch
-cost per scale, the no-op run, planning and aggregation at scale."""
+"""Measurements of the workflow itself: the sweep's overhead, what a process and a
+switch cost per scale, the no-op run, planning and aggregation at scale."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ AGGREGATION = (
 
 
 def make_project(where: Path, config: dict | None) -> Path:
-    """A scratch copy of the workflow, with ``config`` (or the default config) as its config."""
+    """A scratch copy of the workflow, with ``config`` (or the default config) as its
+    config."""
     where.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow", "profiles", "data", "config"):
         src = ROOT / name
@@ -58,8 +59,9 @@ def snakemake(project: Path, *args, env=None) -> float:
 
 
 def timed_regions(project: Path) -> dict:
-    """Seconds inside the sweep's timed regions (every step, evaluation pass, inference batch
-    and probe repetition), and inside its timing processes, from its own tables."""
+    """Seconds inside the sweep's timed regions (every step, evaluation pass, inference
+    batch and probe repetition), and inside its timing processes, from its own tables.
+    """
     r = project / "results" / "aggregate"
     steps = pd.read_csv(r / "steps.csv")
     timings = pd.read_csv(r / "timings.csv")
@@ -82,8 +84,9 @@ def timed_regions(project: Path) -> dict:
 
 
 def process_costs(project: Path) -> list[dict]:
-    """Per scale, what one timing process costs besides its rounds (start-up, building the
-    models, warm-up), what a round costs, and what the first step after a switch costs."""
+    """Per scale, what one timing process costs besides its rounds (start-up, building
+    the models, warm-up), what a round costs, and what the first step after a switch
+    costs."""
     r = project / "results" / "aggregate"
     steps = pd.read_csv(r / "steps.csv")
     timings = pd.read_csv(r / "timings.csv")

@@ -1,11 +1,11 @@
 """Measure the harness and the pipeline on this machine; write docs/PERFORMANCE.md.
 
     python benchmarks/run.py                    # everything but the default sweep
-    python benchmarks/run.py --default-sweep    # and the default sweep (about 12 minutes more)
+    python benchmarks/run.py --default-sweep    # and the default sweep (12 min)
     python benchmarks/run.py --quick --out X.md # a few seconds of each, for tests
 
-Every figure is the median of repeated measurements with its spread, taken in
-this one run; nothing is copied from elsewhere.
+Every figure is the median of repeated measurements with its spread, taken in this one
+run; nothing is copied from elsewhere.
 """
 
 from __future__ import annotations

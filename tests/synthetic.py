@@ -68,11 +68,13 @@ def windows(
     seed=0,
     pairing="interleaved",
 ) -> pd.DataFrame:
-    """Window rows as ``time_scale`` writes them, for an interleaved (or separate) design.
+    """Window rows as ``time_scale`` writes them, for an interleaved (or separate)
+    design.
 
-    Each scale takes an equal slice of the run; interleaved, a process's rounds
-    give every device a window at nearly the same moment; separate, each
-    device's process runs after the other's, alternating."""
+    Each scale takes an equal slice of the run; interleaved, a process's rounds give
+    every device a window at nearly the same moment; separate, each device's process
+    runs after the other's, alternating.
+    """
     rng = np.random.default_rng(seed)
     machine = machine or Machine(rng)
     rows = []

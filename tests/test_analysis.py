@@ -49,8 +49,11 @@ def test_a_synthetic_sweep_recovers_its_crossover():
     assert [c["kind"] for c in crossings] == ["point"]
     assert crossings[0]["params"] == pytest.approx(truth, rel=0.01)
     assert crossings[0]["low_params"] <= truth <= crossings[0]["high_params"]
-    assert summary["devices"]["cuda"]["model_crossings"] == [pytest.approx(truth, rel=0.01)]
-    # Without a cache size, one line per device; the accelerator's small sizes are overhead-bound.
+    assert summary["devices"]["cuda"]["model_crossings"] == [
+        pytest.approx(truth, rel=0.01)
+    ]
+    # Without a cache size, one line per device; the accelerator's small sizes are
+    # overhead-bound.
     assert summary["fits"]["cuda"]["knee_params"] is None
     assert summary["fits"]["cuda"]["sizes"][0]["regime"] == "overhead"
     assert summary["fits"]["cuda"]["missed"] == []
@@ -61,7 +64,11 @@ def test_a_size_level_with_one_turns_the_point_into_a_range():
     # between scales 3 and 5, and the range holds the truth.
     _, _, summary = analysed(["cpu", "cuda"], list(range(1, 11)), "cpu", noise=0.01)
     (c,) = summary["devices"]["cuda"]["crossings"]
-    assert c["kind"] == "range" and c["level_scales"] == [4] and c["between_scales"] == [3, 5]
+    assert (
+        c["kind"] == "range"
+        and c["level_scales"] == [4]
+        and c["between_scales"] == [3, 5]
+    )
     assert c["low_params"] <= true_crossover("cpu", "cuda") <= c["high_params"]
 
 

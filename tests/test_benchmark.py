@@ -1,4 +1,5 @@
-"""The benchmark runs on tiny sizes and writes a well-formed report (no timing is asserted)."""
+"""The benchmark runs on tiny sizes and writes a well-formed report (no timing is
+asserted)."""
 
 import json
 import re
@@ -34,7 +35,8 @@ def test_quick_benchmark_writes_every_section(tmp_path):
     ]:
         assert heading in text
     assert "python benchmarks/run.py --quick" in text
-    # Every loader appears with a ratio to the post's loader, which is 1.00 for the post's own.
+    # Every loader appears with a ratio to the post's loader, which is 1.00 for the
+    # post's own.
     assert re.search(r"\| 1 \| dataloader \| 0 \| .* \| 1\.00 \|", text)
     assert "| 1 | tensor | 0 |" in text and "| 1 | dataloader | 4 |" in text
     results = json.loads(out.with_suffix(".json").read_text())

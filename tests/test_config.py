@@ -1,5 +1,5 @@
-"""Bad input is refused before any job runs, with a message naming the setting, the value
-and what is allowed; renamed settings still work, with a note."""
+"""Bad input is refused before any job runs, with a message naming the setting, the
+value and what is allowed; renamed settings still work, with a note."""
 
 import copy
 import shutil
@@ -221,8 +221,8 @@ GIB = 2**30
 
 
 def test_models_that_cannot_share_memory_are_timed_in_separate_processes():
-    # Scale 50 holds 1.68 GiB of weights and gradients per model: two need about 3.74 GiB
-    # with the process, one about 2.07 GiB; 90% of 3.5 GiB is 3.15.
+    # Scale 50 holds 1.68 GiB of weights and gradients per model: two need about 3.74
+    # GiB with the process, one about 2.07 GiB; 90% of 3.5 GiB is 3.15.
     p = plan(with_(scales=[1, 50]), memory={"host": 3.5 * GIB})
     pairing = {r.scale: r.pairing for r in p.runs}
     assert pairing == {1: INTERLEAVED, 50: SEPARATE} and p.skipped == []
@@ -285,7 +285,8 @@ def test_keys_ignore_key_order_and_follow_every_setting():
 
 
 # Through the real command line: the run stops before any job and results/ is untouched.
-# Every case above (a device missing on every machine of this platform stands in for an unavailable one)...
+# Every case above (a device missing on every machine of this platform stands in for an
+# unavailable one)...
 MISSING = "cuda" if sys.platform == "darwin" else "mps"
 CLI_CASES = {name: case for name, case in BAD.items() if name != "device not available"}
 CLI_CASES |= {

@@ -27,7 +27,8 @@ def test_two_regimes_are_recovered():
         1e-9, rel=1e-6
     ) and fit.memory_s == pytest.approx(3e-9, rel=1e-6)
     assert np.abs(cm.residuals(fit, P, truth.predict(P))).max() < 1e-9
-    # Overhead dominates the smallest size, the cache the middle ones, memory the largest.
+    # Overhead dominates the smallest size, the cache the middle ones, memory the
+    # largest.
     assert (
         fit.regimes(P)[0] == "overhead"
         and fit.regimes(P)[3] == "cache"

@@ -19,7 +19,8 @@ def crossings(speedup, low, high, replicates=None):
 
 
 def test_crossing_by_hand():
-    # Speedup 0.5 at 1e6 and 2.0 at 4e6: the line in (log p, log s) meets 1 halfway, at 2e6.
+    # Speedup 0.5 at 1e6 and 2.0 at 4e6: the line in (log p, log s) meets 1 halfway, at
+    # 2e6.
     assert cx.interpolate(1e6, 0.5, 4e6, 2.0) == pytest.approx(2e6)
 
 

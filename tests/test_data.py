@@ -57,7 +57,7 @@ def test_tensor_loader_keeps_order_without_shuffle_and_drops_last():
     assert epoch_indices(loader, X) == [0, 1, 2, 3, 4, 5]
 
 
-def test_loaders_with_their_own_generators_shuffle_alike_and_leave_the_global_stream_alone():
+def test_loaders_with_own_generators_shuffle_alike_and_spare_the_global_stream():
     X = torch.arange(30, dtype=torch.float32).unsqueeze(1)
     Y = torch.zeros(30, dtype=torch.long)
     for kind in ("dataloader", "tensor"):

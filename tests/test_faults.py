@@ -15,8 +15,8 @@ from workflow_helpers import TINY, planned_jobs, rules_run, snakemake, write_con
 
 pytestmark = pytest.mark.workflow
 
-# Scale 10 with long windows is slow enough to be caught mid-process (several seconds per
-# process); scales 1 and 2 are those of the finished sweep.
+# Scale 10 with long windows is slow enough to be caught mid-process (several seconds
+# per process); scales 1 and 2 are those of the finished sweep.
 SLOW = copy.deepcopy(TINY)
 SLOW["scales"] = [
     1,
@@ -100,7 +100,8 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     assert not list(project.glob("results/runs/scale10/*/*/timings.csv"))
     # Every finished run is untouched.
     assert {p: t for p, t in snapshot(project).items() if p in before} == before
-    # The next run plans exactly the unfinished work: scale 10's timing and check, then the aggregation.
+    # The next run plans exactly the unfinished work: scale 10's timing and check, then
+    # the aggregation.
     jobs = planned_jobs(project)
     assert [w for r, w in jobs if r in ("time_scale", "check_inference")] and all(
         "scale=10" in w
@@ -110,8 +111,8 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     finishes_cleanly(project)
 
 
-# Each rule, killed right after it wrote its last output, before Snakemake recorded it as
-# finished; the edit to the config makes each of them run again.
+# Each rule, killed right after it wrote its last output, before Snakemake recorded it
+# as finished; the edit to the config makes each of them run again.
 AFTER_OUTPUTS = {
     "time_scale": lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}]),
     "check_inference": lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}]),

@@ -1,4 +1,5 @@
-"""Only a real run touches the disk while the workflow is read: which invocations are real runs."""
+"""Only a real run touches the disk while the workflow is read: which invocations are
+real runs."""
 
 from types import SimpleNamespace
 

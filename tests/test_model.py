@@ -33,7 +33,8 @@ def test_layer_widths_follow_the_scale():
 
 
 def test_bytes_per_step_by_hand():
-    # Scale 1: 30,300 first-layer parameters (20 bytes each), 60,602 others (24 bytes each).
+    # Scale 1: 30,300 first-layer parameters (20 bytes each), 60,602 others (24 bytes
+    # each).
     assert ModelSizes.for_scale(1).bytes_per_step() == 20 * 30300 + 24 * 60602
 
 

@@ -32,9 +32,9 @@ def interleaved_interval(sweep: int) -> tuple[float, float]:
 
 
 def separate_jobs_interval(sweep: int, steps: int = 100) -> tuple[float, float]:
-    """The former design on the same machine: the baseline's job (100 timed steps) in the first
-    half of the run, the device's in the second; the ratio of medians, with an interval from
-    resampling each job's steps independently."""
+    """The former design on the same machine: the baseline's job (100 timed steps) in
+    the first half of the run, the device's in the second; the ratio of medians, with an
+    interval from resampling each job's steps independently."""
     rng = np.random.default_rng(sweep)
     m = machine(sweep)
     times = {}

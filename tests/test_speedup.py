@@ -28,7 +28,8 @@ def test_round_ratio_is_the_baselines_window_over_the_devices():
 
 
 def test_speedup_is_the_median_of_the_round_ratios():
-    # Process 0 rounds give ratios 2, 3, 4; process 1 gives 5, 6, 7: the median of all six is 4.5.
+    # Process 0 rounds give ratios 2, 3, 4; process 1 gives 5, 6, 7: the median of all
+    # six is 4.5.
     rows = []
     for p, ratios in enumerate([(2, 3, 4), (5, 6, 7)]):
         for r, ratio in enumerate(ratios):
@@ -44,8 +45,9 @@ def test_speedup_is_the_median_of_the_round_ratios():
 
 
 def test_two_stage_resampling_draws_processes_then_rounds():
-    # Two processes whose values never mix: a replicate draws whole processes, so its pooled values
-    # come from one or both groups, with each group's values drawn with replacement inside it.
+    # Two processes whose values never mix: a replicate draws whole processes, so its
+    # pooled values come from one or both groups, with each group's values drawn with
+    # replacement inside it.
     groups = [np.array([1.0, 1.0, 1.0]), np.array([10.0, 10.0])]
     picks = np.array([[0, 0], [1, 1], [0, 1]])
     values = sp.resample(groups, picks, np.random.default_rng(0))
@@ -55,7 +57,8 @@ def test_two_stage_resampling_draws_processes_then_rounds():
 
 
 def test_interval_widens_with_the_spread_between_processes():
-    # Same rounds, but the processes disagree in the second case: the interval must reflect it.
+    # Same rounds, but the processes disagree in the second case: the interval must
+    # reflect it.
     agree = [np.array([1.0, 1.02, 0.98, 1.01]) for _ in range(3)]
     disagree = [agree[0] * 0.8, agree[1], agree[2] * 1.2]
     rng = np.random.default_rng(0)
@@ -74,8 +77,8 @@ def test_widening_corrects_the_bootstrap_for_few_processes():
 
 
 def test_median_interval_by_hand():
-    # n = 10: P(Binomial(10, 1/2) <= 1) = 11/1024, so [x(2), x(9)] covers 1 - 22/1024 = 97.9% >= 95%,
-    # while [x(3), x(8)] covers 1 - 2 * 56/1024 = 89.1%.
+    # n = 10: P(Binomial(10, 1/2) <= 1) = 11/1024, so [x(2), x(9)] covers 1 - 22/1024 =
+    # 97.9% >= 95%, while [x(3), x(8)] covers 1 - 2 * 56/1024 = 89.1%.
     x = list(range(10, 0, -1))
     assert sp.median_interval(x, 0.95) == (2.0, 9.0)
     # n = 5: even [x(1), x(5)] covers only 93.75%; the full range is the best there is.

@@ -16,7 +16,8 @@ POST_PRINTED = ["0.75", "0.65", "0.25", "0.11", "0.06", "0.03"]
 
 @pytest.fixture(scope="module")
 def post_losses(tmp_path_factory):
-    """Run the post's Part 1 code (tests/post_part1.py) and record every training loss it computes."""
+    """Run the post's Part 1 code (tests/post_part1.py) and record every training loss
+    it computes."""
     losses = []
     original = F.cross_entropy
 

@@ -95,7 +95,9 @@ def test_processes_hold_every_device_or_alternate_one_each():
 
 def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
     steps, procs = run_worker(tmp_path, settings(), ["cpu1", "cpu"], save=True)
-    procs = procs.assign(process_wall_s=3.0)  # the scale's job adds the wall it measured
+    procs = procs.assign(
+        process_wall_s=3.0
+    )  # the scale's job adds the wall it measured
     assert set(steps["device"]) == {"cpu1", "cpu"} and len(steps) == 2 * (
         1 + 2 * (1 + 2)
     )
@@ -111,7 +113,8 @@ def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
     )
     assert list(table["round"]) == [0, 1] and set(table["window_steps"]) == {2}
     assert bool(table["total_extrapolated"].iloc[0])
-    # Extrapolated total: warm-up + median timed step x the 99 other steps + one evaluation pass.
+    # Extrapolated total: warm-up + median timed step x the 99 other steps + one
+    # evaluation pass.
     timed = steps[(steps["device"] == "cpu") & (steps["kind"] == "timed")][
         "step_s"
     ].median()
@@ -139,7 +142,8 @@ def test_memory_estimate_matches_the_measured_peak(tmp_path, scale, devices):
 
 def test_out_of_memory_names_the_scale_devices_and_estimate():
     error = RuntimeError(
-        "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried"
+        "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate "
+        "memory: you tried"
     )
     with pytest.raises(
         MemoryError,

@@ -1,4 +1,5 @@
-"""The real workflow, end to end, on the tiny sweep; then what reruns when the config changes."""
+"""The real workflow, end to end, on the tiny sweep; then what reruns when the config
+changes."""
 
 import copy
 import re
@@ -57,9 +58,11 @@ def test_report_has_every_section(project):
         assert heading in report
     assert "No accelerator on this machine" in report
     assert "![Speedup against parameters](crossover.png)" in report
-    # One table row per scale: both devices' median windows and a speedup with its interval.
+    # One table row per scale: both devices' median windows and a speedup with its
+    # interval.
     assert re.search(
-        r"\| 1 \| 90,902 \| .*(?:µs|ms).* \| \d+\.\d\dx \[\d+\.\d\d, \d+\.\d\d\]( [†‡])* \| 6 \(2\) \|",
+        r"\| 1 \| 90,902 \| .*(?:µs|ms).* \| \d+\.\d\dx \[\d+\.\d\d, \d+\.\d\d\]( "
+        r"[†‡])* \| 6 \(2\) \|",
         report,
     )
     assert "| 2 | 361,802 |" in report
@@ -132,7 +135,8 @@ def test_same_config_gives_same_data_and_weights_on_the_cpu(project):
 
 
 def test_timed_jobs_never_overlap(project):
-    # Run with --cores 2: still, no two timed regions (timing processes, checks, probes) overlap.
+    # Run with --cores 2: still, no two timed regions (timing processes, checks, probes)
+    # overlap.
     t = pd.read_csv(project / "results/aggregate/timings.csv").drop_duplicates(
         ["run_key", "process"]
     )
@@ -180,7 +184,8 @@ def test_caching_follows_the_config(project):
     # Nothing changed: nothing to do.
     assert planned_jobs(project) == []
 
-    # One scale's setting changed: only that scale's timing and check, then the aggregation.
+    # One scale's setting changed: only that scale's timing and check, then the
+    # aggregation.
     write_config(
         project, edited(lambda c: c.update(scales=[1, {"scale": 2, "lr": 0.25}]))
     )
@@ -217,7 +222,8 @@ def test_caching_follows_the_config(project):
         if r in ("make_dataset", "time_scale", "check_inference")
     )
 
-    # A scale removed, or an analysis setting changed: nothing retrains; the report is rebuilt.
+    # A scale removed, or an analysis setting changed: nothing retrains; the report is
+    # rebuilt.
     write_config(project, edited(lambda c: c.update(scales=[1])))
     assert rules_run(planned_jobs(project)) == AGGREGATION
     write_config(project, edited(lambda c: c["analysis"].update(bootstrap=300)))
@@ -236,7 +242,9 @@ def test_switching_back_rebuilds_the_report_even_without_metadata(project):
     snakemake(project, "--cores", "1")
     assert plan_key(project) != first
     shutil.rmtree(project / ".snakemake")
-    write_config(project, TINY)  # back to a plan whose runs all exist, older than the report
+    write_config(
+        project, TINY
+    )  # back to a plan whose runs all exist, older than the report
     assert rules_run(planned_jobs(project)) == AGGREGATION
     snakemake(project, "--cores", "1")
     assert plan_key(project) == first
@@ -252,13 +260,15 @@ def test_scales_that_cannot_share_memory_fall_back_to_separate_processes(tmp_pat
         timing_needs({"cpu": models["cpu"]}, nbytes)["host"],
     )
     assert together > alone > RUNTIME
-    # Free memory between the two (with the 10% headroom): scale 2's models cannot share a process.
+    # Free memory between the two (with the 10% headroom): scale 2's models cannot share
+    # a process.
     assume = {"SWEEP_ASSUME_MEMORY_BYTES": str(int((together + alone) / 2 / 0.9))}
     project = make_project(tmp_path, edited(lambda c: c.update(scales=[2])))
     snakemake(project, "--cores", "1", env=assume)
     timings = pd.read_csv(project / "results/aggregate/timings.csv")
     assert set(timings["pairing"]) == {"separate"}
-    # Each process held one device, and the devices' processes alternated: cpu1, cpu, cpu1, cpu.
+    # Each process held one device, and the devices' processes alternated: cpu1, cpu,
+    # cpu1, cpu.
     procs = timings.drop_duplicates(["device", "process"]).sort_values("started_at")
     assert list(procs["device"]) == ["cpu1", "cpu", "cpu1", "cpu"]
     report = (project / "results/report.md").read_text()

@@ -57,7 +57,9 @@ def hardware_settings(wildcards):
 
 def device_files(name):
     """One file per device of a scale's run, as an output pattern."""
-    pattern = keys.DEVICE_RUN.format(scale="{{scale}}", key="{{key}}", device="{device}")
+    pattern = keys.DEVICE_RUN.format(
+        scale="{{scale}}", key="{{key}}", device="{device}"
+    )
     return expand(f"{pattern}/{name}", device=PLAN.devices)
 
 
@@ -79,7 +81,9 @@ def plan_change(wildcards=None):
 
 
 def hardware_files():
-    return [keys.HARDWARE.format(device=d, key=h["key"]) for d, h in PLAN.hardware.items()]
+    return [
+        keys.HARDWARE.format(device=d, key=h["key"]) for d, h in PLAN.hardware.items()
+    ]
 
 
 def toy_file(name):

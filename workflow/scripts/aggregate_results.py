@@ -1,4 +1,5 @@
-"""Gather every device's timing, step and inference files and the hardware probes into tidy tables."""
+"""Gather every device's timing, step and inference files and the hardware probes into
+tidy tables."""
 
 import pandas as pd
 from sweeplib.atomic import write_csv

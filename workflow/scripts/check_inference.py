@@ -1,4 +1,5 @@
-"""Reload each device's checkpoint of one scale in a fresh process and check its predictions."""
+"""Reload each device's checkpoint of one scale in a fresh process and check its
+predictions."""
 
 import json
 import time
@@ -16,7 +17,7 @@ from sweeplib.logs import job
 def check_device(
     device: dict, checkpoint: str, predictions: str, data: dict, batch_size: int
 ) -> dict:
-    """One device's check, timed; the model is freed before the next device's is loaded."""
+    """One device's check, timed; its model is freed before the next one is loaded."""
     started_at = time.time()
     torch.set_num_threads(device["threads"])
     model, meta = load_checkpoint(checkpoint, torch_device(device["name"]))

@@ -1,4 +1,5 @@
-"""Measure one device's copy bandwidth and matrix-multiply throughput, and read its cache size."""
+"""Measure one device's copy bandwidth and matrix-multiply throughput, and read its
+cache size."""
 
 import json
 import time

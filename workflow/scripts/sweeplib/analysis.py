@@ -17,8 +17,9 @@ CELL = ["scale", "device"]
 def cell_table(
     windows: pd.DataFrame, hardware: pd.DataFrame, spread_flag: float
 ) -> pd.DataFrame:
-    """One row per (scale, device): the median window, the spread of the windows and of the
-    processes, what the first step after a switch cost, totals, and the bandwidth used."""
+    """One row per (scale, device): the median window, the spread of the windows and of
+    the processes, what the first step after a switch cost, totals, and the bandwidth
+    used."""
     by = windows.groupby(CELL, sort=True)
     q = by["step_median_s"].quantile([0.25, 0.5, 0.75]).unstack()
     per_process = (
@@ -59,19 +60,20 @@ def cell_table(
     ).reset_index()
     out["iqr_rel"] = (out["step_q75_s"] - out["step_q25_s"]) / out["step_median_s"]
     out["flagged"] = out["iqr_rel"] > spread_flag
-    out["bytes_per_step"] = [
-        ModelSizes.for_scale(int(s)).bytes_per_step() for s in out["scale"]
-    ]
+    return with_bandwidth(out, hardware)
+
+
+def with_bandwidth(cells: pd.DataFrame, hardware: pd.DataFrame) -> pd.DataFrame:
+    """The bytes a step moves at each size, the bandwidth it achieved, its fraction of
+    the device's copy bandwidth, and the device's last-level cache."""
+    probe = hardware.drop_duplicates("device").set_index("device")
+    sizes = [ModelSizes.for_scale(int(s)) for s in cells["scale"]]
+    out = cells.assign(bytes_per_step=[s.bytes_per_step() for s in sizes])
     out["achieved_Bps"] = out["bytes_per_step"] / out["step_median_s"]
-    probe = (
-        hardware.drop_duplicates("device").set_index("device")
-        if len(hardware)
-        else pd.DataFrame()
-    )
     out["bandwidth_fraction"] = out["achieved_Bps"] / out["device"].map(
-        probe.get("bandwidth_Bps", pd.Series(dtype=float))
+        probe["bandwidth_Bps"]
     )
-    out["llc_bytes"] = out["device"].map(probe.get("llc_bytes", pd.Series(dtype=float)))
+    out["llc_bytes"] = out["device"].map(probe["llc_bytes"])
     return out
 
 
@@ -83,7 +85,8 @@ def analyse(
     scales: list[int],
     spans: pd.DataFrame,
 ) -> tuple[pd.DataFrame, dict]:
-    """The speedup table and everything said about it: crossovers, cost models, overlaps."""
+    """The speedup table and everything said about it: crossovers, cost models,
+    overlaps."""
     table, boots = speedup_table(
         windows,
         baseline,
@@ -184,7 +187,8 @@ def model_of(fit: dict) -> costmodel.CostModel:
 
 
 def overlaps(spans: pd.DataFrame) -> list[dict]:
-    """Timed regions of different jobs that ran at the same time (each span: job, start, end)."""
+    """Timed regions of different jobs that ran at the same time (each span: job, start,
+    end)."""
     out, latest = [], None  # latest: the span seen so far that ends last
     for b in spans.dropna().drop_duplicates().sort_values("start").to_dict("records"):
         if (

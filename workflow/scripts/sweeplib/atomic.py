@@ -16,7 +16,8 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it onto the target on success."""
+    """Yield a temporary path in the target's folder; rename it onto the target on
+    success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
@@ -45,7 +46,8 @@ def write_csv(target: str | os.PathLike, frame) -> None:
 
 
 def write_rows(target: str | os.PathLike, rows: list[dict]) -> None:
-    """Write records as CSV, atomically, without pandas (the timing workers do not import it)."""
+    """Write records as CSV, atomically, without pandas (the timing workers do not
+    import it)."""
     import csv
 
     columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -63,7 +65,8 @@ def torch_save(target: str | os.PathLike, obj) -> None:
 
 
 def remove_stale_parts(folder: str | os.PathLike) -> list[Path]:
-    """Delete temporary files a killed writer left in ``folder`` (they were never renamed into place)."""
+    """Delete temporary files a killed writer left in ``folder`` (they were never
+    renamed into place)."""
     removed = []
     for p in Path(folder).glob(".*.part"):
         p.unlink(missing_ok=True)

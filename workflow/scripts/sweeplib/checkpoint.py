@@ -15,7 +15,8 @@ FORMAT = "mlp-checkpoint/1"
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be trusted: unreadable, truncated, or not of this format."""
+    """A checkpoint that cannot be trusted: unreadable, truncated, or not of this
+    format."""
 
 
 def save_checkpoint(path: str | Path, model: NeuralNetwork, meta: dict) -> None:
@@ -48,7 +49,8 @@ def load_checkpoint(path: str | Path, device="cpu") -> tuple[NeuralNetwork, dict
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         )
         raise CheckpointError(
-            f"checkpoint {path} cannot be loaded safely (truncated, corrupted, or not plain tensors): {first}"
+            f"checkpoint {path} cannot be loaded safely (truncated, corrupted, or not "
+            f"plain tensors): {first}"
         ) from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__

@@ -33,7 +33,8 @@ OVERRIDABLE = {
     "switch_steps": "timing",
 }
 
-# Keys renamed since earlier versions: old name -> new name (in `timing` and in scale entries).
+# Keys renamed since earlier versions: old name -> new name (in `timing` and in scale
+# entries).
 RENAMED = {
     "repeats": "rounds",
     "steps_per_repeat": "steps_per_window",
@@ -42,7 +43,8 @@ RENAMED = {
 
 
 class ConfigError(ValueError):
-    """A config that cannot be run; the message names each bad setting and what is allowed."""
+    """A config that cannot be run; the message names each bad setting and what is
+    allowed."""
 
 
 def load_schema(path: str | Path) -> dict:
@@ -51,13 +53,14 @@ def load_schema(path: str | Path) -> dict:
 
 
 def validate_config(config, schema_path: str | Path) -> tuple[dict, list[str]]:
-    """The config with defaults filled, and deprecation notes; or one ConfigError listing
-    every problem."""
+    """The config with defaults filled, and deprecation notes; or one ConfigError
+    listing every problem."""
     from snakemake.utils import validate
 
     if not isinstance(config, dict):
         raise ConfigError(
-            f"the config must be a mapping of settings, got {type(config).__name__}: {config!r}"
+            f"the config must be a mapping of settings, got {type(config).__name__}: "
+            f"{config!r}"
         )
     config = copy.deepcopy(config)
     notes, problems = translate_renamed(config)
@@ -92,18 +95,21 @@ def translate_renamed(config: dict) -> tuple[list[str], list[str]]:
                 continue
             if new in section:
                 problems.append(
-                    f"{where}.{old} and {where}.{new} are both set; {old} is the old name of {new}: keep {new}"
+                    f"{where}.{old} and {where}.{new} are both set; {old} is the old "
+                    f"name of {new}: keep {new}"
                 )
                 continue
             section[new] = section.pop(old)
             notes.append(
-                f"{where}.{old} is deprecated: read as {where}.{new} = {section[new]!r}; rename it"
+                f"{where}.{old} is deprecated: read as {where}.{new} = "
+                f"{section[new]!r}; rename it"
             )
     return notes, problems
 
 
 def scale_settings(config: dict, entry) -> dict:
-    """The effective settings of one scale: the global ones with the entry's overrides applied."""
+    """The effective settings of one scale: the global ones with the entry's overrides
+    applied."""
     out = {"scale": entry["scale"] if isinstance(entry, dict) else entry}
     for key, section in OVERRIDABLE.items():
         out[key] = config[section][key]
@@ -113,49 +119,48 @@ def scale_settings(config: dict, entry) -> dict:
 
 
 def _semantic_problems(config: dict) -> list[str]:
-    problems = []
-    seen = {}
-    n_train = config["data"]["n_train"]
+    problems, seen = [], {}
     for i, entry in enumerate(config["scales"]):
         s = scale_settings(config, entry)
         if s["scale"] in seen:
             problems.append(
-                f"scales[{i}] = {s['scale']} duplicates scales[{seen[s['scale']]}]; allowed: each scale once"
+                f"scales[{i}] = {s['scale']} duplicates scales[{seen[s['scale']]}]; "
+                "allowed: each scale once"
             )
         seen.setdefault(s["scale"], i)
-
-        def name(
-            key: str,
-        ) -> str:  # where the effective value was set: the entry or the global section
-            return (
-                f"scales[{i}].{key}"
-                if isinstance(entry, dict) and key in entry
-                else f"{OVERRIDABLE[key]}.{key}"
-            )
-
-        if s["batch_size"] > n_train:
-            problems.append(
-                f"{name('batch_size')} = {s['batch_size']} is larger than the training set; "
-                f"allowed: at most data.n_train = {n_train}"
-            )
-            continue
-        steps = protocol_steps(s["epochs"], n_train, s["batch_size"])
-        try:
-            Schedule.from_settings(s, steps)
-        except ValueError as exc:
-            names = ", ".join(
-                f"{name(k)} = {s[k]!r}"
-                for k in ("warmup_steps", "rounds", "switch_steps", "steps_per_window")
-            )
-            problems.append(f"scale {s['scale']}: {names}: {exc}")
+        problems += _protocol_problems(s, i, entry, config["data"]["n_train"])
     return list(dict.fromkeys(problems))
 
 
-def check_config_file(path: str | Path) -> None:
-    """Refuse a config file that is not YAML or not a mapping, naming the file and the place.
+def _where(i: int, entry, key: str) -> str:
+    """Where a scale's effective value was set: its entry, or the global section."""
+    if isinstance(entry, dict) and key in entry:
+        return f"scales[{i}].{key}"
+    return f"{OVERRIDABLE[key]}.{key}"
 
-    (Snakemake's own messages for these name neither.) A missing file is left
-    to Snakemake, which names it.
+
+def _protocol_problems(s: dict, i: int, entry, n_train: int) -> list[str]:
+    """A batch larger than the training set, or a schedule the protocol cannot hold."""
+    if s["batch_size"] > n_train:
+        return [
+            f"{_where(i, entry, 'batch_size')} = {s['batch_size']} is larger than the "
+            f"training set; allowed: at most data.n_train = {n_train}"
+        ]
+    try:
+        Schedule.from_settings(s, protocol_steps(s["epochs"], n_train, s["batch_size"]))
+    except ValueError as exc:
+        keys = ("warmup_steps", "rounds", "switch_steps", "steps_per_window")
+        names = ", ".join(f"{_where(i, entry, k)} = {s[k]!r}" for k in keys)
+        return [f"scale {s['scale']}: {names}: {exc}"]
+    return []
+
+
+def check_config_file(path: str | Path) -> None:
+    """Refuse a config file that is not YAML or not a mapping, naming the file and the
+    place.
+
+    (Snakemake's own messages for these name neither.) A missing file is left to
+    Snakemake, which names it.
     """
     path = Path(path)
     if not path.exists():
@@ -169,7 +174,8 @@ def check_config_file(path: str | Path) -> None:
         raise ConfigError(f"{path} is not valid YAML{at}: {problem}") from exc
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{path} must be a mapping of settings (scales:, devices:, ...), got {type(data).__name__}: {data!r}"
+            f"{path} must be a mapping of settings (scales:, devices:, ...), got "
+            f"{type(data).__name__}: {data!r}"
         )
 
 
@@ -214,7 +220,8 @@ def _describe(schema: dict) -> str:
     if "exclusiveMaximum" in schema:
         bounds.append(f"< {schema['exclusiveMaximum']}")
     if kind:
-        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} {' and '.join(bounds)}".strip()
+        article = "an" if kind[0] in "aeiou" else "a"
+        return f"{article} {kind} {' and '.join(bounds)}".strip()
     return "see workflow/schemas/config.schema.yaml"
 
 
@@ -229,7 +236,8 @@ def _message(error, schema) -> str:
     if error.validator == "required":
         return f"{_setting_name(error.absolute_path)}: {error.message}"
     if error.validator in ("anyOf", "oneOf") and error.context:
-        # Explain through the branch that matches the value's kind (a wrong kind fails on "type").
+        # Explain through the branch that matches the value's kind (a wrong kind fails
+        # on "type").
         same_kind = [e for e in error.context if e.validator != "type"]
         inner = [
             e
@@ -244,8 +252,13 @@ def _message(error, schema) -> str:
     if isinstance(value, str):
         try:
             float(value)
-            hint = " (YAML reads this as text: write the number with a decimal point, e.g. 1.0e-3)"
+            hint = (
+                " (YAML reads this as text: write the number with a decimal point, "
+                "e.g. 1.0e-3)"
+            )
         except ValueError:
             pass
     shown = json.dumps(value) if isinstance(value, (dict, list)) else repr(value)
-    return f"{_setting_name(error.absolute_path)} = {shown} is not allowed{hint}; allowed: {_allowed(error, schema)}"
+    setting = _setting_name(error.absolute_path)
+    allowed = _allowed(error, schema)
+    return f"{setting} = {shown} is not allowed{hint}; allowed: {allowed}"

@@ -53,8 +53,9 @@ class CostModel:
         return sum(self.parts(params))
 
     def regimes(self, params) -> list[str]:
-        """What dominates each size's step: the fixed overhead, the cache-resident weights,
-        or the weights streamed from memory (``per-parameter`` for a one-line model)."""
+        """What dominates each size's step: the fixed overhead, the cache-resident
+        weights, or the weights streamed from memory (``per-parameter`` for a one-line
+        model)."""
         names = (
             ("overhead", "cache", "memory")
             if self.knee_params is not None
@@ -97,7 +98,8 @@ def fit(
 
 
 def _nonnegative_least_squares(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """min |a c - y| with c >= 0, by trying every set of free terms (there are at most three)."""
+    """min |a c - y| with c >= 0, by trying every set of free terms (there are at most
+    three)."""
     best, best_err = np.zeros(a.shape[1]), float(np.sum(y**2))
     for n in range(1, a.shape[1] + 1):
         for free in itertools.combinations(range(a.shape[1]), n):

@@ -30,7 +30,8 @@ from .sizes import params_of_scale, scale_for_params
 @dataclass
 class Crossing:
     kind: str  # "point" | "range" | "open_below" | "open_above"
-    direction: str  # "overtakes": the device becomes faster with size; "falls_behind": the reverse
+    # "overtakes": the device becomes the faster with size; "falls_behind": the reverse
+    direction: str
     low_params: float  # the bracketing swept sizes (or the interval of a point)
     high_params: float
     params: float = math.nan  # the point estimate (kind "point" only)
@@ -60,57 +61,43 @@ def interpolate(p0: float, s0: float, p1: float, s1: float) -> float:
 def crossings(
     scales, params, speedup, ci_low, ci_high, replicates: np.ndarray, confidence: float
 ) -> list[Crossing]:
-    """Every crossing of a speedup curve swept at ``params`` (ascending), per the rules above.
-    ``replicates`` has one row per bootstrap replicate, one column per size."""
+    """Every crossing of a speedup curve swept at ``params`` (ascending), per the rules
+    above. ``replicates`` has one row per bootstrap replicate, one column per size."""
     classes = classify(ci_low, ci_high)
     decisive = [i for i, c in enumerate(classes) if c != "level"]
-    out = []
-    if decisive and decisive[0] > 0 and classes[decisive[0]] == "above":
-        out.append(
-            Crossing(
-                "open_below",
-                "overtakes",
-                params[0],
-                params[decisive[0]],
-                level_scales=[int(s) for s in scales[: decisive[0]]],
-                between_scales=(int(scales[0]), int(scales[decisive[0]])),
-            )
+    if not decisive:
+        return []
+
+    def span(kind, direction, i, j) -> Crossing:
+        """A crossing known only to lie between sizes i and j (level sizes between)."""
+        level = [int(scales[k]) for k in range(i, j + 1) if classes[k] == "level"]
+        return Crossing(
+            kind,
+            direction,
+            params[i],
+            params[j],
+            level_scales=level,
+            between_scales=(int(scales[i]), int(scales[j])),
         )
+
+    first, last = decisive[0], decisive[-1]
+    out = (
+        [span("open_below", "overtakes", 0, first)]
+        if (first > 0 and classes[first] == "above")
+        else []
+    )
     for i, j in zip(decisive, decisive[1:]):
         if classes[i] == classes[j]:
             continue
         direction = "overtakes" if classes[i] == "below" else "falls_behind"
-        level = [int(s) for s in scales[i + 1 : j]]
         if j == i + 1:
             out.append(
                 _point(i, params, speedup, replicates, confidence, direction, scales)
             )
         else:
-            out.append(
-                Crossing(
-                    "range",
-                    direction,
-                    params[i],
-                    params[j],
-                    level_scales=level,
-                    between_scales=(int(scales[i]), int(scales[j])),
-                )
-            )
-    if (
-        decisive
-        and decisive[-1] < len(classes) - 1
-        and classes[decisive[-1]] == "below"
-    ):
-        out.append(
-            Crossing(
-                "open_above",
-                "overtakes",
-                params[decisive[-1]],
-                params[-1],
-                level_scales=[int(s) for s in scales[decisive[-1] + 1 :]],
-                between_scales=(int(scales[decisive[-1]]), int(scales[-1])),
-            )
-        )
+            out.append(span("range", direction, i, j))
+    if last < len(classes) - 1 and classes[last] == "below":
+        out.append(span("open_above", "overtakes", last, len(classes) - 1))
     return out
 
 
@@ -161,7 +148,7 @@ def winner_throughout(ci_low, ci_high) -> str | None:
 def suggest_scale(
     crossing: Crossing, scales: list[int], max_ratio: float = 1.5
 ) -> str | None:
-    """A scale to add where a crossing is only known to a range, or to a wide interval."""
+    """A scale to add where a crossing is known only to a range, or a wide interval."""
     lo, hi = crossing.low_params, crossing.high_params
     if (
         crossing.kind == "point"
@@ -174,5 +161,9 @@ def suggest_scale(
     s = scale_for_params(middle)
     for candidate in sorted({math.floor(s), math.ceil(s)}, key=lambda c: abs(c - s)):
         if candidate >= 1 and candidate not in scales:
-            return f"add scale {candidate} ({params_of_scale(candidate):,.0f} parameters) to the config and rerun"
-    return "the sizes around it are all swept: raise timing.rounds or timing.processes there to narrow the intervals"
+            params = f"{params_of_scale(candidate):,.0f} parameters"
+            return f"add scale {candidate} ({params}) to the config and rerun"
+    return (
+        "the sizes around it are all swept: raise timing.rounds or timing.processes "
+        "there to narrow the intervals"
+    )

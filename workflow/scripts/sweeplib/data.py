@@ -1,4 +1,5 @@
-"""Synthetic data of the post (random features, random binary labels), its files and loaders."""
+"""Synthetic data of the post (random features, random binary labels), its files and
+loaders."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ LOADERS = ("dataloader", "tensor")
 def make_dataset(
     num_inputs: int, n_train: int, n_test: int, seed: int
 ) -> dict[str, torch.Tensor]:
-    """Features ~ N(0, 1) and labels in {0, 1}, drawn on the CPU from one seeded generator.
+    """Features ~ N(0, 1) and labels in {0, 1}, drawn on the CPU from one seeded
+    generator.
 
-    The draws come in the post's order (train features, train labels, test
-    features, test labels); unlike the post, they are seeded, so every run of a
-    scale trains on the same bytes.
+    The draws come in the post's order (train features, train labels, test features,
+    test labels); unlike the post, they are seeded, so every run of a scale trains on
+    the same bytes.
     """
     g = torch.Generator().manual_seed(seed)
     return {
@@ -31,7 +33,8 @@ def make_dataset(
 
 
 def dataset_sha256(data: dict[str, torch.Tensor]) -> str:
-    """A digest of the tensors' names, shapes, dtypes and bytes (independent of file format)."""
+    """A digest of the tensors' names, shapes, dtypes and bytes (independent of file
+    format)."""
     h = hashlib.sha256()
     for name in sorted(data):
         t = data[name].contiguous()
@@ -56,10 +59,11 @@ class MyDataset(Dataset):
 
 
 class TensorBatches:
-    """Pre-batched loading: a shuffled permutation sliced per batch, no per-sample Python.
+    """Pre-batched loading: a shuffled permutation sliced per batch, no per-sample
+    Python.
 
-    Draws its permutation at the start of each pass, from ``generator`` (or the
-    global generator), as ``DataLoader``'s ``RandomSampler`` draws its order.
+    Draws its permutation at the start of each pass, from ``generator`` (or the global
+    generator), as ``DataLoader``'s ``RandomSampler`` draws its order.
     """
 
     def __init__(
@@ -104,11 +108,12 @@ def make_loader(
     drop_last: bool = False,
     generator: torch.Generator | None = None,
 ):
-    """The loader named by the config: ``dataloader`` (the post's) or ``tensor`` (pre-batched).
+    """The loader named by the config: ``dataloader`` (the post's) or ``tensor``
+    (pre-batched).
 
-    With a ``generator``, the shuffles are drawn from it rather than from the
-    global generator, so loaders trained side by side in one process do not
-    draw from each other's stream.
+    With a ``generator``, the shuffles are drawn from it rather than from the global
+    generator, so loaders trained side by side in one process do not draw from each
+    other's stream.
     """
     if kind == "dataloader":
         return DataLoader(
@@ -125,7 +130,8 @@ def make_loader(
     if kind == "tensor":
         if num_workers:
             raise ValueError(
-                f"loader 'tensor' runs in the training process; num_workers must be 0, got {num_workers}"
+                "loader 'tensor' runs in the training process; num_workers must be 0, "
+                f"got {num_workers}"
             )
         return TensorBatches(X, Y, batch_size, shuffle, drop_last, generator)
     raise ValueError(f"unknown loader {kind!r}; allowed: {', '.join(LOADERS)}")

@@ -58,8 +58,8 @@ def resolve_devices(requested, available: list[str]) -> list[str]:
     missing = [d for d in requested if d not in available]
     if missing:
         raise ValueError(
-            f"devices: {', '.join(missing)} requested but not available on this machine; "
-            f"available here: {', '.join(available)}"
+            f"devices: {', '.join(missing)} requested but not available on this "
+            f"machine; available here: {', '.join(available)}"
         )
     return list(requested)
 
@@ -74,17 +74,20 @@ def resolve_baseline(baseline: str, devices: list[str]) -> str:
     if baseline not in DEVICES:
         allowed = ", ".join(repr(d) for d in DEVICES)
         raise ValueError(
-            f"baseline = {baseline!r} is not allowed; allowed: 'auto' or one of {allowed}"
+            f"baseline = {baseline!r} is not allowed; allowed: 'auto' or one of "
+            f"{allowed}"
         )
     if baseline not in devices:
         raise ValueError(
-            f"baseline: {baseline!r} is not among the devices run ({', '.join(devices)})"
+            f"baseline: {baseline!r} is not among the devices run "
+            f"({', '.join(devices)})"
         )
     return baseline
 
 
 def device_threads(device: str, cpu_threads: int | str) -> int:
-    """Intra-op CPU threads a job on ``device`` uses (the host side of an accelerator too)."""
+    """Intra-op CPU threads a job on ``device`` uses (the host side of an accelerator
+    too)."""
     if device == "cpu1":
         return 1
     return usable_cores() if cpu_threads == "all" else int(cpu_threads)

@@ -47,7 +47,7 @@ def _size_bytes(text: str) -> int:
 
 
 def cpu_last_level_cache() -> int | None:
-    """Bytes of the CPU's last-level data cache (the largest level), or None if unknown."""
+    """Bytes of the CPU's last-level data cache (the largest level), or None."""
     best = None
     for index in sorted(SYSFS_CACHES.glob("index*")):
         try:

@@ -40,7 +40,8 @@ def fmt_speedup(speedup: float, low: float, high: float) -> str:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table of a frame's values as they are (format them first)."""
+    """A GitHub-flavoured markdown table of a frame's values as they are (format them
+    first)."""
     cols = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in frame.itertuples(index=False):
@@ -55,6 +56,12 @@ def labels_of(cells: pd.DataFrame) -> dict[str, str]:
     }
 
 
+def step_cell(c) -> str:
+    """A cell's median window with the windows' IQR, and ⚠ if it is noisy."""
+    spread = f"{fmt_time(c['step_q25_s'])}–{fmt_time(c['step_q75_s'])}"
+    return f"{fmt_time(c['step_median_s'])} ({spread}){' ⚠' if c['flagged'] else ''}"
+
+
 def speedup_markdown(cells: pd.DataFrame, table: pd.DataFrame, baseline: str) -> str:
     """The speedup table: per scale, each device's median window (IQR), each speedup
     with its interval, and the rounds behind it. Marks: ⚠ a noisy cell, † devices
@@ -67,10 +74,7 @@ def speedup_markdown(cells: pd.DataFrame, table: pd.DataFrame, baseline: str) ->
         for d in devices:
             c = g[g["device"] == d]
             row[f"{labels[d]} step (IQR)"] = (
-                f"{fmt_time(c['step_median_s'].iloc[0])} ({fmt_time(c['step_q25_s'].iloc[0])}–"
-                f"{fmt_time(c['step_q75_s'].iloc[0])}){' ⚠' if c['flagged'].iloc[0] else ''}"
-                if len(c)
-                else "skipped"
+                step_cell(c.iloc[0]) if len(c) else "skipped"
             )
         for d in devices[1:]:
             s = table[(table["scale"] == scale) & (table["device"] == d)]

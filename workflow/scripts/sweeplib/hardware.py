@@ -1,5 +1,5 @@
-"""What a device can do at best: large-copy memory bandwidth, matrix-multiply throughput,
-and the size of the last-level cache its weights stream through."""
+"""What a device can do at best: large-copy memory bandwidth, matrix-multiply
+throughput, and the size of the last-level cache its weights stream through."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from .timing import time_calls
 
 
 def copy_bandwidth(device, sync, mib: int, repeats: int) -> dict:
-    """Bytes per second of ``dst.copy_(src)`` on a float32 tensor of ``mib`` MiB (read plus write)."""
+    """Bytes per second of ``dst.copy_(src)`` on a float32 tensor of ``mib`` MiB (read
+    plus write)."""
     n = mib * 2**20 // 4
     src = torch.randn(n, device=device)
     dst = torch.empty_like(src)

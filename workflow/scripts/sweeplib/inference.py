@@ -1,4 +1,5 @@
-"""The inference check: a reloaded checkpoint must predict what the trained model predicted."""
+"""The inference check: a reloaded checkpoint must predict what the trained model
+predicted."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ ATOL = 1e-5
 
 
 class InferenceMismatch(AssertionError):
-    """The reloaded model does not reproduce the predictions recorded at the end of training."""
+    """The reloaded model does not reproduce the predictions recorded at the end of
+    training."""
 
 
 def predict_batches(
     model, X: torch.Tensor, batch_size: int, device, sync, warmup: int = 2
 ) -> tuple[torch.Tensor, list[float]]:
-    """Logits for ``X`` in order, and the synchronised time of each batch (after ``warmup`` untimed batches)."""
+    """Logits for ``X`` in order, and the synchronised time of each batch (after
+    ``warmup`` untimed batches)."""
     model.eval()
     batches = list(torch.split(X, batch_size))
     times, chunks = [], []
@@ -40,13 +43,16 @@ def predict_batches(
 def compare(
     logits: torch.Tensor, reference: torch.Tensor, labels: torch.Tensor, where: str
 ) -> dict:
-    """Check the logits against the reference; raise InferenceMismatch with what differs."""
+    """Check the logits against the reference; raise InferenceMismatch with what
+    differs."""
     if logits.shape != reference.shape:
         raise InferenceMismatch(
-            f"{where}: logits of shape {tuple(logits.shape)}, recorded {tuple(reference.shape)}"
+            f"{where}: logits of shape {tuple(logits.shape)}, recorded "
+            f"{tuple(reference.shape)}"
         )
     # A diverged model (lr 0.5 can do that) has non-finite logits; reproducing them
-    # exactly is still a faithful reload, so NaN matches NaN here and the count is reported.
+    # exactly is still a faithful reload, so NaN matches NaN here and the count is
+    # reported.
     diff = (logits - reference).abs().nan_to_num(nan=0.0)
     close = torch.allclose(logits, reference, rtol=RTOL, atol=ATOL, equal_nan=True)
     same = torch.equal(logits.argmax(1), reference.argmax(1))
@@ -57,9 +63,10 @@ def compare(
             .sum()
         )
         raise InferenceMismatch(
-            f"{where}: the reloaded model's logits differ from those recorded after training "
-            f"(max |diff| {diff.max().item():.3g}, {bad} of {len(logits)} samples outside rtol={RTOL}, atol={ATOL}; "
-            f"predicted classes {'equal' if same else 'differ'})"
+            f"{where}: the reloaded model's logits differ from those recorded after "
+            f"training (max |diff| {diff.max().item():.3g}, {bad} of {len(logits)} "
+            f"samples outside rtol={RTOL}, atol={ATOL}; predicted classes "
+            f"{'equal' if same else 'differ'})"
         )
     return {
         "max_abs_diff": diff.max().item(),

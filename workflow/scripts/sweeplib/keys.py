@@ -45,7 +45,8 @@ PACKAGE = "sweeplib"
 
 
 def digest(obj) -> str:
-    """A short, stable hash of a JSON-able object (sorted keys: key order never matters)."""
+    """A short, stable hash of a JSON-able object (sorted keys: key order never
+    matters)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -72,7 +73,8 @@ def code_files(script: str | Path, scripts_dir: str | Path) -> list[Path]:
 
 
 def code_digest(scripts: list[str], scripts_dir: str | Path) -> str:
-    """Hash of the files that produce a result: edit one, and its results are recomputed."""
+    """Hash of the files that produce a result: edit one, and its results are
+    recomputed."""
     scripts_dir = Path(scripts_dir)
     files = sorted({p for script in scripts for p in code_files(script, scripts_dir)})
     h = hashlib.sha256()
@@ -149,7 +151,7 @@ def toy_settings(torch_version: str, code: str) -> dict:
 
 
 def _imported_modules(tree: ast.AST, path: Path, scripts_dir: Path) -> set[str]:
-    """Names of this package's modules that a file imports (absolutely or relatively)."""
+    """Names of this package's modules a file imports (absolutely or relatively)."""
     inside = path.parent == scripts_dir / PACKAGE
     found = set()
     for node in ast.walk(tree):

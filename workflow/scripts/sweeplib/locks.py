@@ -12,7 +12,8 @@ import psutil
 
 
 def _is_snakemake(cmdline: list[str]) -> bool:
-    """The Snakemake scheduler itself (not the job scripts it runs from .snakemake/scripts/)."""
+    """The Snakemake scheduler itself (not the job scripts it runs from
+    .snakemake/scripts/)."""
     return any(
         Path(part).name == "snakemake" or part.endswith("snakemake/__main__.py")
         for part in cmdline[:3]
@@ -42,7 +43,8 @@ def snakemake_running_in(workdir: Path) -> list[int]:
 
 
 def clear_stale_locks(workdir: str | os.PathLike = ".") -> list[Path]:
-    """Remove Snakemake's locks in ``workdir`` if no Snakemake process there is alive to own them."""
+    """Remove Snakemake's locks in ``workdir`` if no Snakemake process there is alive to
+    own them."""
     workdir = Path(workdir)
     locks = list((workdir / ".snakemake" / "locks").glob("*.lock"))
     if not locks or snakemake_running_in(workdir):
@@ -50,4 +52,3 @@ def clear_stale_locks(workdir: str | os.PathLike = ".") -> list[Path]:
     for lock in locks:
         lock.unlink(missing_ok=True)
     return locks
-

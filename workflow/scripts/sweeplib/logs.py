@@ -1,4 +1,4 @@
-"""The frame of every workflow job: its log file, and a pause the interrupt tests use."""
+"""The frame of every workflow job: its log file, and a pause for interrupt tests."""
 
 from __future__ import annotations
 

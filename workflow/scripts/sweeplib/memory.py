@@ -64,7 +64,7 @@ def data_bytes(sizes: ModelSizes, n_train: int, n_test: int) -> int:
 
 
 def timing_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]:
-    """Bytes per memory pool of one timing process that trains ``models`` side by side."""
+    """Bytes per memory pool of a timing process training ``models`` side by side."""
     needs: dict[str, int] = defaultdict(int)
     needs["host"] += (
         RUNTIME + data + max((m.checkpoint_copy for m in models.values()), default=0)
@@ -75,7 +75,7 @@ def timing_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]
 
 
 def check_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]:
-    """Bytes per memory pool of the inference check, which reloads one model at a time."""
+    """Bytes per memory pool of the inference check (it reloads one model at a time)."""
     needs: dict[str, int] = defaultdict(int)
     needs["host"] += RUNTIME + data
     for pool in {memory_pool(d) for d in models}:
@@ -100,7 +100,7 @@ def shortfall(needs: dict[str, int], free: dict[str, int]) -> str:
 
 
 def available_memory(pool: str) -> int:
-    """Bytes a pool can still give: free RAM for the host, free device memory for CUDA."""
+    """Bytes a pool can still give: free RAM for the host, free memory for CUDA."""
     if pool == "cuda":
         import torch
 

@@ -85,7 +85,7 @@ class Plan:
     environment: dict = field(default_factory=dict)
 
     def manifest(self) -> dict:
-        """What the aggregation reads: the runs of this config, and how to analyse them."""
+        """What the aggregation reads: this config's runs, and how to analyse them."""
         return {
             "baseline": self.baseline,
             "devices": self.devices,
@@ -126,8 +126,9 @@ class Plan:
 
 
 def detect_devices() -> list[str]:
-    """Devices available here. Avoids importing torch (over a second) where the answer is
-    certain without it: a ``+cpu`` build has no CUDA, and MPS exists only on macOS."""
+    """Devices available here. Avoids importing torch (over a second) where the answer
+    is certain without it: a ``+cpu`` build has no CUDA, and MPS exists only on macOS.
+    """
     if "+cpu" in torch_version() and sys.platform != "darwin":
         return ["cpu", "cpu1"]
     return dev.available_devices()
@@ -147,79 +148,24 @@ def plan_sweep(
     """
     try:
         config, notes = validate_config(config, schema_path)
-        devices = dev.resolve_devices(
-            config["devices"], detect_devices() if available is None else available
-        )
+        found = detect_devices() if available is None else available
+        devices = dev.resolve_devices(config["devices"], found)
         baseline = dev.resolve_baseline(config["baseline"], devices)
     except (ConfigError, ValueError) as exc:
         raise PlanError(str(exc)) from exc
-
     env = host_environment()
     identity = [device_identity(d, config["cpu_threads"], env) for d in devices]
-    code = {
-        name: keys.code_digest(group, scripts)
-        for name, group in (
-            ("data", DATA_SCRIPTS),
-            ("run", RUN_SCRIPTS),
-            ("hardware", HARDWARE_SCRIPTS),
-            ("toy", TOY_SCRIPTS),
-            ("aggregation", AGGREGATION_SCRIPTS),
-        )
-    }
-    free = free_memory(devices, memory)
+    planner = Planner(
+        config, identity, env, code_digests(scripts), free_memory(devices, memory)
+    )
     runs, skipped, datasets = [], [], {}
     for entry in config["scales"]:
-        s = scale_settings(config, entry)
-        sizes = ModelSizes.for_scale(s["scale"])
-        data = keys.dataset_settings(sizes, config["data"], env["torch"], code["data"])
-        dataset_key = keys.digest(data)
-
-        def settings_for(pairing: str, s=s, data=data, dataset_key=dataset_key) -> dict:
-            return keys.scale_run_settings(
-                s,
-                config["train"],
-                config["timing"],
-                {**data, "key": dataset_key},
-                identity,
-                pairing,
-                env["torch"],
-                code["run"],
-            )
-
-        pairing, reason = choose_pairing(
-            sizes, s["batch_size"], config["data"], devices, free, settings_for
-        )
-        if pairing is None:
-            skipped += [
-                {
-                    "scale": s["scale"],
-                    "device": d,
-                    "params": sizes.num_params,
-                    "reason": reason,
-                }
-                for d in devices
-            ]
-            continue
-        settings = settings_for(pairing)
-        runs.append(
-            ScaleRun(
-                s["scale"],
-                keys.digest(settings),
-                dataset_key,
-                tuple(devices),
-                pairing,
-                settings,
-            )
-        )
-        datasets[dataset_key] = data
-
-    hardware = {}
-    for d, ident in zip(devices, identity):
-        h = keys.hardware_settings(
-            ident, config["hardware"], env["torch"], code["hardware"]
-        )
-        hardware[d] = {**h, "key": keys.digest(h)}
-    toy_key = keys.digest(keys.toy_settings(env["torch"], code["toy"]))
+        run, skips, dataset = planner.plan_scale(scale_settings(config, entry))
+        skipped += skips
+        if run:
+            runs.append(run)
+            datasets[run.dataset_key] = dataset
+    toy_key = keys.digest(keys.toy_settings(env["torch"], planner.code["toy"]))
     return Plan(
         config,
         devices,
@@ -227,16 +173,94 @@ def plan_sweep(
         runs,
         skipped,
         datasets,
-        hardware,
+        planner.hardware(),
         toy_key,
-        code["aggregation"],
+        planner.code["aggregation"],
         notes,
         env,
     )
 
 
+def code_digests(scripts: Path) -> dict[str, str]:
+    """The hash of the code behind each kind of result."""
+    groups = {
+        "data": DATA_SCRIPTS,
+        "run": RUN_SCRIPTS,
+        "hardware": HARDWARE_SCRIPTS,
+        "toy": TOY_SCRIPTS,
+        "aggregation": AGGREGATION_SCRIPTS,
+    }
+    return {name: keys.code_digest(group, scripts) for name, group in groups.items()}
+
+
+@dataclass(frozen=True)
+class Planner:
+    """What every scale's plan shares: the config, devices, machine, code, memory."""
+
+    config: dict
+    identity: list[dict]  # each device's name, threads, hardware and machine tag
+    env: dict
+    code: dict[str, str]
+    free: dict[str, int]  # bytes free per memory pool
+
+    @property
+    def devices(self) -> list[str]:
+        return [d["name"] for d in self.identity]
+
+    def plan_scale(self, s: dict) -> tuple[ScaleRun | None, list[dict], dict]:
+        """One scale's run (None if it cannot fit), its skipped rows, its dataset."""
+        sizes = ModelSizes.for_scale(s["scale"])
+        data = keys.dataset_settings(
+            sizes, self.config["data"], self.env["torch"], self.code["data"]
+        )
+        dataset_key = keys.digest(data)
+        settings = {
+            pairing: keys.scale_run_settings(
+                s,
+                self.config["train"],
+                self.config["timing"],
+                {**data, "key": dataset_key},
+                self.identity,
+                pairing,
+                self.env["torch"],
+                self.code["run"],
+            )
+            for pairing in (INTERLEAVED, SEPARATE)
+        }
+        pairing, reason = choose_pairing(
+            sizes, s["batch_size"], self.config["data"], self.free, settings
+        )
+        if pairing is None:
+            skipped = {
+                "scale": s["scale"],
+                "params": sizes.num_params,
+                "reason": reason,
+            }
+            return None, [{**skipped, "device": d} for d in self.devices], data
+        chosen = settings[pairing]
+        run = ScaleRun(
+            s["scale"],
+            keys.digest(chosen),
+            dataset_key,
+            tuple(self.devices),
+            pairing,
+            chosen,
+        )
+        return run, [], data
+
+    def hardware(self) -> dict[str, dict]:
+        """Each device's hardware probe, keyed."""
+        probes = {}
+        for ident in self.identity:
+            h = keys.hardware_settings(
+                ident, self.config["hardware"], self.env["torch"], self.code["hardware"]
+            )
+            probes[ident["name"]] = {**h, "key": keys.digest(h)}
+        return probes
+
+
 def device_identity(device: str, cpu_threads, env: dict) -> dict:
-    """What identifies a device's results: its name, threads, hardware and machine tag."""
+    """What identifies a device's results: name, threads, hardware, machine tag."""
     hardware = accelerator_name(device)
     return {
         "name": device,
@@ -259,18 +283,17 @@ def choose_pairing(
     sizes: ModelSizes,
     batch_size: int,
     data: dict,
-    devices: list[str],
     free: dict[str, int],
-    settings_for,
+    settings: dict[str, dict],
 ) -> tuple[str | None, str]:
-    """How a scale's devices are timed: interleaved in one process if their models fit in
-    memory together, else each in processes of its own; None (with the reason) if even
-    one model alone does not fit. A scale already measured keeps its results, whatever
-    memory is free today."""
+    """How a scale's devices are timed: interleaved in one process if their models fit
+    in memory together, else each in processes of its own; None (with the reason) if
+    even one model alone does not fit. A scale already measured keeps its results,
+    whatever memory is free today. ``settings`` holds the run's settings per pairing."""
+    devices = [d["name"] for d in settings[INTERLEAVED]["devices"]]
     for pairing in (INTERLEAVED, SEPARATE):
-        run = keys.RUN.format(
-            scale=settings_for(pairing)["scale"], key=keys.digest(settings_for(pairing))
-        )
+        scale, key = settings[pairing]["scale"], keys.digest(settings[pairing])
+        run = keys.RUN.format(scale=scale, key=key)
         if all((Path(run) / d / "timings.csv").exists() for d in devices):
             return pairing, "already measured"
     models = {d: model_footprint(sizes, batch_size, d) for d in devices}

@@ -22,7 +22,6 @@ def step_time_figure(cells: pd.DataFrame, summary: dict, post: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for i, device in enumerate(device_order(cells["device"], summary["baseline"])):
         g = cells[cells["device"] == device].sort_values("params")
-        colour = f"C{i}"
         err = np.vstack(
             [g["step_median_s"] - g["step_q25_s"], g["step_q75_s"] - g["step_median_s"]]
         )
@@ -31,34 +30,12 @@ def step_time_figure(cells: pd.DataFrame, summary: dict, post: pd.DataFrame):
             g["step_median_s"],
             yerr=err,
             marker="o",
-            color=colour,
+            color=f"C{i}",
             capsize=3,
             label=f"{labels[device]} (median window, IQR)",
         )
-        fit = summary["fits"].get(device)
-        if fit:
-            p = np.geomspace(g["params"].min(), g["params"].max(), 200)
-            ax.plot(
-                p,
-                model_of(fit).predict(p),
-                "--",
-                color=colour,
-                alpha=0.7,
-                label=f"{labels[device]} cost model",
-            )
-            missed = g[g["scale"].isin(fit["missed"])]
-            if len(missed):
-                ax.scatter(
-                    missed["params"],
-                    missed["step_median_s"],
-                    s=220,
-                    facecolors="none",
-                    edgecolors="red",
-                    linewidths=1.5,
-                    label=f"{labels[device]}: missed by the model",
-                )
-            if fit["knee_params"]:
-                ax.axvline(fit["knee_params"], color=colour, ls=":", lw=1, alpha=0.6)
+        if summary["fits"].get(device):
+            draw_model(ax, g, summary["fits"][device], f"C{i}", labels[device])
     for marker, device in (("s", "cpu"), ("^", "mps")):
         s = post[post["device"] == device]
         ax.scatter(
@@ -69,17 +46,38 @@ def step_time_figure(cells: pd.DataFrame, summary: dict, post: pd.DataFrame):
             edgecolors="k",
             label=f"post, {device.upper()} (total / 1000 steps)",
         )
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="parameters",
-        ylabel="time per training step (s)",
-        title="Training step time against model size (dotted: the cache's knee)",
+    finish(
+        ax,
+        "time per training step (s)",
+        "Training step time against model size (dotted: the cache's knee)",
     )
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
+
+
+def draw_model(ax, g: pd.DataFrame, fit: dict, colour: str, label: str) -> None:
+    """A device's cost model, its knee, and the sizes it misses."""
+    p = np.geomspace(g["params"].min(), g["params"].max(), 200)
+    ax.plot(
+        p,
+        model_of(fit).predict(p),
+        "--",
+        color=colour,
+        alpha=0.7,
+        label=f"{label} cost model",
+    )
+    missed = g[g["scale"].isin(fit["missed"])]
+    if len(missed):
+        ax.scatter(
+            missed["params"],
+            missed["step_median_s"],
+            s=220,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.5,
+            label=f"{label}: missed by the model",
+        )
+    if fit["knee_params"]:
+        ax.axvline(fit["knee_params"], color=colour, ls=":", lw=1, alpha=0.6)
 
 
 def speedup_figure(
@@ -91,43 +89,21 @@ def speedup_figure(
     base = labels.get(summary["baseline"], summary["baseline"])
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ax.axhline(1.0, color="grey", lw=1)
-    for i, device in enumerate(
-        device_order(table["device"], summary["baseline"]), start=1
-    ):
+    devices = device_order(table["device"], summary["baseline"])
+    for i, device in enumerate(devices, start=1):
         g = table[table["device"] == device].sort_values("params")
-        colour = f"C{i}"
         err = np.vstack([g["speedup"] - g["ci_low"], g["ci_high"] - g["speedup"]])
         ax.errorbar(
             g["params"],
             g["speedup"],
             yerr=err,
             marker="o",
-            color=colour,
+            color=f"C{i}",
             capsize=3,
             label=f"{labels[device]} over {base} (interval)",
         )
         for c in summary["devices"][device]["crossings"]:
-            if c["kind"] == "point":
-                ax.axvline(
-                    c["params"],
-                    color=colour,
-                    ls=":",
-                    lw=1.5,
-                    label=f"crossover at {c['params']:,.0f} parameters",
-                )
-                if finite(c["low_params"]):
-                    ax.axvspan(
-                        c["low_params"], c["high_params"], color=colour, alpha=0.12
-                    )
-            else:
-                ax.axvspan(
-                    c["low_params"],
-                    c["high_params"],
-                    color=colour,
-                    alpha=0.08,
-                    hatch="//",
-                    label=f"crossover somewhere in {c['low_params']:,.0f}–{c['high_params']:,.0f}",
-                )
+            draw_crossing(ax, c, f"C{i}")
     wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
     ax.plot(
         wide["params"],
@@ -136,16 +112,42 @@ def speedup_figure(
         mfc="none",
         label="post: MPS over CPU (M2 Max)",
     )
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="parameters",
-        ylabel=f"speedup over {base} (×)",
-        title="Speedup against model size (above 1: faster than the baseline)",
+    finish(
+        ax,
+        f"speedup over {base} (×)",
+        "Speedup against model size (above 1: faster than the baseline)",
     )
     ax.yaxis.set_major_formatter(ScalarFormatter())
     ax.yaxis.set_minor_formatter(ScalarFormatter())
+    return fig
+
+
+def draw_crossing(ax, c: dict, colour: str) -> None:
+    """A point crossing as a dotted line with its band; a range as a hatched span."""
+    low, high = c["low_params"], c["high_params"]
+    if c["kind"] != "point":
+        ax.axvspan(
+            low,
+            high,
+            color=colour,
+            alpha=0.08,
+            hatch="//",
+            label=f"crossover somewhere in {low:,.0f}–{high:,.0f}",
+        )
+        return
+    ax.axvline(
+        c["params"],
+        color=colour,
+        ls=":",
+        lw=1.5,
+        label=f"crossover at {c['params']:,.0f} parameters",
+    )
+    if finite(low):
+        ax.axvspan(low, high, color=colour, alpha=0.12)
+
+
+def finish(ax, ylabel: str, title: str) -> None:
+    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel=ylabel, title=title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()

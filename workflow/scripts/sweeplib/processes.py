@@ -52,50 +52,55 @@ def run_scale(
     (``outputs`` maps each device to its file paths)."""
     shutil.rmtree(work, ignore_errors=True)  # left by an interrupted job
     work.mkdir(parents=True)
-    specs = process_specs(
-        [d["name"] for d in settings["devices"]],
-        settings["timing"]["processes"],
-        settings["pairing"],
-    )
-    last = {d: i for i, (_, devices) in enumerate(specs) for d in devices}
+    steps, procs = run_processes(settings, run_key, dataset, outputs, work, log)
+    env = host_environment()
+    for device, paths in outputs.items():
+        mine = steps[steps["device"] == device]
+        mine = mine.assign(run_key=run_key, scale=settings["scale"])
+        table = device_timings(
+            mine, procs[procs["device"] == device], settings, device, run_key, env
+        )
+        write_csv(paths["steps"], mine)
+        write_text(
+            paths["settings"], json.dumps(settings, indent=2, sort_keys=True) + "\n"
+        )
+        write_csv(
+            paths["timings"], table
+        )  # last: its presence means the device is done
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def run_processes(
+    settings: dict,
+    run_key: str,
+    dataset: str,
+    outputs: dict[str, dict[str, str]],
+    work: Path,
+    log,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every process of the scale, one after another: all their steps, and one row per
+    (process, device). The last process of each device saves its checkpoint."""
+    devices = [d["name"] for d in settings["devices"]]
+    specs = process_specs(devices, settings["timing"]["processes"], settings["pairing"])
+    last = {d: i for i, (_, held) in enumerate(specs) for d in held}
     steps, procs = [], []
-    for i, (process, devices) in enumerate(specs):
-        out = work / f"process{process}-{'+'.join(devices)}"
+    for i, (process, held) in enumerate(specs):
+        out = work / f"process{process}-{'+'.join(held)}"
         spec = {
             "settings": settings,
             "run_key": run_key,
             "process": process,
-            "devices": devices,
+            "devices": held,
             "dataset": dataset,
             "out": str(out),
-            "mem_estimate_bytes": host_estimate(settings, devices),
-            "save": {d: outputs[d] for d in devices if last[d] == i},
+            "mem_estimate_bytes": host_estimate(settings, held),
+            "save": {d: outputs[d] for d in held if last[d] == i},
         }
-        log(f"process {process} ({', '.join(devices)}): started")
+        log(f"process {process} ({', '.join(held)}): started")
         wall = run_worker(spec, out, log)
         steps.append(pd.read_csv(out / "steps.csv"))
         procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
-    steps, procs = (
-        pd.concat(steps, ignore_index=True),
-        pd.concat(procs, ignore_index=True),
-    )
-    env = host_environment()
-    for device in outputs:
-        mine = steps[steps["device"] == device].assign(
-            run_key=run_key, scale=settings["scale"]
-        )
-        write_csv(outputs[device]["steps"], mine)
-        write_text(
-            outputs[device]["settings"],
-            json.dumps(settings, indent=2, sort_keys=True) + "\n",
-        )
-        write_csv(
-            outputs[device]["timings"],
-            device_timings(
-                mine, procs[procs["device"] == device], settings, device, run_key, env
-            ),
-        )
-    shutil.rmtree(work, ignore_errors=True)
+    return pd.concat(steps, ignore_index=True), pd.concat(procs, ignore_index=True)
 
 
 def host_estimate(settings: dict, devices: list[str]) -> int:
@@ -111,8 +116,8 @@ def host_estimate(settings: dict, devices: list[str]) -> int:
 
 
 def run_worker(spec: dict, out: Path, log) -> float:
-    """One fresh process; its output goes to the job's log, and a failure names its last lines.
-    Returns its wall time, interpreter start-up included."""
+    """One fresh process; its output goes to the job's log, and a failure names its last
+    lines. Returns its wall time, interpreter start-up included."""
     out.mkdir(parents=True)
     (out / "spec.json").write_text(json.dumps(spec))
     scripts = str(Path(worker.__file__).resolve().parents[1])
@@ -166,6 +171,17 @@ def window_table(steps: pd.DataFrame) -> pd.DataFrame:
     return out.join(switch).reset_index()
 
 
+PROCESS_COLUMNS = [
+    "build_s",
+    "peak_rss_bytes",
+    "peak_device_bytes",
+    "mem_estimate_bytes",
+    "started_at",
+    "ended_at",
+    "process_wall_s",
+]
+
+
 def device_timings(
     steps: pd.DataFrame,
     procs: pd.DataFrame,
@@ -174,22 +190,33 @@ def device_timings(
     run_key: str,
     env: dict,
 ) -> pd.DataFrame:
-    """A device's timing table: one row per window, with the run's and the process's facts."""
-    train, timing = settings["train"], settings["timing"]
-    schedule = Schedule.from_settings(
-        timing,
-        protocol_steps(
-            train["epochs"], settings["data"]["n_train"], train["batch_size"]
-        ),
+    """A device's timing table: one row per window, with the run's and the process's
+    facts (docs/COLUMNS.md)."""
+    run = {**run_columns(steps, procs, settings, device, run_key), **env}
+    per_process = procs.set_index("process")[PROCESS_COLUMNS]
+    warm = steps[steps["kind"] == "warmup"].groupby("process")["step_s"].sum()
+    first = steps.sort_values("step").groupby("process")["step_s"].first()
+    per_process = per_process.join(warm.rename("warmup_s")).join(
+        first.rename("first_step_s")
     )
+    windows = window_table(steps).join(per_process, on="process")
+    return windows.assign(**run)[[*run, *[c for c in windows.columns if c not in run]]]
+
+
+def run_columns(
+    steps: pd.DataFrame, procs: pd.DataFrame, settings: dict, device: str, run_key: str
+) -> dict:
+    """What a device's run is: its settings, totals, and what its saved model did."""
+    train, timing = settings["train"], settings["timing"]
+    steps_in_protocol = protocol_steps(
+        train["epochs"], settings["data"]["n_train"], train["batch_size"]
+    )
+    schedule = Schedule.from_settings(timing, steps_in_protocol)
     identity = next(d for d in settings["devices"] if d["name"] == device)
     total_s, extrapolated = post_total(steps, procs, schedule, train["epochs"])
-    saved = (
-        procs.dropna(subset=["eval_s"]).iloc[-1]
-        if procs["eval_s"].notna().any()
-        else procs.iloc[-1]
-    )
-    run = {
+    evaluated = procs.dropna(subset=["eval_s"])
+    saved = evaluated.iloc[-1] if len(evaluated) else procs.iloc[-1]
+    return {
         "run_key": run_key,
         "pairing": settings["pairing"],
         "machine": identity["machine"],
@@ -198,11 +225,9 @@ def device_timings(
         "device": device,
         "device_name": identity["hardware"],
         "threads_requested": identity["threads"],
-        "epochs": train["epochs"],
-        "batch_size": train["batch_size"],
-        "lr": train["lr"],
-        "loader": train["loader"],
-        "num_workers": train["num_workers"],
+        **{
+            k: train[k] for k in ("epochs", "batch_size", "lr", "loader", "num_workers")
+        },
         "processes": timing["processes"],
         "rounds": timing["rounds"],
         "warmup_steps": schedule.warmup_steps,
@@ -210,45 +235,24 @@ def device_timings(
         "steps_per_window": schedule.window_steps,
         "protocol_steps": schedule.protocol_steps,
         "mimic_post_prints": timing["mimic_post_prints"],
-        "eval_s": saved.get("eval_s"),
-        "eval_batches": saved.get("eval_batches"),
-        "final_accuracy": saved.get("final_accuracy"),
-        "dataset_sha256": saved.get("dataset_sha256"),
+        **{
+            k: saved.get(k)
+            for k in ("eval_s", "eval_batches", "final_accuracy", "dataset_sha256")
+        },
         "total_s": total_s,
         "total_extrapolated": extrapolated,
-        **env,
     }
-    per_process = procs.set_index("process")[
-        [
-            "build_s",
-            "peak_rss_bytes",
-            "peak_device_bytes",
-            "mem_estimate_bytes",
-            "started_at",
-            "ended_at",
-            "process_wall_s",
-        ]
-    ]
-    warm = steps[steps["kind"] == "warmup"].groupby("process")["step_s"]
-    per_process = per_process.join(warm.sum().rename("warmup_s")).join(
-        steps.sort_values("step")
-        .groupby("process")["step_s"]
-        .first()
-        .rename("first_step_s")
-    )
-    windows = window_table(steps).join(per_process, on="process")
-    return windows.assign(**run)[[*run, *[c for c in windows.columns if c not in run]]]
 
 
 def post_total(
     steps: pd.DataFrame, procs: pd.DataFrame, schedule: Schedule, epochs: int
 ) -> tuple[float, bool]:
-    """Seconds of the post's whole protocol on this device, and whether they are extrapolated.
+    """Seconds of the post's whole protocol on this device, and whether they are
+    extrapolated.
 
-    Training steps: when a process trained the whole protocol, the median over
-    processes of all its steps; otherwise the median warm-up time plus the
-    median timed step for every remaining step. Evaluation: one measured pass
-    per epoch.
+    Training steps: when a process trained the whole protocol, the median over processes
+    of all its steps; otherwise the median warm-up time plus the median timed step for
+    every remaining step. Evaluation: one measured pass per epoch.
     """
     eval_s = float(procs["eval_s"].median()) if procs["eval_s"].notna().any() else 0.0
     if not schedule.capped:

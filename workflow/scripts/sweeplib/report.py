@@ -26,8 +26,9 @@ from .sizes import ModelSizes
 RESOURCES = ("templates/report.md.j2",)
 
 POST_SOURCE = (
-    "the post's table (data/post_table.csv): an Apple M2 Max, 16-inch, 64 GB; one hand-timed run per cell, "
-    "no warm-up or synchronisation, per-batch prints and per-epoch evaluation included"
+    "the post's table (data/post_table.csv): an Apple M2 Max, 16-inch, 64 GB; one "
+    "hand-timed run per cell, no warm-up or synchronisation, per-batch prints and "
+    "per-epoch evaluation included"
 )
 
 
@@ -80,12 +81,14 @@ def render(sweep: Sweep) -> str:
 def head(sweep: Sweep) -> dict:
     m, labels = sweep.manifest, sweep.labels
     warnings = [
-        f"timed regions overlapped: {o['first']} and {o['second']} ran at the same time for {o['seconds']:.1f} s, "
-        "so their times are not clean; rerun them with nothing else running"
+        f"timed regions overlapped: {o['first']} and {o['second']} ran at the same "
+        f"time for {o['seconds']:.1f} s, so their times are not clean; rerun them "
+        "with nothing else running"
         for o in sweep.summary["overlaps"]
     ]
     threads = [
-        f"{labels.get(r.device, r.device)} asked for {r.threads_requested} threads and ran with {r.threads}"
+        f"{labels.get(r.device, r.device)} asked for {r.threads_requested} threads "
+        f"and ran with {r.threads}"
         for r in sweep.cells.drop_duplicates("device").itertuples()
         if r.threads != r.threads_requested
     ]
@@ -102,7 +105,7 @@ def head(sweep: Sweep) -> dict:
 
 
 def result(sweep: Sweep) -> list[str]:
-    """One statement per crossing of each device, no sharper than its intervals allow."""
+    """A statement per crossing of each device, no sharper than its intervals allow."""
     labels, base = (
         sweep.labels,
         sweep.labels.get(sweep.summary["baseline"], sweep.summary["baseline"]),
@@ -114,16 +117,18 @@ def result(sweep: Sweep) -> list[str]:
         if entry["winner_throughout"]:
             winner = name if entry["winner_throughout"] == "device" else base
             out.append(
-                f"**{name} against {base}: no crossover within the swept range**: {winner} is faster at every "
-                f"size swept (every {conf} interval excludes 1)."
+                f"**{name} against {base}: no crossover within the swept range**: "
+                f"{winner} is faster at every size swept (every {conf} interval "
+                "excludes 1)."
             )
             continue
         out += [_crossing_sentence(c, name, base, conf) for c in entry["crossings"]]
         if not entry["crossings"]:
             level = ", ".join(map(str, entry["level_scales"]))
             out.append(
-                f"**{name} against {base}: no clear crossover.** The two are indistinguishable at scales "
-                f"{level or 'none'} and neither overtakes the other within the swept range."
+                f"**{name} against {base}: no clear crossover.** The two are "
+                f"indistinguishable at scales {level or 'none'} and neither overtakes "
+                "the other within the swept range."
             )
     return out or ["Only one device was run: there is nothing to compare."]
 
@@ -133,27 +138,37 @@ def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
     lo_s, hi_s = c["between_scales"]
     if c["kind"] == "point":
         ci = (
-            f"{conf} interval {fmt_params(c['low_params'])}–{fmt_params(c['high_params'])}"
+            f"{conf} interval "
+            f"{fmt_params(c['low_params'])}–{fmt_params(c['high_params'])}"
             if finite(c["low_params"])
-            else f"interval undetermined: only {c['share']:.0%} of bootstrap replicates cross between these scales"
+            else f"interval undetermined: only {c['share']:.0%} of bootstrap "
+            "replicates cross between these scales"
         )
-        line = f"**{name} {verb} {base} at about {fmt_params(c['params'])} parameters** (between scales {lo_s} and {hi_s}; {ci})."
+        at = fmt_params(c["params"])
+        line = (
+            f"**{name} {verb} {base} at about {at} parameters** (between scales "
+            f"{lo_s} and {hi_s}; {ci})."
+        )
     elif c["kind"] == "range":
         level = ", ".join(map(str, c["level_scales"]))
         line = (
-            f"**{name} {verb} {base} somewhere between {fmt_params(c['low_params'])} and "
-            f"{fmt_params(c['high_params'])} parameters** (scales {lo_s} to {hi_s}): at scale{'s' if len(c['level_scales']) > 1 else ''} "
-            f"{level} the {conf} interval of the speedup contains 1, so no point in between can be claimed."
+            f"**{name} {verb} {base} somewhere between {fmt_params(c['low_params'])} "
+            f"and {fmt_params(c['high_params'])} parameters** (scales {lo_s} to "
+            f"{hi_s}): at scale{'s' if len(c['level_scales']) > 1 else ''} {level} "
+            f"the {conf} interval of the speedup contains 1, so no point in between "
+            "can be claimed."
         )
     elif c["kind"] == "open_below":
         line = (
-            f"**{name} is faster than {base} from {fmt_params(c['high_params'])} parameters (scale {hi_s}) on**; below, "
-            f"the two are indistinguishable, so the crossover, if any, lies at or below that size."
+            f"**{name} is faster than {base} from {fmt_params(c['high_params'])} "
+            f"parameters (scale {hi_s}) on**; below, the two are indistinguishable, "
+            "so the crossover, if any, lies at or below that size."
         )
     else:
         line = (
-            f"**{name} is not clearly faster than {base} up to the largest size swept**: from scale "
-            f"{c['level_scales'][0]} on the speedup's interval contains 1; the crossover, if any, lies above "
+            f"**{name} is not clearly faster than {base} up to the largest size "
+            f"swept**: from scale {c['level_scales'][0]} on the speedup's interval "
+            "contains 1; the crossover, if any, lies above "
             f"{fmt_params(c['low_params'])} parameters."
         )
     if c.get("suggestion"):
@@ -162,138 +177,152 @@ def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
 
 
 def speedup(sweep: Sweep) -> dict:
-    table, cells, labels = sweep.table, sweep.cells, sweep.labels
-    notes = []
-    separate = sorted(set(table.loc[table["pairing"] != "interleaved", "scale"]))
-    if separate:
-        notes.append(
-            f"† Scale{'s' if len(separate) > 1 else ''} {', '.join(map(str, separate))}: the models did not fit "
-            "in memory together, so each device was timed in processes of its own, alternating with the other "
-            "devices' processes. No round is paired there: drift between neighbouring processes is not "
-            "cancelled, and the interval (resampling processes, then windows) can understate it."
-        )
-    odd = table[table["disagreeing"].fillna("").astype(str) != ""]
-    for r in odd.itertuples():
-        notes.append(
-            f"‡ Scale {r.scale}, {labels.get(r.device, r.device)}: a process disagrees with the others "
-            f"({r.disagreeing}; per-process speedups {r.process_speedups.replace(';', ', ')}). It is kept: "
-            "its rounds are in the estimate and in the interval, which widens accordingly."
-        )
-    flagged = cells[cells["flagged"]]
-    if len(flagged):
-        cells_text = ", ".join(
-            f"scale {r.scale} on {labels.get(r.device, r.device)} ({r.iqr_rel:.0%})"
-            for r in flagged.itertuples()
-        )
-        notes.append(
-            f"⚠ Noisy cells, whose windows' IQR exceeds {sweep.manifest['analysis']['spread_flag']:.0%} of "
-            f"their median: {cells_text}. Their step times are less certain; the paired speedups cancel "
-            "what the devices shared."
-        )
-    switch = cells.dropna(subset=["switch_ratio"])
-    if len(switch):
-        worst = switch.loc[switch["switch_ratio"].idxmax()]
-        notes.append(
-            f"The first step after switching device or thread count is not timed: it took a median "
-            f"{switch['switch_ratio'].median():.2f}× a window's median step (up to {worst['switch_ratio']:.2f}× "
-            f"at scale {worst['scale']} on {labels.get(worst['device'], worst['device'])})."
-        )
-    flag = sweep.manifest["analysis"]["spread_flag"]
+    analysis = sweep.manifest["analysis"]
+    notes = _separate_note(sweep.table) + _disagreeing_notes(sweep)
+    notes += _noisy_note(sweep) + _switch_note(sweep)
     return {
-        "confidence": f"{sweep.manifest['analysis']['confidence']:.0%}",
+        "confidence": f"{analysis['confidence']:.0%}",
         "table": sweep.speedup_md,
         "notes": notes,
-        "flag_note": f" ⚠ marks a cell whose windows' IQR exceeds {flag:.0%} of its median.",
+        "spread_flag": f"{analysis['spread_flag']:.0%}",
     }
+
+
+def _separate_note(table: pd.DataFrame) -> list[str]:
+    separate = sorted(set(table.loc[table["pairing"] != "interleaved", "scale"]))
+    if not separate:
+        return []
+    return [
+        f"† Scale{'s' if len(separate) > 1 else ''} {', '.join(map(str, separate))}: "
+        "the models did not fit in memory together, so each device was timed in "
+        "processes of its own, alternating with the other devices' processes. No "
+        "round is paired there: drift between neighbouring processes is not "
+        "cancelled, and the interval (resampling processes, then windows) can "
+        "understate it."
+    ]
+
+
+def _disagreeing_notes(sweep: Sweep) -> list[str]:
+    odd = sweep.table[sweep.table["disagreeing"].fillna("").astype(str) != ""]
+    return [
+        f"‡ Scale {r.scale}, {sweep.labels.get(r.device, r.device)}: a process "
+        f"disagrees with the others ({r.disagreeing}; per-process speedups "
+        f"{r.process_speedups.replace(';', ', ')}). It is kept: its rounds are in the "
+        "estimate and in the interval, which widens accordingly."
+        for r in odd.itertuples()
+    ]
+
+
+def _noisy_note(sweep: Sweep) -> list[str]:
+    flagged = sweep.cells[sweep.cells["flagged"]]
+    if not len(flagged):
+        return []
+    where = ", ".join(
+        f"scale {r.scale} on {sweep.labels.get(r.device, r.device)} ({r.iqr_rel:.0%})"
+        for r in flagged.itertuples()
+    )
+    limit = sweep.manifest["analysis"]["spread_flag"]
+    return [
+        f"⚠ Noisy cells, whose windows' IQR exceeds {limit:.0%} of their median: "
+        f"{where}. Their step times are less certain; the paired speedups cancel what "
+        "the devices shared."
+    ]
+
+
+def _switch_note(sweep: Sweep) -> list[str]:
+    switch = sweep.cells.dropna(subset=["switch_ratio"])
+    if not len(switch):
+        return []
+    worst = switch.loc[switch["switch_ratio"].idxmax()]
+    return [
+        "The first step after switching device or thread count is not timed: it took "
+        f"a median {switch['switch_ratio'].median():.2f}× a window's median step (up "
+        f"to {worst['switch_ratio']:.2f}× at scale {worst['scale']} on "
+        f"{sweep.labels.get(worst['device'], worst['device'])})."
+    ]
 
 
 def cost_model(sweep: Sweep) -> dict:
-    fits, labels, cells = sweep.summary["fits"], sweep.labels, sweep.cells
+    fits, labels = sweep.summary["fits"], sweep.labels
     paragraphs = [_fit_paragraph(labels.get(d, d), f) for d, f in fits.items()]
     paragraphs += _model_crossing_paragraphs(sweep)
-    terms = (
-        markdown_table(
-            pd.DataFrame(
-                [
-                    {
-                        "device": labels.get(d, d),
-                        "overhead per step": fmt_time(f["overhead_s"]),
-                        "per parameter in cache": f"{f['cache_s'] * 1e9:.3f} ns"
-                        if f["knee_params"]
-                        else "—",
-                        "per parameter beyond": f"{f['memory_s'] * 1e9:.3f} ns"
-                        if f["knee_params"]
-                        else f"{f['cache_s'] * 1e9:.3f} ns",
-                        "knee": fmt_params(f["knee_params"])
-                        if f["knee_params"]
-                        else "none fitted",
-                    }
-                    for d, f in fits.items()
-                ]
-            )
-        )
-        if fits
-        else ""
-    )
-    residuals = pd.DataFrame(
-        [
-            {
-                "scale": z["scale"],
-                "params": fmt_params(z["params"]),
-                "device": labels.get(d, d),
-                "regime": z["regime"],
-                "residual": f"{z['residual']:+.0%}"
-                + (" ✗" if z["scale"] in f["missed"] else ""),
-            }
-            for d, f in fits.items()
-            for z in f["sizes"]
-        ]
-    )
-    miss = f"{sweep.manifest['analysis']['model_miss_flag']:.0%}"
-    hardware = ""
-    bandwidth = ""
-    if len(sweep.hardware):
-        hardware = markdown_table(
-            pd.DataFrame(
-                [
-                    {
-                        "device": labels.get(r.device, r.device),
-                        "copy bandwidth": fmt_bw(r.bandwidth_Bps),
-                        "matmul (fp32)": f"{r.flops / 1e9:.1f} GFLOP/s",
-                        "last-level cache": fmt_bytes(r.llc_bytes)
-                        if finite(r.llc_bytes)
-                        else "unknown",
-                    }
-                    for r in sweep.hardware.itertuples()
-                ]
-            )
-        )
-        bw = cells.assign(device=cells["device"].map(labels))
-        bandwidth = markdown_table(
-            pd.DataFrame(
-                {
-                    "scale": bw["scale"],
-                    "params": bw["params"].map(fmt_params),
-                    "device": bw["device"],
-                    "bytes per step": bw["bytes_per_step"].map(
-                        lambda b: f"{b / 1e6:,.1f} MB"
-                    ),
-                    "achieved": bw["achieved_Bps"].map(fmt_bw),
-                    "of copy bandwidth": bw["bandwidth_fraction"].map(
-                        lambda f: f"{f:.0%}" if finite(f) else "n/a"
-                    ),
-                }
-            )
-        )
     return {
         "paragraphs": paragraphs,
-        "terms": terms,
-        "hardware": hardware,
-        "bandwidth": bandwidth,
-        "residual_intro": f"Each size's residual, (model − measured) / measured; ✗ marks a size the model misses by "
-        f"more than {miss} (also ringed in the step-time plot).",
-        "residuals": markdown_table(residuals) if len(residuals) else "",
+        "terms": _terms_table(fits, labels),
+        "residuals": _residuals_table(fits, labels),
+        "miss_flag": f"{sweep.manifest['analysis']['model_miss_flag']:.0%}",
+        "hardware": _hardware_table(sweep.hardware, labels),
+        "bandwidth": _bandwidth_table(sweep.cells, labels),
     }
+
+
+def _terms_table(fits: dict, labels: dict) -> str:
+    def ns(x):
+        return f"{x * 1e9:.3f} ns"
+
+    rows = [
+        {
+            "device": labels.get(d, d),
+            "overhead per step": fmt_time(f["overhead_s"]),
+            "per parameter in cache": ns(f["cache_s"]) if f["knee_params"] else "—",
+            "per parameter beyond": ns(
+                f["memory_s"] if f["knee_params"] else f["cache_s"]
+            ),
+            "knee": fmt_params(f["knee_params"]) if f["knee_params"] else "none fitted",
+        }
+        for d, f in fits.items()
+    ]
+    return markdown_table(pd.DataFrame(rows)) if rows else ""
+
+
+def _residuals_table(fits: dict, labels: dict) -> str:
+    rows = [
+        {
+            "scale": z["scale"],
+            "params": fmt_params(z["params"]),
+            "device": labels.get(d, d),
+            "regime": z["regime"],
+            "residual": f"{z['residual']:+.0%}"
+            + (" ✗" if z["scale"] in f["missed"] else ""),
+        }
+        for d, f in fits.items()
+        for z in f["sizes"]
+    ]
+    return markdown_table(pd.DataFrame(rows)) if rows else ""
+
+
+def _hardware_table(hardware: pd.DataFrame, labels: dict) -> str:
+    rows = [
+        {
+            "device": labels.get(r.device, r.device),
+            "copy bandwidth": fmt_bw(r.bandwidth_Bps),
+            "matmul (fp32)": f"{r.flops / 1e9:.1f} GFLOP/s",
+            "last-level cache": fmt_bytes(r.llc_bytes)
+            if finite(r.llc_bytes)
+            else "unknown",
+        }
+        for r in hardware.itertuples()
+    ]
+    return markdown_table(pd.DataFrame(rows)) if rows else ""
+
+
+def _bandwidth_table(cells: pd.DataFrame, labels: dict) -> str:
+    return markdown_table(
+        pd.DataFrame(
+            {
+                "scale": cells["scale"],
+                "params": cells["params"].map(fmt_params),
+                "device": cells["device"].map(labels),
+                "bytes per step": cells["bytes_per_step"].map(
+                    lambda b: f"{b / 1e6:,.1f} MB"
+                ),
+                "achieved": cells["achieved_Bps"].map(fmt_bw),
+                "of copy bandwidth": cells["bandwidth_fraction"].map(
+                    lambda f: f"{f:.0%}" if finite(f) else "n/a"
+                ),
+            }
+        )
+    )
 
 
 def _fit_paragraph(name: str, f: dict) -> str:
@@ -305,12 +334,14 @@ def _fit_paragraph(name: str, f: dict) -> str:
 
     if f["knee_params"]:
         text = (
-            f"On {name} a step costs a fixed {fmt_time(f['overhead_s'])}, plus {f['cache_s'] * 1e9:.3f} ns per parameter "
-            f"while the weights and gradients fit in the {fmt_bytes(f['llc_bytes'])} last-level cache (up to "
-            f"{fmt_params(f['knee_params'])} parameters; an effective {fmt_bw(f['cache_Bps'])}), and "
-            f"{f['memory_s'] * 1e9:.3f} ns per parameter beyond (an effective {fmt_bw(f['memory_Bps'])}, from memory). "
-            f"Overhead-bound scales: {scales_in('overhead')}; cache-bound: {scales_in('cache')}; "
-            f"memory-bound: {scales_in('memory')}."
+            f"On {name} a step costs a fixed {fmt_time(f['overhead_s'])}, plus "
+            f"{f['cache_s'] * 1e9:.3f} ns per parameter while the weights and "
+            f"gradients fit in the {fmt_bytes(f['llc_bytes'])} last-level cache (up "
+            f"to {fmt_params(f['knee_params'])} parameters; an effective "
+            f"{fmt_bw(f['cache_Bps'])}), and {f['memory_s'] * 1e9:.3f} ns per "
+            f"parameter beyond (an effective {fmt_bw(f['memory_Bps'])}, from memory). "
+            f"Overhead-bound scales: {scales_in('overhead')}; cache-bound: "
+            f"{scales_in('cache')}; memory-bound: {scales_in('memory')}."
         )
     else:
         why = (
@@ -319,14 +350,17 @@ def _fit_paragraph(name: str, f: dict) -> str:
             else "too few sizes lie on one side of the cache's knee"
         )
         text = (
-            f"On {name} a step costs a fixed {fmt_time(f['overhead_s'])} plus {f['cache_s'] * 1e9:.3f} ns per parameter "
-            f"(an effective {fmt_bw(f['cache_Bps'])}); one line is fitted because {why}. "
-            f"Overhead-bound scales: {scales_in('overhead')}; per-parameter-bound: {scales_in('per-parameter')}."
+            f"On {name} a step costs a fixed {fmt_time(f['overhead_s'])} plus "
+            f"{f['cache_s'] * 1e9:.3f} ns per parameter (an effective "
+            f"{fmt_bw(f['cache_Bps'])}); one line is fitted because {why}. "
+            f"Overhead-bound scales: {scales_in('overhead')}; per-parameter-bound: "
+            f"{scales_in('per-parameter')}."
         )
     if f["missed"]:
         text += (
-            f" The model misses scale{'s' if len(f['missed']) > 1 else ''} {', '.join(map(str, f['missed']))} by more "
-            "than the threshold: it does not explain those sizes."
+            f" The model misses scale{'s' if len(f['missed']) > 1 else ''} "
+            f"{', '.join(map(str, f['missed']))} by more than the threshold: it does "
+            "not explain those sizes."
         )
     return text
 
@@ -351,8 +385,8 @@ def _model_crossing_paragraphs(sweep: Sweep) -> list[str]:
             else ""
         )
         out.append(
-            f"The cost models of {labels.get(device, device)} and {labels.get(base, base)} predict equal step "
-            f"times at {where}{tail}."
+            f"The cost models of {labels.get(device, device)} and "
+            f"{labels.get(base, base)} predict equal step times at {where}{tail}."
         )
     return out
 
@@ -369,7 +403,9 @@ def post(sweep: Sweep) -> dict:
             "post CPU": f"{r.cpu:.1f} s",
             "post MPS": f"{r.mps:.1f} s",
             "post speedup": f"{r.cpu / r.mps:.2f}x",
-            "post per step CPU / MPS": f"{fmt_time(r.cpu / 1000)} / {fmt_time(r.mps / 1000)}",
+            "post per step CPU / MPS": (
+                f"{fmt_time(r.cpu / 1000)} / {fmt_time(r.mps / 1000)}"
+            ),
         }
         for c in sweep.cells[sweep.cells["scale"] == r.scale].itertuples():
             mark = "*" if c.total_extrapolated else ""
@@ -403,9 +439,10 @@ def inference(sweep: Sweep) -> dict:
     diverged = inf[inf["nonfinite_logits"] > 0]
     if len(diverged):
         notes.append(
-            f"**Diverged training:** {len(diverged)} run(s) ended with non-finite logits (scales "
-            f"{', '.join(map(str, sorted(set(diverged['scale']))))}); their step times are still valid "
-            "measurements, but lower `lr` to train them meaningfully."
+            f"**Diverged training:** {len(diverged)} run(s) ended with non-finite "
+            f"logits (scales {', '.join(map(str, sorted(set(diverged['scale']))))}); "
+            "their step times are still valid measurements, but lower `lr` to train "
+            "them meaningfully."
         )
     return {"table": markdown_table(shown), "notes": notes}
 
@@ -439,8 +476,9 @@ def environment(sweep: Sweep) -> list[str]:
         ran = sweep.cells.loc[sweep.cells["device"] == d, "threads"]
         actual = f", ran with {int(ran.iloc[0])}" if len(ran) else ""
         lines.append(
-            f"{labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU thread{'s' if h['threads'] != 1 else ''} "
-            f"planned{actual}, machine tag `{h['machine']}`"
+            f"{labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU "
+            f"thread{'s' if h['threads'] != 1 else ''} planned{actual}, machine tag "
+            f"`{h['machine']}`"
         )
     return lines
 
@@ -477,7 +515,7 @@ def runs(sweep: Sweep) -> dict:
     busy = float((procs["ended_at"] - procs["started_at"]).sum())
     return {
         "table": table,
-        "summary": f"The timing processes ran {busy:.0f} s in all; the runs were measured from "
-        f"{when(start)} to {when(end)} UTC ({(end - start) / 60:.1f} minutes from the "
-        "first timing process to the end of the last check).",
+        "summary": f"The timing processes ran {busy:.0f} s in all; the runs were "
+        f"measured from {when(start)} to {when(end)} UTC ({(end - start) / 60:.1f} "
+        "minutes from the first timing process to the end of the last check).",
     }

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 
 def protocol_steps(epochs: int, n_train: int, batch_size: int) -> int:
-    """Steps of the post's protocol: epochs x batches per epoch (the last batch may be short)."""
+    """Steps of the post's protocol: epochs x batches per epoch (the last batch may be
+    short)."""
     return epochs * -(-n_train // batch_size)
 
 
@@ -62,8 +63,8 @@ class Schedule:
         if self.window_steps >= 1 and self.steps_per_device <= self.protocol_steps:
             return None
         return (
-            f"warmup_steps + rounds x (switch_steps + steps_per_window) must fit in the "
-            f"{self.protocol_steps}-step protocol (epochs x batches per epoch), with at "
-            f"least one timed step per window; here {self.warmup_steps} + {self.rounds} x "
-            f"({self.switch_steps} + {self.window_steps})"
+            "warmup_steps + rounds x (switch_steps + steps_per_window) must fit in "
+            f"the {self.protocol_steps}-step protocol (epochs x batches per epoch), "
+            f"with at least one timed step per window; here {self.warmup_steps} + "
+            f"{self.rounds} x ({self.switch_steps} + {self.window_steps})"
         )

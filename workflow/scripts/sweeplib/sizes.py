@@ -15,7 +15,8 @@ BYTES_PER_FLOAT = 4  # float32
 
 @dataclass(frozen=True)
 class ModelSizes:
-    """Layer widths of ``Linear(i, h1) -> ReLU -> Linear(h1, h2) -> ReLU -> Linear(h2, o)``."""
+    """Layer widths of ``Linear(i, h1) -> ReLU -> Linear(h1, h2) -> ReLU -> Linear(h2,
+    o)``."""
 
     num_inputs: int
     hidden1: int
@@ -73,8 +74,8 @@ class ModelSizes:
         """The model as the report writes it, in terms of the scale ``s``."""
         i, h1, h2 = WIDTHS_PER_SCALE
         return (
-            f"Linear({i}s, {h1}s) → ReLU → Linear({h1}s, {h2}s) → ReLU → "
-            f"Linear({h2}s, {NUM_OUTPUTS})"
+            f"Linear({i}s, {h1}s) → ReLU → Linear({h1}s, {h2}s) → ReLU → Linear({h2}s, "
+            f"{NUM_OUTPUTS})"
         )
 
 

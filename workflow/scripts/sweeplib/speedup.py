@@ -27,12 +27,13 @@ import pandas as pd
 
 from .formatting import fmt_time
 
-INTERLEAVED = "interleaved"
+INTERLEAVED, SEPARATE = "interleaved", "separate"
 ROUND = ["scale", "process", "round"]
 
 
 def round_ratios(windows: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """One row per (scale, device, process, round) of interleaved scales: the paired ratio."""
+    """One row per (scale, device, process, round) of interleaved scales: the paired
+    ratio."""
     inter = windows[windows["pairing"] == INTERLEAVED]
     base = inter[inter["device"] == baseline][[*ROUND, "step_median_s"]]
     others = inter[inter["device"] != baseline][[*ROUND, "device", "step_median_s"]]
@@ -45,8 +46,8 @@ def round_ratios(windows: pd.DataFrame, baseline: str) -> pd.DataFrame:
 def resample(
     groups: list[np.ndarray], picks: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Pooled values of each replicate: for each drawn group (``picks``: replicates x draws),
-    its values drawn with replacement. Shorter groups are padded with NaN."""
+    """Pooled values of each replicate: for each drawn group (``picks``: replicates x
+    draws), its values drawn with replacement. Shorter groups are padded with NaN."""
     sizes = np.array([len(g) for g in groups])
     table = np.full((len(groups), sizes.max()), np.nan)
     for i, g in enumerate(groups):
@@ -61,7 +62,8 @@ def resample(
 def paired_replicates(
     by_process: list[np.ndarray], n_boot: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Bootstrap medians of the pooled round ratios (processes, then rounds, drawn with replacement)."""
+    """Bootstrap medians of the pooled round ratios (processes, then rounds, drawn with
+    replacement)."""
     picks = rng.integers(0, len(by_process), size=(n_boot, len(by_process)))
     estimate = float(np.median(np.concatenate(by_process)))
     return widen(
@@ -77,7 +79,8 @@ def separate_replicates(
     n_boot: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Bootstrap ratios of median windows, drawing process indices for both devices alike."""
+    """Bootstrap ratios of median windows, drawing process indices for both devices
+    alike."""
     picks = rng.integers(0, len(baseline), size=(n_boot, len(baseline)))
     b = np.nanmedian(resample(baseline, picks, rng), axis=1)
     d = np.nanmedian(resample(device, picks, rng), axis=1)
@@ -97,9 +100,9 @@ def widen(replicates: np.ndarray, estimate: float, processes: int) -> np.ndarray
 
 
 def median_interval(values, confidence: float) -> tuple[float, float]:
-    """Distribution-free interval for a median: the order statistics x(k), x(n+1-k) with the
-    largest k whose coverage, 1 - 2 P(Binomial(n, 1/2) < k), is at least ``confidence``;
-    the full range when n is too small for that."""
+    """Distribution-free interval for a median: the order statistics x(k), x(n+1-k) with
+    the largest k whose coverage, 1 - 2 P(Binomial(n, 1/2) < k), is at least
+    ``confidence``; the full range when n is too small for that."""
     x = np.sort(np.asarray(values, dtype=float))
     n = len(x)
     k = 1
@@ -139,14 +142,31 @@ def disagreeing(groups: dict[int, np.ndarray], confidence: float) -> list[dict]:
     return out
 
 
+COLUMNS = [
+    "scale",
+    "params",
+    "device",
+    "baseline",
+    "pairing",
+    "speedup",
+    "ci_low",
+    "ci_high",
+    "rounds",
+    "processes",
+    "process_speedups",
+    "disagreeing",
+]
+
+
 def speedup_table(
     windows: pd.DataFrame, baseline: str, n_boot: int, confidence: float, seed: int
 ):
     """Speedup of each device over the baseline per scale, with its interval and the
-    processes that disagree; and, per device, the bootstrap replicates (rows) by scale."""
+    processes that disagree; and, per device, the bootstrap replicates (rows) by scale.
+    """
     rng = np.random.default_rng(seed)
     ratios = round_ratios(windows, baseline)
-    alpha = (1 - confidence) / 2
+    alpha = 100 * (1 - confidence) / 2
     rows, boots = [], {}
     for device in [d for d in windows["device"].unique() if d != baseline]:
         reps = []
@@ -155,16 +175,14 @@ def speedup_table(
             & set(windows.loc[windows["device"] == baseline, "scale"])
         ):
             at = windows[windows["scale"] == scale]
-            row, rep = _one_speedup(
-                at,
-                ratios[(ratios["scale"] == scale) & (ratios["device"] == device)],
-                baseline,
-                device,
-                n_boot,
-                confidence,
-                rng,
-            )
-            lo, hi = np.percentile(rep, [100 * alpha, 100 * (1 - alpha)])
+            if at["pairing"].iloc[0] == INTERLEAVED:
+                mine = ratios[(ratios["scale"] == scale) & (ratios["device"] == device)]
+                row, rep = paired_speedup(mine, n_boot, confidence, rng)
+            else:
+                row, rep = separate_speedup(
+                    at, baseline, device, n_boot, confidence, rng
+                )
+            low, high = np.percentile(rep, [alpha, 100 - alpha])
             rows.append(
                 {
                     "scale": scale,
@@ -172,77 +190,77 @@ def speedup_table(
                     "device": device,
                     "baseline": baseline,
                     **row,
-                    "ci_low": float(lo),
-                    "ci_high": float(hi),
+                    "ci_low": float(low),
+                    "ci_high": float(high),
                 }
             )
             reps.append(rep)
         boots[device] = np.stack(reps, axis=1) if reps else np.empty((n_boot, 0))
-    columns = [
-        "scale",
-        "params",
-        "device",
-        "baseline",
-        "pairing",
-        "speedup",
-        "ci_low",
-        "ci_high",
-        "rounds",
-        "processes",
-        "process_speedups",
-        "disagreeing",
+    return pd.DataFrame(rows, columns=COLUMNS), boots
+
+
+def paired_speedup(ratios: pd.DataFrame, n_boot: int, confidence: float, rng):
+    """An interleaved scale: the median round ratio, and its bootstrap replicates."""
+    groups = {p: g["ratio"].to_numpy() for p, g in ratios.groupby("process")}
+    odd = [
+        f"process {o['process']}: {o['median']:.3g}x, the others "
+        f"{o['others_median']:.3g}x"
+        for o in disagreeing(groups, confidence)
     ]
-    return pd.DataFrame(rows, columns=columns), boots
+    row = _row(
+        INTERLEAVED,
+        float(ratios["ratio"].median()),
+        len(ratios),
+        [float(np.median(v)) for v in groups.values()],
+        odd,
+    )
+    return row, paired_replicates(list(groups.values()), n_boot, rng)
 
 
-def _one_speedup(
-    at: pd.DataFrame,
-    ratios: pd.DataFrame,
-    baseline: str,
-    device: str,
-    n_boot: int,
-    confidence: float,
-    rng,
-) -> tuple[dict, np.ndarray]:
-    pairing = at["pairing"].iloc[0]
-    if pairing == INTERLEAVED:
-        groups = {p: g["ratio"].to_numpy() for p, g in ratios.groupby("process")}
-        estimate = float(ratios["ratio"].median())
-        rep = paired_replicates(list(groups.values()), n_boot, rng)
-        per_process = {p: float(np.median(v)) for p, v in groups.items()}
-        odd = [
-            f"process {o['process']}: {o['median']:.3g}x, the others {o['others_median']:.3g}x"
-            for o in disagreeing(groups, confidence)
-        ]
-    else:
+def separate_speedup(
+    at: pd.DataFrame, baseline: str, device: str, n_boot: int, confidence: float, rng
+):
+    """A separate scale: the ratio of the median windows, and its replicates."""
 
-        def windows_of(name):
-            w = at[at["device"] == name]
-            return {p: g["step_median_s"].to_numpy() for p, g in w.groupby("process")}
+    def windows_of(name):
+        w = at[at["device"] == name]
+        return {p: g["step_median_s"].to_numpy() for p, g in w.groupby("process")}
 
-        b, d = windows_of(baseline), windows_of(device)
-        common = sorted(set(b) & set(d))
-        estimate = float(
-            np.median(np.concatenate([b[p] for p in common]))
-            / np.median(np.concatenate([d[p] for p in common]))
-        )
-        rep = separate_replicates(
-            [b[p] for p in common], [d[p] for p in common], n_boot, rng
-        )
-        per_process = {p: float(np.median(b[p]) / np.median(d[p])) for p in common}
-        # No paired ratios: a process is odd if its step times disagree with the device's other processes.
-        odd = [
-            f"process {o['process']} of {name}: step {fmt_time(o['median'])}, the others {fmt_time(o['others_median'])}"
-            for name, w in ((baseline, b), (device, d))
-            for o in disagreeing(w, confidence)
-        ]
-        groups = d
-    row = {
+    b, d = windows_of(baseline), windows_of(device)
+    common = sorted(set(b) & set(d))
+    b_all, d_all = (
+        np.concatenate([b[p] for p in common]),
+        np.concatenate([d[p] for p in common]),
+    )
+    # No paired ratios: a process is odd if its step times disagree with the same
+    # device's other processes.
+    odd = [
+        f"process {o['process']} of {name}: step {fmt_time(o['median'])}, the "
+        f"others {fmt_time(o['others_median'])}"
+        for name, w in ((baseline, b), (device, d))
+        for o in disagreeing(w, confidence)
+    ]
+    row = _row(
+        SEPARATE,
+        float(np.median(b_all) / np.median(d_all)),
+        len(d_all),
+        [float(np.median(b[p]) / np.median(d[p])) for p in common],
+        odd,
+    )
+    rep = separate_replicates(
+        [b[p] for p in common], [d[p] for p in common], n_boot, rng
+    )
+    return row, rep
+
+
+def _row(
+    pairing: str, estimate: float, rounds: int, per_process: list[float], odd: list[str]
+) -> dict:
+    return {
         "pairing": pairing,
         "speedup": estimate,
-        "rounds": int(sum(len(v) for v in groups.values())),
+        "rounds": rounds,
         "processes": len(per_process),
-        "process_speedups": ";".join(f"{v:.4g}" for v in per_process.values()),
+        "process_speedups": ";".join(f"{v:.4g}" for v in per_process),
         "disagreeing": "; ".join(odd),
     }
-    return row, rep

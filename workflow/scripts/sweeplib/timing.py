@@ -26,7 +26,7 @@ from .schedule import Schedule
 
 
 class Trainer:
-    """One device's model, optimiser and stream of batches, trained one step at a time."""
+    """One device's model, optimiser and batches, trained one step at a time."""
 
     def __init__(
         self, name, model, optimizer, loader, device, sync, threads, post_prints=None
@@ -50,7 +50,8 @@ class Trainer:
         self.model.train()
 
     def step(self) -> dict:
-        """Train one step and time it, synchronised; the next epoch's shuffle is drawn after it."""
+        """Train one step and time it, synchronised; the next epoch's shuffle is drawn
+        after it."""
         t0 = time.perf_counter()
         x, y = next(self._batches)
         t1 = time.perf_counter()
@@ -81,7 +82,8 @@ class Trainer:
             self._batches = iter(self.loader)
 
     def loss_values(self) -> list[float]:
-        """Every step's loss, read from the device once (reading one waits for the device)."""
+        """Every step's loss, read from the device once (reading one waits for the
+        device)."""
         return torch.stack(self.losses).cpu().tolist() if self.losses else []
 
 
@@ -128,7 +130,8 @@ def run_rounds(
 def evaluate(
     model, loader, device, sync: Callable[[], None]
 ) -> tuple[torch.Tensor, float, int]:
-    """Logits over the whole test set (on the CPU), the pass's synchronised time, its batches."""
+    """Logits over the whole test set (on the CPU), the pass's synchronised time, its
+    batches."""
     model.eval()
     chunks = []
     sync()
@@ -138,14 +141,16 @@ def evaluate(
             chunks.append(model(x.to(device)))
     sync()
     elapsed = time.perf_counter() - t0
-    # Moving logits to the CPU is outside the timed pass: the check's bookkeeping, not inference.
+    # Moving logits to the CPU is outside the timed pass: the check's bookkeeping, not
+    # inference.
     return torch.cat(chunks).cpu(), elapsed, len(chunks)
 
 
 def time_calls(
     fn: Callable[[], object], sync: Callable[[], None], repeats: int, warmup: int = 2
 ) -> list[float]:
-    """Synchronised seconds of ``repeats`` calls of ``fn``, after ``warmup`` untimed calls."""
+    """Synchronised seconds of ``repeats`` calls of ``fn``, after ``warmup`` untimed
+    calls."""
     for _ in range(warmup):
         fn()
     sync()

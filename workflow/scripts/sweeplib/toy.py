@@ -1,4 +1,4 @@
-"""Part 1 of the post: a five-point toy problem, trained exactly as the post trains it."""
+"""Part 1 of the post: a five-point toy problem, trained exactly as the post does."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ Y_TEST = torch.tensor([0, 1])
 def train_toy(
     seed: int = 123, epochs: int = 3, lr: float = 0.5
 ) -> tuple[NeuralNetwork, list[dict], list[dict]]:
-    """Train the toy model; return it, one record per batch (with its loss) and one per evaluation.
+    """Train the toy model; return it, one record per batch (with its loss) and one per
+    evaluation.
 
-    The random stream is consumed in the post's order: seed, build the model,
-    then one shuffle per epoch drawn when the training loader starts a pass.
-    The loaders are built before the model, as in the post; building one draws
-    nothing.
+    The random stream is consumed in the post's order: seed, build the model, then one
+    shuffle per epoch drawn when the training loader starts a pass. The loaders are
+    built before the model, as in the post; building one draws nothing.
     """
     torch.manual_seed(seed)
     train_loader = make_loader(

@@ -89,8 +89,9 @@ def run_process(spec: dict) -> tuple[list[dict], list[dict]]:
 def build_trainer(
     device: dict, settings: dict, data: dict, build_threads: int
 ) -> Trainer:
-    """The model as the post builds it (``torch.manual_seed`` first), on its device, with a
-    loader whose shuffles come from a generator of its own, seeded alike for every device."""
+    """The model as the post builds it (``torch.manual_seed`` first), on its device,
+    with a loader whose shuffles come from a generator of its own, seeded alike for
+    every device."""
     train = settings["train"]
     name = device["name"]
     torch.set_num_threads(
@@ -124,12 +125,11 @@ def build_trainer(
 
 
 def post_print(epochs: int):
-    """The post's per-batch print; formatting the loss reads it, which waits for the device."""
+    """The post's per-batch print (formatting the loss waits for the device)."""
 
     def show(epoch: int, batch: int, batches: int, loss: torch.Tensor) -> None:
-        print(
-            f"Epoch: {epoch + 1:02d}/{epochs:02d} | Batch: {batch + 1:02d}/{batches:02d} | Train Loss: {loss:.2f}"
-        )
+        e, b = f"{epoch + 1:02d}/{epochs:02d}", f"{batch + 1:02d}/{batches:02d}"
+        print(f"Epoch: {e} | Batch: {b} | Train Loss: {loss:.2f}")
 
     return show
 
@@ -166,7 +166,8 @@ def save_outputs(trainer: Trainer, data: dict, spec: dict, settings: dict) -> di
 
 
 class memory_errors:
-    """Turn an allocator's out-of-memory error into one naming the scale, devices and estimate."""
+    """Turn an allocator's out-of-memory error into one naming the scale, devices and
+    estimate."""
 
     def __init__(self, settings: dict, spec: dict):
         self.where = f"scale {settings['scale']} on {', '.join(spec['devices'])}"
@@ -176,7 +177,8 @@ class memory_errors:
         return self
 
     def __exit__(self, kind, exc, tb):
-        # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError that "can't allocate memory".
+        # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError that "can't
+        # allocate memory".
         if exc is None or not isinstance(exc, RuntimeError):
             return False
         if not isinstance(exc, torch.OutOfMemoryError) and "allocate memory" not in str(
@@ -205,7 +207,8 @@ def peak_rss() -> int:
 
 
 def peak_device_memory(device: str) -> float:
-    """Peak bytes an accelerator's allocator held (NaN for the CPU, whose peak is the RSS)."""
+    """Peak bytes an accelerator's allocator held (NaN for the CPU, whose peak is the
+    RSS)."""
     if device == "cuda":
         return float(torch.cuda.max_memory_allocated())
     if device == "mps":
