@@ -2,6 +2,7 @@
 value and what is allowed; renamed settings still work, with a note."""
 
 import copy
+import re
 import shutil
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 from sweeplib.devices import resolve_baseline, resolve_devices
 from sweeplib.plan import INTERLEAVED, SEPARATE, PlanError, plan_sweep
 from workflow_helpers import (
+    ROOT,
     SCHEMA,
     SCRIPTS,
     TINY,
@@ -341,6 +343,20 @@ def test_a_config_given_with_configfile_is_checked_too(cli_project):
         out.returncode != 0
         and "train.epochs = 0 is not allowed" in out.stdout + out.stderr
     )
+
+
+def test_the_readme_quotes_snakemakes_own_message_for_a_broken_configfile(cli_project):
+    # Snakemake reads --configfile before the workflow does; the README says which
+    # message the user then gets, and this keeps it true.
+    readme = (ROOT / "README.md").read_text()
+    quoted = re.search(r'message \("([^"]+)"\), which names no file', readme).group(1)
+    quoted = " ".join(quoted.split())  # the README wraps its lines
+    write_config(cli_project, TINY)
+    (cli_project / "broken.yaml").write_text("scales: [1, 2\n")
+    out = snakemake(
+        cli_project, "--cores", "1", "--configfile", "broken.yaml", check=False
+    )
+    assert out.returncode != 0 and quoted in out.stdout + out.stderr
 
 
 def test_missing_config_file_is_named(cli_project):

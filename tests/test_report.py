@@ -9,7 +9,7 @@ from sweeplib.formatting import speedup_markdown
 from sweeplib.plots import speedup_figure, step_time_figure
 from sweeplib.report import Sweep, render
 from synthetic import hardware, no_spans, windows
-from workflow_helpers import ROOT
+from workflow_helpers import REPORT_HEADINGS, ROOT
 
 POST = pd.read_csv(ROOT / "data" / "post_table.csv")
 ANALYSIS = {
@@ -19,17 +19,6 @@ ANALYSIS = {
     "model_miss_flag": 0.25,
     "seed": 0,
 }
-HEADINGS = [
-    "## Result",
-    "## Speedup table",
-    "## Why: a cost model",
-    "## The post's table beside ours",
-    "## Inference checks",
-    "## The toy example",
-    "## Environment",
-    "## Runs and their keys",
-    "## Reproduce",
-]
 
 
 def build(
@@ -104,7 +93,7 @@ def build(
 
 def test_two_devices_report_every_section_and_the_crossover():
     text, *_ = build(["cpu", "cuda"], "cpu")
-    for heading in HEADINGS:
+    for heading in REPORT_HEADINGS:
         assert heading in text
     assert "CUDA overtakes CPU, 2 threads" in text
     assert (

@@ -6,9 +6,9 @@ import time
 
 import pytest
 import torch
+from interleaving import SETTINGS, trained
 from sweeplib.data import make_dataset
 from sweeplib.schedule import Schedule, protocol_steps
-from sweeplib.sizes import ModelSizes
 from sweeplib.timing import Trainer, run_rounds
 from sweeplib.worker import build_trainer
 
@@ -63,29 +63,7 @@ def test_protocol_steps_count_a_short_last_batch():
     assert protocol_steps(epochs=2, n_train=95, batch_size=10) == 20
 
 
-SETTINGS = {
-    "scale": 1,
-    "sizes": ModelSizes(20, 30, 10).to_dict(),
-    "train": {
-        "epochs": 5,
-        "batch_size": 10,
-        "lr": 0.1,
-        "model_seed": 7,
-        "loader": "dataloader",
-        "num_workers": 0,
-    },
-    "timing": {"mimic_post_prints": False},
-}
 DEVICES = [{"name": "cpu1", "threads": 1}, {"name": "cpu", "threads": 2}]
-
-
-def trained(devices, schedule, seed=0):
-    data = make_dataset(20, 60, 10, seed=0)
-    trainers = {
-        d["name"]: build_trainer(d, SETTINGS, data, build_threads=2) for d in devices
-    }
-    records = run_rounds(trainers, schedule, random.Random(seed))
-    return trainers, records
 
 
 def test_interleaving_trains_each_device_as_if_it_ran_alone():

@@ -11,6 +11,7 @@ import torch
 from sweeplib.memory import RUNTIME, data_bytes, model_footprint, timing_needs
 from sweeplib.sizes import ModelSizes
 from workflow_helpers import (
+    REPORT_HEADINGS,
     TINY,
     make_project,
     planned_jobs,
@@ -44,17 +45,7 @@ def project(finished_project, tmp_path_factory):
 
 def test_report_has_every_section(project):
     report = (project / "results/report.md").read_text()
-    for heading in [
-        "## Result",
-        "## Speedup table",
-        "## Why: a cost model",
-        "## The post's table beside ours",
-        "## Inference checks",
-        "## The toy example",
-        "## Environment",
-        "## Runs and their keys",
-        "## Reproduce",
-    ]:
+    for heading in REPORT_HEADINGS:
         assert heading in report
     assert "No accelerator on this machine" in report
     assert "![Speedup against parameters](crossover.png)" in report

@@ -14,6 +14,19 @@ PROJECT_FILES = ["Snakefile", "workflow", "profiles", "data"]
 SCRIPTS = ROOT / "workflow" / "scripts"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
+# Every section of the report, in order.
+REPORT_HEADINGS = [
+    "## Result",
+    "## Speedup table",
+    "## Why: a cost model",
+    "## The post's table beside ours",
+    "## Inference checks",
+    "## The toy example",
+    "## Environment",
+    "## Runs and their keys",
+    "## Reproduce",
+]
+
 # The small sweep that the tests, CI and the README's "try it" line share.
 TINY = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from sweeplib.logs import job
-from sweeplib.processes import run_scale
+from sweeplib.processes import ScaleJob
 
 FILES = ("checkpoint", "predictions", "steps", "timings", "settings")
 
@@ -26,14 +26,8 @@ def main(snakemake) -> None:
             settings["pairing"],
             settings["timing"]["processes"],
         )
-        run_scale(
-            settings,
-            snakemake.wildcards.key,
-            snakemake.input.dataset,
-            outputs,
-            work,
-            log.info,
-        )
+        key, dataset = snakemake.wildcards.key, snakemake.input.dataset
+        ScaleJob(settings, key, dataset, outputs, work).run(log.info)
 
 
 if __name__ == "__main__":

@@ -22,18 +22,8 @@ def step_time_figure(cells: pd.DataFrame, summary: dict, post: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for i, device in enumerate(device_order(cells["device"], summary["baseline"])):
         g = cells[cells["device"] == device].sort_values("params")
-        err = np.vstack(
-            [g["step_median_s"] - g["step_q25_s"], g["step_q75_s"] - g["step_median_s"]]
-        )
-        ax.errorbar(
-            g["params"],
-            g["step_median_s"],
-            yerr=err,
-            marker="o",
-            color=f"C{i}",
-            capsize=3,
-            label=f"{labels[device]} (median window, IQR)",
-        )
+        label = f"{labels[device]} (median window, IQR)"
+        bars(ax, g, "step_median_s", "step_q25_s", "step_q75_s", f"C{i}", label)
         if summary["fits"].get(device):
             draw_model(ax, g, summary["fits"][device], f"C{i}", labels[device])
     for marker, device in (("s", "cpu"), ("^", "mps")):
@@ -52,6 +42,14 @@ def step_time_figure(cells: pd.DataFrame, summary: dict, post: pd.DataFrame):
         "Training step time against model size (dotted: the cache's knee)",
     )
     return fig
+
+
+def bars(ax, g: pd.DataFrame, mid: str, low: str, high: str, colour: str, label: str):
+    """Points at ``mid`` against parameters, with bars from ``low`` to ``high``."""
+    err = np.vstack([g[mid] - g[low], g[high] - g[mid]])
+    ax.errorbar(
+        g["params"], g[mid], yerr=err, marker="o", color=colour, capsize=3, label=label
+    )
 
 
 def draw_model(ax, g: pd.DataFrame, fit: dict, colour: str, label: str) -> None:
@@ -92,16 +90,8 @@ def speedup_figure(
     devices = device_order(table["device"], summary["baseline"])
     for i, device in enumerate(devices, start=1):
         g = table[table["device"] == device].sort_values("params")
-        err = np.vstack([g["speedup"] - g["ci_low"], g["ci_high"] - g["speedup"]])
-        ax.errorbar(
-            g["params"],
-            g["speedup"],
-            yerr=err,
-            marker="o",
-            color=f"C{i}",
-            capsize=3,
-            label=f"{labels[device]} over {base} (interval)",
-        )
+        label = f"{labels[device]} over {base} (interval)"
+        bars(ax, g, "speedup", "ci_low", "ci_high", f"C{i}", label)
         for c in summary["devices"][device]["crossings"]:
             draw_crossing(ax, c, f"C{i}")
     wide = post.pivot(index="params", columns="device", values="seconds").reset_index()

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -40,67 +41,67 @@ def process_specs(
     return [(p, [d]) for p in range(processes) for d in devices]
 
 
-def run_scale(
-    settings: dict,
-    run_key: str,
-    dataset: str,
-    outputs: dict[str, dict[str, str]],
-    work: Path,
-    log,
-) -> None:
-    """Run the scale's processes, then write each device's steps and timings
-    (``outputs`` maps each device to its file paths)."""
-    shutil.rmtree(work, ignore_errors=True)  # left by an interrupted job
-    work.mkdir(parents=True)
-    steps, procs = run_processes(settings, run_key, dataset, outputs, work, log)
-    env = host_environment()
-    for device, paths in outputs.items():
-        mine = steps[steps["device"] == device]
-        mine = mine.assign(run_key=run_key, scale=settings["scale"])
-        table = device_timings(
-            mine, procs[procs["device"] == device], settings, device, run_key, env
-        )
-        write_csv(paths["steps"], mine)
-        write_text(
-            paths["settings"], json.dumps(settings, indent=2, sort_keys=True) + "\n"
-        )
-        write_csv(
-            paths["timings"], table
-        )  # last: its presence means the device is done
-    shutil.rmtree(work, ignore_errors=True)
+@dataclass(frozen=True)
+class ScaleJob:
+    """One scale's timing job: its settings and key, its dataset, each device's output
+    paths, and a scratch folder for its processes' tables."""
 
+    settings: dict
+    run_key: str
+    dataset: str
+    outputs: dict[str, dict[str, str]]  # device -> name -> path
+    work: Path
 
-def run_processes(
-    settings: dict,
-    run_key: str,
-    dataset: str,
-    outputs: dict[str, dict[str, str]],
-    work: Path,
-    log,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every process of the scale, one after another: all their steps, and one row per
-    (process, device). The last process of each device saves its checkpoint."""
-    devices = [d["name"] for d in settings["devices"]]
-    specs = process_specs(devices, settings["timing"]["processes"], settings["pairing"])
-    last = {d: i for i, (_, held) in enumerate(specs) for d in held}
-    steps, procs = [], []
-    for i, (process, held) in enumerate(specs):
-        out = work / f"process{process}-{'+'.join(held)}"
-        spec = {
-            "settings": settings,
-            "run_key": run_key,
-            "process": process,
-            "devices": held,
-            "dataset": dataset,
-            "out": str(out),
-            "mem_estimate_bytes": host_estimate(settings, held),
-            "save": {d: outputs[d] for d in held if last[d] == i},
-        }
-        log(f"process {process} ({', '.join(held)}): started")
-        wall = run_worker(spec, out, log)
-        steps.append(pd.read_csv(out / "steps.csv"))
-        procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
-    return pd.concat(steps, ignore_index=True), pd.concat(procs, ignore_index=True)
+    def run(self, log) -> None:
+        """Run the scale's processes, then write each device's steps and timings."""
+        shutil.rmtree(self.work, ignore_errors=True)  # left by an interrupted job
+        self.work.mkdir(parents=True)
+        steps, procs = self.run_processes(log)
+        env = host_environment()
+        for device, paths in self.outputs.items():
+            mine = steps[steps["device"] == device]
+            mine = mine.assign(run_key=self.run_key, scale=self.settings["scale"])
+            table = device_timings(
+                mine,
+                procs[procs["device"] == device],
+                self.settings,
+                device,
+                self.run_key,
+                env,
+            )
+            write_csv(paths["steps"], mine)
+            write_text(
+                paths["settings"],
+                json.dumps(self.settings, indent=2, sort_keys=True) + "\n",
+            )
+            write_csv(paths["timings"], table)  # last: its presence means done
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def run_processes(self, log) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every process of the scale, one after another: all their steps, and one row
+        per (process, device). The last process of each device saves its checkpoint."""
+        devices = [d["name"] for d in self.settings["devices"]]
+        timing = self.settings["timing"]
+        specs = process_specs(devices, timing["processes"], self.settings["pairing"])
+        last = {d: i for i, (_, held) in enumerate(specs) for d in held}
+        steps, procs = [], []
+        for i, (process, held) in enumerate(specs):
+            out = self.work / f"process{process}-{'+'.join(held)}"
+            spec = {
+                "settings": self.settings,
+                "run_key": self.run_key,
+                "process": process,
+                "devices": held,
+                "dataset": self.dataset,
+                "out": str(out),
+                "mem_estimate_bytes": host_estimate(self.settings, held),
+                "save": {d: self.outputs[d] for d in held if last[d] == i},
+            }
+            log(f"process {process} ({', '.join(held)}): started")
+            wall = run_worker(spec, out, log)
+            steps.append(pd.read_csv(out / "steps.csv"))
+            procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
+        return pd.concat(steps, ignore_index=True), pd.concat(procs, ignore_index=True)
 
 
 def host_estimate(settings: dict, devices: list[str]) -> int:

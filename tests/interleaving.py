@@ -1,0 +1,33 @@
+"""Small models trained through the workflow's own interleaving loop, for the tests of
+that loop on the CPU's two devices and on an accelerator."""
+
+import random
+
+from sweeplib.data import make_dataset
+from sweeplib.sizes import ModelSizes
+from sweeplib.timing import run_rounds
+from sweeplib.worker import build_trainer
+
+SETTINGS = {
+    "scale": 1,
+    "sizes": ModelSizes(20, 30, 10).to_dict(),
+    "train": {
+        "epochs": 5,
+        "batch_size": 10,
+        "lr": 0.1,
+        "model_seed": 7,
+        "loader": "dataloader",
+        "num_workers": 0,
+    },
+    "timing": {"mimic_post_prints": False},
+}
+
+
+def trained(devices: list[dict], schedule, seed: int = 0, settings: dict = SETTINGS):
+    """Each device's trainer after the warm-up and rounds of ``schedule``, and the step
+    records. 60 samples in batches of 10: six steps an epoch, so rounds cross epochs."""
+    data = make_dataset(20, 60, 10, seed=0)
+    trainers = {
+        d["name"]: build_trainer(d, settings, data, build_threads=2) for d in devices
+    }
+    return trainers, run_rounds(trainers, schedule, random.Random(seed))
