@@ -155,6 +155,16 @@ def test_toy_reproduces_the_post(project):
     assert list(pd.read_csv(toy.parent / "predictions.csv")["predicted"]) == [0, 1]
 
 
+def test_snakemakes_html_report_holds_both_plots(project, tmp_path):
+    html = tmp_path / "report.html"
+    snakemake(project, "--report", str(html))
+    text = html.read_text()
+    for name in ("crossover.png", "step_time.png", "speedup.csv"):
+        assert name in text, name
+    # The plots are embedded (as data), so the file stands alone.
+    assert text.count("data:image/png;base64") >= 2 or len(text) > 200_000
+
+
 def test_a_dry_run_changes_nothing_on_disk(project):
     before = tree(project)
     snakemake(project, "--dry-run")

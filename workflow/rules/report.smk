@@ -34,7 +34,11 @@ rule aggregate_results:
         inference=all_device_files("inference.csv"),
         hardware=hardware_files(),
     output:
-        timings="results/aggregate/timings.csv",
+        timings=report(
+            "results/aggregate/timings.csv",
+            caption="../report/timings.rst",
+            category="Measurements",
+        ),
         steps="results/aggregate/steps.csv",
         inference="results/aggregate/inference.csv",
         hardware="results/aggregate/hardware.csv",
@@ -51,8 +55,16 @@ rule analyse_sweep:
         inference="results/aggregate/inference.csv",
         hardware="results/aggregate/hardware.csv",
     output:
-        cells="results/analysis/cells.csv",
-        speedup="results/analysis/speedup.csv",
+        cells=report(
+            "results/analysis/cells.csv",
+            caption="../report/cells.rst",
+            category="Analysis",
+        ),
+        speedup=report(
+            "results/analysis/speedup.csv",
+            caption="../report/speedup.rst",
+            category="Result",
+        ),
         speedup_md="results/analysis/speedup.md",
         analysis="results/analysis/analysis.json",
     log:
@@ -68,8 +80,16 @@ rule plot_sweep:
         analysis="results/analysis/analysis.json",
         post="data/post_table.csv",
     output:
-        speedup="results/crossover.png",
-        step_time="results/step_time.png",
+        speedup=report(
+            "results/crossover.png",
+            caption="../report/crossover.rst",
+            category="Result",
+        ),
+        step_time=report(
+            "results/step_time.png",
+            caption="../report/step_time.rst",
+            category="Why",
+        ),
     log:
         "results/logs/plot_sweep.log",
     script:
