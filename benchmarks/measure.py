@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from sweeplib.atomic import torch_save
 from sweeplib.data import make_dataset
 from sweeplib.hardware import copy_bandwidth

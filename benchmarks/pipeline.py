@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+
 from sweeplib.analysis import analyse, cell_table
 from sweeplib.sizes import params_of_scale
 
@@ -124,11 +126,22 @@ def process_costs(project: Path) -> list[dict]:
     return out
 
 
-def sweep_overhead(where: Path, config: dict | None, noop_repeats: int = 5) -> dict:
-    """Wall of a full sweep against its timed regions; then the no-op rerun's wall."""
-    project = make_project(where, config)
-    wall = snakemake(project, "--cores", "1")
-    log = sorted((project / ".snakemake" / "log").glob("*.log"))[-1].read_text()
+def sweep_overhead(
+    where: Path,
+    config: dict | None,
+    noop_repeats: int = 5,
+    finished: Path | None = None,
+) -> dict:
+    """Wall of a full sweep against its timed regions; then the no-op rerun's wall.
+    With ``finished``, a sweep already run there (from scratch, with nothing else on
+    the machine) is measured instead: its wall is the one its Snakemake log records."""
+    if finished is None:
+        project = make_project(where, config)
+        wall = snakemake(project, "--cores", "1")
+    else:
+        project = finished
+        wall = logged_wall(project)
+    log = sorted((project / ".snakemake" / "log").glob("*.log"))[0].read_text()
     jobs = log.count("Finished jobid")
     aggregation = sum(log.count(f"(Rule: {r})") for r in AGGREGATION)
     regions = timed_regions(project)
@@ -155,6 +168,13 @@ def sweep_overhead(where: Path, config: dict | None, noop_repeats: int = 5) -> d
             "n": len(noop),
         },
     }
+
+
+def logged_wall(project: Path) -> float:
+    """Seconds the first Snakemake run in ``project`` took, from its own log."""
+    first = sorted((project / ".snakemake" / "log").glob("*.log"))[0].read_text()
+    h, m, s = re.search(r"Elapsed time: (\d+):(\d+):([\d.]+)", first).groups()
+    return 3600 * int(h) + 60 * int(m) + float(s)
 
 
 def startup_costs(repeats: int = 5) -> dict:

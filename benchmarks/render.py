@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+
 import pipeline
 from sweeplib.formatting import markdown_table
 
@@ -25,15 +26,21 @@ def section(title: str, prose: str, rows: list[dict] | None = None) -> list[str]
 
 def render(r: dict, env: dict, command: str, seconds: float) -> str:
     when = dt.datetime.now(dt.UTC)
+    dir_note = (
+        " (DIR: a fresh clone in which the default sweep had just run from scratch)"
+        if "DIR" in command
+        else ""
+    )
     lines = [
         "# Performance of the harness and the pipeline",
         "",
         f"Measured {when:%Y-%m-%d %H:%M} UTC by `{command}` in {seconds / 60:.1f} "
-        f"minutes, on: {env['cpu_model']}, {env['usable_cores']} usable cores, "
-        f"{env['os']}, Python {env['python']}, torch {env['torch']}; CPU runs with "
-        f"{r['threads']} threads. Figures are medians with the interquartile range "
-        "and the number of measurements; the machine is shared, so compare ratios "
-        "taken in the same run.",
+        f"minutes{dir_note}, "
+        f"on: {env['cpu_model']}, {env['usable_cores']} usable cores, {env['os']}, "
+        f"Python {env['python']}, torch {env['torch']}; CPU runs with {r['threads']} "
+        "threads. Figures are medians with the interquartile range and the number of "
+        "measurements; the machine is shared, so compare ratios taken in the same "
+        "run.",
         "",
     ]
     for part in (fidelity, loaders, bound, processes, overhead, scaling, memory):

@@ -1,7 +1,8 @@
 """Measure the harness and the pipeline on this machine; write docs/PERFORMANCE.md.
 
     python benchmarks/run.py                    # everything but the default sweep
-    python benchmarks/run.py --default-sweep    # and the default sweep (12 min)
+    python benchmarks/run.py --default-sweep    # and the default sweep (13 min)
+    python benchmarks/run.py --default-sweep-from DIR  # a default sweep run in DIR
     python benchmarks/run.py --quick --out X.md # a few seconds of each, for tests
 
 Every figure is the median of repeated measurements with its spread, taken in this one
@@ -20,10 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import torch  # noqa: E402
+
 import measure  # noqa: E402
 import pipeline  # noqa: E402
 import render  # noqa: E402
-import torch  # noqa: E402
 from sweeplib.env import host_environment  # noqa: E402
 
 FULL = {
@@ -57,7 +59,7 @@ QUICK = {
 }
 
 
-def run(p: dict, default_sweep: bool, log) -> dict:
+def run(p: dict, default_sweep: bool | str, log) -> dict:
     out = {"threads": torch.get_num_threads()}
     log("1. harness fidelity")
     out["fidelity"] = [
@@ -113,18 +115,28 @@ def main(argv=None) -> None:
         action="store_true",
         help="also run the default sweep to measure its costs",
     )
+    ap.add_argument(
+        "--default-sweep-from",
+        metavar="DIR",
+        help="measure a default sweep already run from scratch in DIR (a checkout)",
+    )
     ap.add_argument("--out", default=str(ROOT / "docs" / "PERFORMANCE.md"))
     args = ap.parse_args(argv)
     started = time.perf_counter()
     results = run(
         QUICK if args.quick else FULL,
-        args.default_sweep,
+        args.default_sweep_from or args.default_sweep,
         log=lambda s: print(s, file=sys.stderr, flush=True),
     )
     command = (
         "python benchmarks/run.py"
         + (" --quick" if args.quick else "")
         + (" --default-sweep" if args.default_sweep else "")
+        + (
+            f" --default-sweep-from {args.default_sweep_from}"
+            if args.default_sweep_from
+            else ""
+        )
     )
     text = render.render(
         results, host_environment(), command, time.perf_counter() - started

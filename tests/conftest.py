@@ -1,4 +1,5 @@
 import pytest
+
 from workflow_helpers import TINY, make_project, snakemake
 
 

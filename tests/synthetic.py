@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+
 from sweeplib.sizes import params_of_scale
 
 # Step time = overhead + per-parameter cost x params, per device.
@@ -67,6 +68,7 @@ def windows(
     machine=None,
     seed=0,
     pairing="interleaved",
+    host="here",
 ) -> pd.DataFrame:
     """Window rows as ``time_scale`` writes them, for an interleaved (or separate)
     design.
@@ -98,7 +100,7 @@ def windows(
                         * math.exp(rng.normal(0, noise))
                     )
                     rows.append(_row(d, scale, p, r, slot, value, pairing, t))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(host=host)
 
 
 def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
@@ -133,7 +135,7 @@ def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
     }
 
 
-def hardware(devices) -> pd.DataFrame:
+def hardware(devices, host="here") -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -143,10 +145,55 @@ def hardware(devices) -> pd.DataFrame:
                 "bandwidth_Bps": 1e10 if d.startswith("cpu") else 1e12,
                 "flops": 1e11,
                 "llc_bytes": float("nan"),
-                "started_at": 0.0,
-                "ended_at": 1.0,
+                "started_at": 2.0 * i,
+                "ended_at": 2.0 * i + 1,
             }
+            for i, d in enumerate(devices)
+        ]
+    ).assign(host=host)
+
+
+def plan(devices, baseline, scales, host="here", cpu="Test CPU") -> dict:
+    """A machine's plan, as write_plan writes it, for the report's tests."""
+    accelerators = {d: f"{d} model" for d in devices if d in ("cuda", "mps")}
+    return {
+        "machine": host,
+        "baseline": baseline,
+        "devices": devices,
+        "scales": list(scales),
+        "info": {
+            "tag": host,
+            "cpu_model": cpu,
+            "usable_cores": 2,
+            "torch": "2.13.0",
+            "accelerators": accelerators,
+        },
+        "environment": {"cpu_model": cpu, "usable_cores": 2, "torch": "2.13.0"},
+        "hardware": {
+            d: {"device": {"hardware": f"{d} model", "threads": 2, "machine": "m1"}}
             for d in devices
+        },
+        "skipped": [],
+        "runs": [],
+    }
+
+
+def inference(devices, scales, host="here") -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "host": host,
+                "scale": s,
+                "device": d,
+                "predictions_equal": True,
+                "max_abs_diff": 0.0,
+                "accuracy": 0.5,
+                "nonfinite_logits": 0,
+                "infer_batch_median_s": 1e-4,
+                "started_at": 500.0 + 2 * i,
+                "ended_at": 501.0 + 2 * i,
+            }
+            for i, (s, d) in enumerate((s, d) for s in scales for d in devices)
         ]
     )
 

@@ -5,6 +5,7 @@ CPU's two devices (one thread and all cores)."""
 
 import pytest
 import torch
+
 from interleaving import trained
 from sweeplib.devices import available_accelerators
 from sweeplib.schedule import Schedule

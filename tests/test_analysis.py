@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+
 from sweeplib.analysis import analyse, cell_table, overlaps
 from synthetic import hardware, no_spans, true_crossover, true_time, windows
 

@@ -2,6 +2,7 @@ import pickle
 
 import pytest
 import torch
+
 from sweeplib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sweeplib.inference import InferenceMismatch, compare
 from sweeplib.model import NeuralNetwork

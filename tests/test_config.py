@@ -7,6 +7,7 @@ import shutil
 import sys
 
 import pytest
+
 from sweeplib.devices import resolve_baseline, resolve_devices
 from sweeplib.plan import INTERLEAVED, SEPARATE, PlanError, plan_sweep
 from workflow_helpers import (
@@ -312,10 +313,12 @@ CLI_CASES |= {
 @pytest.fixture(scope="module")
 def cli_project(tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp("cli"), TINY)
-    (root / "results/runs/scale1/000000000000/cpu").mkdir(parents=True)
-    (root / "results/runs/scale1/000000000000/cpu/timings.csv").write_text(
-        "earlier,result\n"
+    (root / "results/machines/elsewhere/runs/scale1/000000000000/cpu").mkdir(
+        parents=True
     )
+    (
+        root / "results/machines/elsewhere/runs/scale1/000000000000/cpu/timings.csv"
+    ).write_text("earlier,result\n")
     return root
 
 

@@ -3,6 +3,7 @@ gradients outgrow the last-level cache."""
 
 import numpy as np
 import pytest
+
 from sweeplib import costmodel as cm
 from sweeplib.sizes import params_of_scale
 

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from sweeplib import crossover as cx
 from sweeplib.sizes import params_of_scale
 

@@ -1,4 +1,5 @@
 import torch
+
 from sweeplib.data import TensorBatches, dataset_sha256, make_dataset, make_loader
 
 

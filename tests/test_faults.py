@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+
 from sweeplib.logs import PAUSE_AFTER_OUTPUTS
 from workflow_helpers import TINY, planned_jobs, rules_run, snakemake, write_config
 
@@ -34,7 +35,7 @@ def copy_of(finished_project, tmp_path):
 def snapshot(project):
     return {
         p: p.stat().st_mtime_ns
-        for p in (project / "results/runs").rglob("*")
+        for p in (project / "results/machines").rglob("*")
         if p.is_file()
     }
 
@@ -72,7 +73,7 @@ def finishes_cleanly(project):
     snakemake(project, "--cores", "1")
     assert (project / "results/report.md").exists()
     assert not list(project.glob("results/**/.*.part")) and not list(
-        project.glob("results/runs/*/*/.work")
+        project.glob("results/machines/*/runs/*/*/.work")
     )
     assert planned_jobs(project) == []
 
@@ -89,7 +90,7 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     proc = start(project)
 
     def second_process_running():
-        logs = list(project.glob("results/runs/scale10/*/time.log"))
+        logs = list(project.glob("results/machines/*/runs/scale10/*/time.log"))
         return logs and "process 1 (" in logs[0].read_text()
 
     wait_for(second_process_running, "scale 10's second process", proc)
@@ -97,7 +98,7 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     kill(proc, sig)
 
     # The interrupted scale has no timing file, so nothing takes it for finished.
-    assert not list(project.glob("results/runs/scale10/*/*/timings.csv"))
+    assert not list(project.glob("results/machines/*/runs/scale10/*/*/timings.csv"))
     # Every finished run is untouched.
     assert {p: t for p, t in snapshot(project).items() if p in before} == before
     # The next run plans exactly the unfinished work: scale 10's timing and check, then

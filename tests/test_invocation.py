@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from snakemake_interface_executor_plugins.settings import ExecMode
+
 from sweeplib.invocation import runs_jobs
 
 

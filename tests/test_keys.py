@@ -4,6 +4,7 @@ module can be left out by hand."""
 import shutil
 
 import pytest
+
 from sweeplib import keys
 from sweeplib.plan import (
     AGGREGATION_SCRIPTS,

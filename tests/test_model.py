@@ -1,5 +1,6 @@
 import pandas as pd
 import pytest
+
 from sweeplib.model import NeuralNetwork, count_params
 from sweeplib.sizes import ModelSizes, params_of_scale, scale_for_params
 from workflow_helpers import ROOT

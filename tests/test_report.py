@@ -4,11 +4,11 @@ import json
 
 import pandas as pd
 import pytest
-from sweeplib.analysis import analyse, cell_table
-from sweeplib.formatting import speedup_markdown
+
+from sweeplib.analysis import analyse_machines
 from sweeplib.plots import speedup_figure, step_time_figure
 from sweeplib.report import Sweep, render
-from synthetic import hardware, no_spans, windows
+from synthetic import hardware, inference, plan, windows
 from workflow_helpers import REPORT_HEADINGS, ROOT
 
 POST = pd.read_csv(ROOT / "data" / "post_table.csv")
@@ -21,74 +21,61 @@ ANALYSIS = {
 }
 
 
+SKIPPED = {
+    "scale": 400,
+    "params": 14400360002,
+    "reason": "needs about 107.40 GiB of host memory, 20.00 GiB available",
+}
+
+
 def build(
-    devices, baseline, scales=(1, 3, 5, 10, 50), pairing="interleaved", spans=None
+    devices,
+    baseline,
+    scales=(1, 3, 5, 10, 50),
+    pairing="interleaved",
+    overlap=False,
+    others=(),
 ):
-    w = windows(devices, list(scales), noise=0.02, pairing=pairing)
-    cells = cell_table(w, hardware(devices), 0.1)
-    table, summary = analyse(
-        cells,
-        w,
-        baseline,
-        ANALYSIS,
-        list(scales),
-        no_spans() if spans is None else spans,
+    """A report of a hand-made sweep on this machine (and on ``others``: (host, devices,
+    baseline) each), as write_report renders it."""
+    machines = [("here", devices, baseline), *others]
+    w = pd.concat(
+        [
+            windows(d, list(scales), noise=0.02, pairing=pairing, host=h)
+            for h, d, _ in machines
+        ]
     )
+    hw = pd.concat([hardware(d, host=h) for h, d, _ in machines])
+    inf = pd.concat([inference(d, scales, host=h) for h, d, _ in machines])
+    if overlap:  # the first check ran during a hardware probe
+        inf.loc[inf.index[0], ["started_at", "ended_at"]] = [0.5, 1.5]
+    plans = {h: plan(d, b, scales, host=h, cpu=f"{h} CPU") for h, d, b in machines}
+    plans["here"]["skipped"] = [{**SKIPPED, "device": devices[-1]}]
+    manifest = {"machine": "here", "plans": plans, "analysis": ANALYSIS}
+    cells, table, summary, markdown = analyse_machines(w, inf, hw, manifest)
     summary = json.loads(
         json.dumps(summary)
-    )  # as the report reads it back from analysis.json
-    manifest = {
-        "baseline": baseline,
-        "devices": devices,
-        "scales": list(scales),
-        "analysis": ANALYSIS,
-        "skipped": [
-            {
-                "scale": 400,
-                "device": devices[-1],
-                "params": 14400360002,
-                "reason": "needs about 107.40 GiB of host memory, 20.00 GiB available",
-            }
-        ],
-        "environment": {"cpu_model": "Test CPU", "usable_cores": 2, "torch": "2.13.0"},
-        "hardware": {
-            d: {"device": {"hardware": f"{d} model", "threads": 2, "machine": "m1"}}
-            for d in devices
-        },
-    }
-    inference = pd.DataFrame(
-        [
-            {
-                "scale": s,
-                "device": d,
-                "predictions_equal": True,
-                "max_abs_diff": 0.0,
-                "accuracy": 0.5,
-                "nonfinite_logits": 0,
-                "infer_batch_median_s": 1e-4,
-                "started_at": 0.0,
-                "ended_at": 1.0,
-            }
-            for s in scales
-            for d in devices
-        ]
+    )  # as the report reads it from analysis.json
+    toy = (
+        pd.DataFrame({"epoch": [1], "batch": [1], "loss": [0.75]}),
+        pd.DataFrame({"accuracy": [1.0]}),
+        pd.DataFrame({"label": [0, 1], "predicted": [0, 1]}),
     )
     sweep = Sweep(
         manifest,
         cells,
         table,
         summary,
-        speedup_markdown(cells, table, baseline),
-        inference,
-        hardware(devices),
+        markdown,
+        inf,
+        hw,
         w,
-        pd.DataFrame({"epoch": [1], "batch": [1], "loss": [0.75]}),
-        pd.DataFrame({"accuracy": [1.0]}),
-        pd.DataFrame({"label": [0, 1], "predicted": [0, 1]}),
+        *toy,
         POST,
         "abc123def456",
     )
-    return render(sweep), cells, table, summary
+    names = {h: f"{h} CPU" for h, _, _ in machines}
+    return render(sweep), cells, table, summary, names
 
 
 def test_two_devices_report_every_section_and_the_crossover():
@@ -102,9 +89,8 @@ def test_two_devices_report_every_section_and_the_crossover():
     )
     assert "No accelerator on this machine" not in text
     assert "post speedup" in text and "0.19x" in text  # the post's table beside ours
-    assert (
-        "| 400 | cuda | 14400360002 | needs about 107.40 GiB" in text
-    )  # skipped, with the estimate
+    # Skipped, with the estimate.
+    assert "| 400 | cuda | 14400360002 | needs about 107.40 GiB" in text
 
 
 def test_one_device_has_nothing_to_compare():
@@ -133,32 +119,61 @@ def test_a_sweep_that_never_crosses_says_who_wins():
 
 
 def test_separate_scales_and_overlaps_are_explained():
-    spans = pd.DataFrame(
-        {
-            "job": ["scale 1, timing process 0", "hardware probe of cpu"],
-            "start": [0.0, 1.0],
-            "end": [2.0, 3.0],
-        }
-    )
-    text, *_ = build(["cpu", "cuda"], "cpu", pairing="separate", spans=spans)
+    text, *_ = build(["cpu", "cuda"], "cpu", pairing="separate", overlap=True)
     assert "† Scales 1, 3, 5, 10, 50: the models did not fit in memory together" in text
     assert (
-        "timed regions overlapped: scale 1, timing process 0 and hardware probe of cpu"
+        "timed regions overlapped: hardware probe of cpu and scale 1, inference check"
         in text
     )
 
 
+def test_several_machines_get_a_section_each_and_one_summary():
+    text, _, table, _, _ = build(
+        ["cpu", "cuda"], "cpu", others=[("there", ["cpu1", "cpu"], "cpu1")]
+    )
+    assert "## This machine: here CPU, 2 cores + cuda model, torch 2.13.0" in text
+    assert "## Machine: there CPU, 2 cores, torch 2.13.0" in text
+    assert text.count("### Speedup table") == 2
+    # One summary row per machine and compared device, each against its own baseline.
+    assert "| machine | device | against | crossover | top speedup |" in text
+    assert (
+        "| here CPU, 2 cores + cuda model, torch 2.13.0 | CUDA | CPU, 2 threads |"
+        in text
+    )
+    assert (
+        "| there CPU, 2 cores, torch 2.13.0 | CPU, 2 threads | CPU, 1 thread |" in text
+    )
+    # Speedups are only ever formed inside one machine.
+    assert set(zip(table["host"], table["baseline"])) == {
+        ("here", "cpu"),
+        ("there", "cpu1"),
+    }
+
+
 @pytest.mark.parametrize("devices", [["cpu"], ["cpu", "cuda"], ["cpu", "cuda", "mps"]])
 def test_figures_draw_for_any_number_of_devices(devices, tmp_path):
-    _, cells, table, summary = build(devices, "cpu")
+    _, cells, table, summary, names = build(devices, "cpu")
     for fig in (
-        speedup_figure(cells, table, summary, POST),
-        step_time_figure(cells, summary, POST),
+        speedup_figure(cells, table, summary, POST, names),
+        step_time_figure(cells, summary, POST, names),
     ):
         out = tmp_path / "f.png"
         fig.savefig(out)
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert (
-            fig.axes[0].get_xlabel() == "parameters"
-            and fig.axes[0].get_xscale() == "log"
-        )
+        axes = fig.axes[0]
+        assert axes.get_xlabel() == "parameters" and axes.get_xscale() == "log"
+
+
+def test_the_speedup_figure_has_a_curve_per_machine_and_device():
+    _, cells, table, summary, names = build(
+        ["cpu", "cuda"], "cpu", others=[("there", ["cpu1", "cpu"], "cpu1")]
+    )
+    labels = [
+        t.get_text()
+        for t in speedup_figure(cells, table, summary, POST, names)
+        .axes[0]
+        .get_legend()
+        .get_texts()
+    ]
+    assert "here CPU: CUDA over its cpu" in labels
+    assert "there CPU: CPU, 2 threads over its cpu1" in labels

@@ -3,6 +3,7 @@
 replaced (each device in a job of its own, steps resampled) does not."""
 
 import numpy as np
+
 from sweeplib.speedup import speedup_table
 from synthetic import Machine, true_time, windows
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+
 from interleaving import SETTINGS, trained
 from sweeplib.data import make_dataset
 from sweeplib.schedule import Schedule, protocol_steps

@@ -7,6 +7,7 @@ import runpy
 import pytest
 import torch
 import torch.nn.functional as F
+
 from sweeplib.toy import X_TEST, Y_TEST, predict, train_toy
 from workflow_helpers import ROOT
 

@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 import pytest
+
 from sweeplib import worker
 from sweeplib.atomic import torch_save
 from sweeplib.data import make_dataset

@@ -2,12 +2,14 @@
 changes."""
 
 import copy
+import json
 import re
 import shutil
 
 import pandas as pd
 import pytest
 import torch
+
 from sweeplib.memory import RUNTIME, data_bytes, model_footprint, timing_needs
 from sweeplib.sizes import ModelSizes
 from workflow_helpers import (
@@ -62,7 +64,7 @@ def test_report_has_every_section(project):
 
 
 def test_each_device_keeps_its_own_files(project):
-    for folder in project.glob("results/runs/scale*/*/"):
+    for folder in project.glob("results/machines/*/runs/scale*/*/"):
         assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["cpu", "cpu1"]
         for device in ("cpu", "cpu1"):
             names = {p.name for p in (folder / device).iterdir()}
@@ -117,7 +119,7 @@ def test_devices_were_timed_side_by_side_in_several_processes(project):
 def test_same_config_gives_same_data_and_weights_on_the_cpu(project):
     timings = pd.read_csv(project / "results/aggregate/timings.csv")
     assert (timings.groupby("scale")["dataset_sha256"].nunique() == 1).all()
-    for folder in project.glob("results/runs/scale*/*/"):
+    for folder in project.glob("results/machines/*/runs/scale*/*/"):
         logits = [
             torch.load(folder / d / "predictions.pt", weights_only=True)["logits"]
             for d in ("cpu", "cpu1")
@@ -250,6 +252,33 @@ def test_switching_back_rebuilds_the_report_even_without_metadata(project):
     snakemake(project, "--cores", "1")
     assert plan_key(project) == first
     assert planned_jobs(project) == []
+
+
+def test_another_machines_folder_joins_the_report_without_retraining(project, tmp_path):
+    # A second machine, fabricated from this machine's own tiny run: its folder copied
+    # under another name, its plan and description rewritten to name it.
+    (here,) = (project / "results/machines").iterdir()
+    there = here.parent / "other-cpu-2c-cpu-0badcafe"
+    shutil.copytree(here, there)
+    plan = json.loads((there / "plan.json").read_text().replace(here.name, there.name))
+    plan["info"]["cpu_model"] = "Other CPU"
+    (there / "plan.json").write_text(json.dumps(plan))
+    # Bringing it in reruns the aggregation only: nothing is trained or checked.
+    assert rules_run(planned_jobs(project)) == AGGREGATION
+    snakemake(project, "--cores", "1")
+    report = (project / "results/report.md").read_text()
+    assert "## This machine: " in report and "## Machine: Other CPU, 2 cores" in report
+    assert report.count("### Speedup table") == 2
+    summary = report[report.index("## Result") : report.index("## This machine")]
+    assert "| machine | device | against | crossover | top speedup |" in summary
+    assert "| Other CPU, 2 cores, torch " in summary
+    speedup = pd.read_csv(project / "results/analysis/speedup.csv")
+    assert set(speedup["host"]) == {here.name, there.name}
+    analysis = json.loads((project / "results/analysis/analysis.json").read_text())
+    assert set(analysis["machines"]) == {here.name, there.name}
+    shutil.rmtree(there)
+    assert rules_run(planned_jobs(project)) == AGGREGATION  # and it can leave again
+    snakemake(project, "--cores", "1")
 
 
 def test_scales_that_cannot_share_memory_fall_back_to_separate_processes(tmp_path):

@@ -17,12 +17,13 @@ SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 # Every section of the report, in order.
 REPORT_HEADINGS = [
     "## Result",
-    "## Speedup table",
-    "## Why: a cost model",
+    "## This machine: ",
+    "### Speedup table",
+    "### Why: a cost model",
+    "### Environment",
     "## The post's table beside ours",
     "## Inference checks",
     "## The toy example",
-    "## Environment",
     "## Runs and their keys",
     "## Reproduce",
 ]

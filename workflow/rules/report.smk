@@ -17,11 +17,15 @@ rule write_plan:
     input:
         plan_change,
     output:
-        "results/plan/sweep.json",
+        manifest="results/plan/sweep.json",
+        plan=machine_file(keys.MACHINE_PLAN),
+        info=machine_file(keys.MACHINE_INFO),
     log:
         "results/logs/write_plan.log",
     params:
         manifest=PLAN.manifest_text(),
+        plan=PLAN.text(PLAN.machine_plan()),
+        info=PLAN.text(PLAN.machine_info),
     script:
         "../scripts/write_plan.py"
 
@@ -79,6 +83,7 @@ rule plot_sweep:
         speedup="results/analysis/speedup.csv",
         analysis="results/analysis/analysis.json",
         post="data/post_table.csv",
+        plan="results/plan/sweep.json",
     output:
         speedup=report(
             "results/crossover.png",

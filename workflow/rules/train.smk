@@ -1,7 +1,9 @@
 # One job per scale times every device side by side (sweeplib/processes.py);
 # timed jobs claim every core (threads: workflow.cores), so no other job runs
 # beside one, whatever --cores is. Each process sets its own torch threads per
-# device (one for cpu1, all usable cores for cpu).
+# device (one for cpu1, all usable cores for cpu). On a cluster (profiles/slurm),
+# a timed job asks for the cores its devices use, a GPU for CUDA, memory from
+# the estimate, and the node to itself.
 
 
 rule time_scale:
@@ -14,8 +16,14 @@ rule time_scale:
         timings=device_files("timings.csv"),
         settings=device_files("settings.json"),
     log:
-        "results/runs/scale{scale}/{key}/time.log",
+        "results/machines/{machine}/runs/scale{scale}/{key}/time.log",
     threads: workflow.cores
+    resources:
+        mem_mb=time_resource("mem_mb"),
+        runtime=time_resource("runtime"),
+        cpus_per_task=time_resource("cpus_per_task"),
+        gpu=time_resource("gpu"),
+        slurm_extra=time_resource("slurm_extra"),
     params:
         settings=run_settings,
     script:
@@ -30,8 +38,14 @@ rule check_inference:
     output:
         device_files("inference.csv"),
     log:
-        "results/runs/scale{scale}/{key}/check.log",
+        "results/machines/{machine}/runs/scale{scale}/{key}/check.log",
     threads: workflow.cores
+    resources:
+        mem_mb=check_resource("mem_mb"),
+        runtime=check_resource("runtime"),
+        cpus_per_task=check_resource("cpus_per_task"),
+        gpu=check_resource("gpu"),
+        slurm_extra=check_resource("slurm_extra"),
     params:
         settings=run_settings,
     script:
@@ -40,10 +54,16 @@ rule check_inference:
 
 rule measure_hardware:
     output:
-        "results/hardware/{device}/{key}.csv",
+        "results/machines/{machine}/hardware/{device}/{key}.csv",
     log:
-        "results/hardware/{device}/{key}.log",
+        "results/machines/{machine}/hardware/{device}/{key}.log",
     threads: workflow.cores
+    resources:
+        mem_mb=2048,
+        runtime=10,
+        cpus_per_task=hardware_threads,
+        gpu=hardware_gpu,
+        slurm_extra="--exclusive",
     params:
         settings=hardware_settings,
     script:

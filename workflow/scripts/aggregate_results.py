@@ -1,19 +1,25 @@
-"""Gather every device's timing, step and inference files and the hardware probes into
-tidy tables."""
+"""Gather every machine's timing, step, inference and hardware files into tidy tables,
+each row tagged with the machine (results folder) it comes from."""
+
+from pathlib import Path
 
 import pandas as pd
+
 from sweeplib.atomic import write_csv
 from sweeplib.logs import job
 
 TABLES = ("timings", "steps", "inference", "hardware")
 
 
+def machine_of(path: str) -> str:
+    """The machine folder a result lives in: results/machines/<machine>/..."""
+    parts = Path(path).parts
+    return parts[parts.index("machines") + 1]
+
+
 def concat(paths) -> pd.DataFrame:
-    return (
-        pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-        if len(paths)
-        else pd.DataFrame()
-    )
+    frames = [pd.read_csv(p).assign(host=machine_of(p)) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def main(snakemake) -> None:

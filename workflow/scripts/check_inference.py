@@ -2,10 +2,12 @@
 predictions."""
 
 import json
+import platform
 import time
 
 import pandas as pd
 import torch
+
 from sweeplib.atomic import write_csv
 from sweeplib.checkpoint import load_checkpoint
 from sweeplib.data import load_dataset
@@ -41,6 +43,7 @@ def check_device(
         **result,
         "started_at": started_at,
         "ended_at": time.time(),
+        "node": platform.node(),
     }
 
 

@@ -2,10 +2,12 @@
 cache size."""
 
 import json
+import platform
 import time
 
 import pandas as pd
 import torch
+
 from sweeplib.atomic import write_csv
 from sweeplib.devices import synchronizer, torch_device
 from sweeplib.hardware import cache_size, copy_bandwidth, matmul_throughput
@@ -28,6 +30,7 @@ def main(snakemake) -> None:
             **cache_size(name),
             "started_at": started_at,
             "ended_at": time.time(),
+            "node": platform.node(),
         }
         log.info("%s", row)
         write_csv(snakemake.output[0], pd.DataFrame([row]))

@@ -3,7 +3,9 @@
 import json
 
 import pandas as pd
+
 from sweeplib.atomic import atomic_path
+from sweeplib.formatting import machine_label
 from sweeplib.logs import job
 from sweeplib.plots import speedup_figure, step_time_figure
 
@@ -14,9 +16,14 @@ def main(snakemake) -> None:
         table = pd.read_csv(snakemake.input.speedup)
         summary = json.load(open(snakemake.input.analysis))
         post = pd.read_csv(snakemake.input.post)
+        plans = json.load(open(snakemake.input.plan))["plans"]
+        names = {host: machine_label(plan["info"]) for host, plan in plans.items()}
         figures = (
-            (speedup_figure(cells, table, summary, post), snakemake.output.speedup),
-            (step_time_figure(cells, summary, post), snakemake.output.step_time),
+            (
+                speedup_figure(cells, table, summary, post, names),
+                snakemake.output.speedup,
+            ),
+            (step_time_figure(cells, summary, post, names), snakemake.output.step_time),
         )
         for fig, target in figures:
             with atomic_path(target) as tmp:

@@ -1,6 +1,7 @@
 """Reload the toy checkpoint in a fresh process and predict the two test points."""
 
 import pandas as pd
+
 from sweeplib.atomic import write_csv
 from sweeplib.checkpoint import load_checkpoint
 from sweeplib.logs import job

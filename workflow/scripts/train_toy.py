@@ -1,6 +1,7 @@
 """Train the post's toy example (Part 1), save its checkpoint and per-batch losses."""
 
 import pandas as pd
+
 from sweeplib.atomic import write_csv
 from sweeplib.checkpoint import save_checkpoint
 from sweeplib.logs import job

@@ -1,4 +1,5 @@
-"""Write the sweep's plan (the manifest the aggregation reads)."""
+"""Write the sweep's plan (what the aggregation reads), and this machine's own plan and
+description into its results folder."""
 
 from pathlib import Path
 
@@ -8,10 +9,11 @@ from sweeplib.logs import job
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "write_plan") as log:
-        write_text(snakemake.output[0], snakemake.params.manifest)
-        log.info("wrote %s", snakemake.output[0])
+        for name in ("info", "plan", "manifest"):
+            write_text(getattr(snakemake.output, name), getattr(snakemake.params, name))
+            log.info("wrote %s", getattr(snakemake.output, name))
         # The stamps of earlier changes of plan are read by nothing any more.
-        for stamp in Path(snakemake.output[0]).parent.glob("change-*.stamp"):
+        for stamp in Path(snakemake.output.manifest).parent.glob("change-*.stamp"):
             if str(stamp) not in snakemake.input:
                 stamp.unlink()
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+
 from sweeplib.atomic import write_text
 from sweeplib.keys import digest
 from sweeplib.logs import job

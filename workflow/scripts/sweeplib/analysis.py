@@ -1,6 +1,7 @@
-"""From the runs' windows to what the report says: one row per (scale, device), the
-speedups (``speedup.py``), the crossovers (``crossover.py``), the cost models
-(``costmodel.py``) and a check that no two timed regions overlapped."""
+"""From the runs' windows to what the report says, machine by machine: one row per
+(scale, device), the speedups (``speedup.py``; formed only within a machine), the
+crossovers (``crossover.py``), the cost models (``costmodel.py``) and a check that no
+two timed regions of a machine overlapped."""
 
 from __future__ import annotations
 
@@ -8,10 +9,75 @@ import numpy as np
 import pandas as pd
 
 from . import costmodel, crossover
+from .formatting import speedup_markdown
 from .sizes import ModelSizes
 from .speedup import speedup_table
 
 CELL = ["scale", "device"]
+
+
+def analyse_machines(
+    timings: pd.DataFrame,
+    inference: pd.DataFrame,
+    hardware: pd.DataFrame,
+    manifest: dict,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict, str]:
+    """Every machine's cells, speedups and summary, each against that machine's own
+    baseline; and the speedup tables in markdown, one block per machine."""
+    settings = manifest["analysis"]
+    cells, tables, summaries, markdown = [], [], {}, []
+    for host, plan in manifest["plans"].items():
+        w = timings[timings["host"] == host]
+        if w.empty:
+            continue
+        hw = hardware[hardware["host"] == host]
+        c = cell_table(w, hw, settings["spread_flag"]).assign(host=host)
+        spans = timed_spans(w, inference[inference["host"] == host], hw)
+        t, summaries[host] = analyse(
+            c, w, plan["baseline"], settings, plan["scales"], spans
+        )
+        cells.append(c)
+        tables.append(t.assign(host=host))
+        block = speedup_markdown(c, t, plan["baseline"])
+        markdown.append(f"<!-- machine: {host} -->\n{block}")
+    return (
+        pd.concat(cells, ignore_index=True),
+        pd.concat(tables, ignore_index=True),
+        {"machines": summaries},
+        "\n".join(markdown),
+    )
+
+
+def timed_spans(
+    timings: pd.DataFrame, inference: pd.DataFrame, hardware: pd.DataFrame
+) -> pd.DataFrame:
+    """Every timed region of a machine: the timing processes, the checks, the probes."""
+    procs = timings.drop_duplicates(["run_key", "process"])
+    jobs = [
+        (
+            [
+                f"scale {s}, timing process {p}"
+                for s, p in zip(procs["scale"], procs["process"])
+            ],
+            procs,
+        ),
+        ([f"scale {s}, inference check" for s in inference["scale"]], inference),
+        ([f"hardware probe of {d}" for d in hardware["device"]], hardware),
+    ]
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "job": names,
+                    "start": f["started_at"],
+                    "end": f["ended_at"],
+                    "node": f["node"] if "node" in f else "",
+                }
+            )
+            for names, f in jobs
+        ],
+        ignore_index=True,
+    )
 
 
 def cell_table(
@@ -187,8 +253,17 @@ def model_of(fit: dict) -> costmodel.CostModel:
 
 
 def overlaps(spans: pd.DataFrame) -> list[dict]:
-    """Timed regions of different jobs that ran at the same time (each span: job, start,
-    end)."""
+    """Timed regions of different jobs that ran at the same time on one node (each
+    span: job, start, end, and node where known: on a cluster, jobs on different
+    nodes may run at once)."""
+    if "node" in spans:
+        spans = spans.fillna({"node": ""})
+        if spans["node"].nunique() > 1:
+            return [
+                o
+                for _, g in spans.groupby("node")
+                for o in overlaps(g.drop(columns="node"))
+            ]
     out, latest = [], None  # latest: the span seen so far that ends last
     for b in spans.dropna().drop_duplicates().sort_values("start").to_dict("records"):
         if (

@@ -12,8 +12,9 @@ canonical JSON (sorted keys) of everything that determines it:
 - a **hardware probe**: the device, the probe's sizes, torch, code;
 - the **toy example**: torch and code;
 - the **plan** (the manifest the aggregation reads): every run's key, the
-  analysis settings, and the aggregation's code. It has one path, rewritten
-  whenever its text changes (``plan.py``), which reruns the aggregation.
+  analysis settings, the aggregation's code, and the plans of the other
+  machines whose folders are present. It has one path, rewritten whenever its
+  text changes (``plan.py``), which reruns the aggregation.
 
 "Code" is the hash of the entry script that produces the result and of every
 module it imports from this package, found by reading the imports (so a new
@@ -33,13 +34,19 @@ from pathlib import Path
 
 from .sizes import ModelSizes
 
-# Where each kind of result lives; {key} is its cache key.
+# Where each kind of result lives; {key} is its cache key. What a machine
+# measured lives in a folder of its own ({machine}: ``env.host_tag``), with its
+# description and its plan, so that copying the folder brings it to another
+# checkout (docs/MACHINES.md).
 DATASET = "results/datasets/scale{scale}/{key}.pt"
-RUN = "results/runs/scale{scale}/{key}"
+MACHINE = "results/machines/{machine}"
+MACHINE_INFO = MACHINE + "/machine.json"
+MACHINE_PLAN = MACHINE + "/plan.json"
+RUN = MACHINE + "/runs/scale{scale}/{key}"
 DEVICE_RUN = RUN + "/{device}"
-HARDWARE = "results/hardware/{device}/{key}.csv"
+HARDWARE = MACHINE + "/hardware/{device}/{key}.csv"
 TOY = "results/toy/{key}"
-PLAN = "results/plan/sweep.json"  # the plan of the latest run (not keyed: see plan.py)
+PLAN = "results/plan/sweep.json"  # what the aggregation reads (not keyed: see plan.py)
 
 PACKAGE = "sweeplib"
 

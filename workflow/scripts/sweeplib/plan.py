@@ -14,7 +14,7 @@ from pathlib import Path
 from . import devices as dev
 from . import keys
 from .config import ConfigError, scale_settings, validate_config
-from .env import accelerator_name, host_environment, machine_id, torch_version
+from .env import accelerator_name, host_environment, host_tag, machine_id, torch_version
 from .memory import (
     available_memory,
     check_needs,
@@ -41,6 +41,10 @@ AGGREGATION_SCRIPTS = [
 # Plan as if every memory pool had this many bytes free: for planning, on a
 # small machine, a sweep meant for a larger one.
 ASSUME_MEMORY = "SWEEP_ASSUME_MEMORY_BYTES"
+# The free memory the main Snakemake process planned with (JSON, bytes per pool).
+# Jobs on a cluster read the workflow again on a node that is busy with other
+# jobs; they inherit this, so that they plan exactly the runs the main process did.
+PLANNED_MEMORY = "SWEEP_PLANNED_MEMORY"
 
 INTERLEAVED, SEPARATE = "interleaved", "separate"
 
@@ -53,25 +57,55 @@ class PlanError(ValueError):
 class ScaleRun:
     """One scale's timing job: every device of the sweep, timed together."""
 
+    machine: str  # the results folder of the machine that runs it
     scale: int
     key: str
     dataset_key: str
     devices: tuple[str, ...]
-    pairing: (
-        str  # INTERLEAVED: one process holds every device; SEPARATE: one per device
-    )
+    # INTERLEAVED: one process holds every device; SEPARATE: one process per device.
+    pairing: str
     settings: dict
 
     @property
     def folder(self) -> str:
-        return keys.RUN.format(scale=self.scale, key=self.key)
+        return keys.RUN.format(machine=self.machine, scale=self.scale, key=self.key)
 
     def device_folder(self, device: str) -> str:
-        return keys.DEVICE_RUN.format(scale=self.scale, key=self.key, device=device)
+        return f"{self.folder}/{device}"
+
+    def resources(self, job: str) -> dict:
+        """What a cluster should give this run's ``time`` or ``check`` job: memory from
+        the estimate (with a fifth more), a time limit, every core its devices use, a
+        GPU for CUDA, and the node to itself (nothing may share a timed job's cores)."""
+        s = self.settings
+        sizes = ModelSizes(**s["sizes"])
+        models = {
+            d: model_footprint(sizes, s["train"]["batch_size"], d) for d in self.devices
+        }
+        nbytes = data_bytes(sizes, s["data"]["n_train"], s["data"]["n_test"])
+        held = (
+            [models]
+            if self.pairing == INTERLEAVED
+            else [{d: m} for d, m in models.items()]
+        )
+        needs = (
+            [timing_needs(h, nbytes) for h in held]
+            if job == "time"
+            else [check_needs(models, nbytes)]
+        )
+        return {
+            "mem_mb": int(1.2 * max(n["host"] for n in needs) / 2**20) + 1,
+            "runtime": runtime_minutes(s, len(self.devices)) if job == "time" else 30,
+            "cpus_per_task": max(d["threads"] for d in s["devices"]),
+            "gpu": int("cuda" in self.devices),
+            "slurm_extra": "--exclusive",
+        }
 
 
 @dataclass
 class Plan:
+    machine: str  # this machine's results folder (env.host_tag)
+    machine_info: dict
     config: dict
     devices: list[str]
     baseline: str
@@ -83,10 +117,24 @@ class Plan:
     aggregation_code: str
     notes: list[str] = field(default_factory=list)
     environment: dict = field(default_factory=dict)
+    imported: dict[str, dict] = field(default_factory=dict)  # other machines' plans
+    free: dict[str, int] = field(default_factory=dict)  # memory planned with, per pool
 
     def manifest(self) -> dict:
-        """What the aggregation reads: this config's runs, and how to analyse them."""
+        """What the aggregation reads: every machine's plan, and how to analyse them."""
         return {
+            "machine": self.machine,
+            "plans": {self.machine: self.machine_plan(), **self.imported},
+            "analysis": self.config["analysis"],
+            "toy_key": self.toy_key,
+            "code": self.aggregation_code,
+        }
+
+    def machine_plan(self) -> dict:
+        """This machine's runs and how it ran them; travels with its results folder."""
+        return {
+            "machine": self.machine,
+            "info": self.machine_info,
             "baseline": self.baseline,
             "devices": self.devices,
             "scales": [
@@ -98,6 +146,7 @@ class Plan:
                     "scale": r.scale,
                     "key": r.key,
                     "folder": r.folder,
+                    "devices": list(r.devices),
                     "params": r.settings["params"],
                     "pairing": r.pairing,
                     "processes": r.settings["timing"]["processes"],
@@ -105,24 +154,46 @@ class Plan:
                 for r in self.runs
             ],
             "skipped": self.skipped,
-            "hardware": self.hardware,
-            "toy_key": self.toy_key,
+            "hardware": {
+                d: {
+                    **h,
+                    "file": keys.HARDWARE.format(
+                        machine=self.machine, device=d, key=h["key"]
+                    ),
+                }
+                for d, h in self.hardware.items()
+            },
             "environment": self.environment,
             "config": self.config,
-            "code": self.aggregation_code,
         }
+
+    def text(self, obj: dict) -> str:
+        return json.dumps(obj, indent=2, sort_keys=True) + "\n"
 
     @property
     def key(self) -> str:
         return keys.digest(self.manifest())
 
     def manifest_text(self) -> str:
-        return json.dumps(self.manifest(), indent=2, sort_keys=True) + "\n"
+        return self.text(self.manifest())
 
     def is_written(self, path: str = keys.PLAN) -> bool:
         """Whether ``path`` already holds this plan (read only: a dry run may ask)."""
         p = Path(path)
         return p.exists() and p.read_text() == self.manifest_text()
+
+
+def runtime_minutes(settings: dict, devices: int) -> int:
+    """A generous time limit for a scale's timing job: a minute per process to start
+    and build, and every step at 10 ms plus 10 ns per parameter (a slow CPU thread)."""
+    t = settings["timing"]
+    per_window = t["switch_steps"] + (
+        t["steps_per_window"] if t["steps_per_window"] != "all" else 1000
+    )
+    steps = t["warmup_steps"] + t["rounds"] * per_window
+    step_s = 0.01 + 1e-8 * settings["params"]
+    seconds = t["processes"] * devices * (60 + steps * step_s)
+    return int(seconds / 60) + 10
 
 
 def detect_devices() -> list[str]:
@@ -154,10 +225,10 @@ def plan_sweep(
     except (ConfigError, ValueError) as exc:
         raise PlanError(str(exc)) from exc
     env = host_environment()
+    machine, info = describe_machine(env, found)
     identity = [device_identity(d, config["cpu_threads"], env) for d in devices]
-    planner = Planner(
-        config, identity, env, code_digests(scripts), free_memory(devices, memory)
-    )
+    free = free_memory(devices, memory)
+    planner = Planner(machine, config, identity, env, code_digests(scripts), free)
     runs, skipped, datasets = [], [], {}
     for entry in config["scales"]:
         run, skips, dataset = planner.plan_scale(scale_settings(config, entry))
@@ -166,7 +237,10 @@ def plan_sweep(
             runs.append(run)
             datasets[run.dataset_key] = dataset
     toy_key = keys.digest(keys.toy_settings(env["torch"], planner.code["toy"]))
+    imported, import_notes = other_machines(machine)
     return Plan(
+        machine,
+        info,
         config,
         devices,
         baseline,
@@ -176,9 +250,40 @@ def plan_sweep(
         planner.hardware(),
         toy_key,
         planner.code["aggregation"],
-        notes,
+        notes + import_notes,
         env,
+        imported,
+        free,
     )
+
+
+def other_machines(
+    machine: str, results: Path = Path("results")
+) -> tuple[dict, list[str]]:
+    """The plans of the other machines whose folders were copied into
+    ``results/machines`` (read only), and a note for each folder that is not one."""
+    plans, notes = {}, []
+    for path in sorted(results.glob("machines/*/plan.json")):
+        tag = path.parent.name
+        if tag == machine:
+            continue
+        try:
+            plan = json.loads(path.read_text())
+            ok = plan["machine"] == tag and {
+                "runs",
+                "baseline",
+                "devices",
+                "info",
+            } <= set(plan)
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if ok:
+            plans[tag] = plan
+        else:
+            notes.append(
+                f"{path} is not a machine's plan written by this workflow; ignored"
+            )
+    return plans, notes
 
 
 def code_digests(scripts: Path) -> dict[str, str]:
@@ -197,6 +302,7 @@ def code_digests(scripts: Path) -> dict[str, str]:
 class Planner:
     """What every scale's plan shares: the config, devices, machine, code, memory."""
 
+    machine: str
     config: dict
     identity: list[dict]  # each device's name, threads, hardware and machine tag
     env: dict
@@ -228,7 +334,12 @@ class Planner:
             for pairing in (INTERLEAVED, SEPARATE)
         }
         pairing, reason = choose_pairing(
-            sizes, s["batch_size"], self.config["data"], self.free, settings
+            self.machine,
+            sizes,
+            s["batch_size"],
+            self.config["data"],
+            self.free,
+            settings,
         )
         if pairing is None:
             skipped = {
@@ -239,6 +350,7 @@ class Planner:
             return None, [{**skipped, "device": d} for d in self.devices], data
         chosen = settings[pairing]
         run = ScaleRun(
+            self.machine,
             s["scale"],
             keys.digest(chosen),
             dataset_key,
@@ -259,6 +371,13 @@ class Planner:
         return probes
 
 
+def describe_machine(env: dict, available: list[str]) -> tuple[str, dict]:
+    """This machine's results folder name, and its description (machine.json)."""
+    accelerators = {d: accelerator_name(d) for d in available if d in dev.ACCELERATORS}
+    machine = host_tag(env, accelerators)
+    return machine, {"tag": machine, **env, "accelerators": accelerators}
+
+
 def device_identity(device: str, cpu_threads, env: dict) -> dict:
     """What identifies a device's results: name, threads, hardware, machine tag."""
     hardware = accelerator_name(device)
@@ -271,15 +390,18 @@ def device_identity(device: str, cpu_threads, env: dict) -> dict:
 
 
 def free_memory(devices: list[str], given: dict[str, int] | None) -> dict[str, int]:
+    """Bytes free per memory pool: assumed, given, as the main process planned, or
+    measured here and now."""
     pools = {dev.memory_pool(d) for d in devices} | {"host"}
     assumed = os.environ.get(ASSUME_MEMORY)
     if assumed:
         return {p: int(float(assumed)) for p in pools}
-    given = given or {}
-    return {p: given[p] if p in given else available_memory(p) for p in pools}
+    given = {**json.loads(os.environ.get(PLANNED_MEMORY, "{}")), **(given or {})}
+    return {p: int(given[p]) if p in given else available_memory(p) for p in pools}
 
 
 def choose_pairing(
+    machine: str,
     sizes: ModelSizes,
     batch_size: int,
     data: dict,
@@ -293,7 +415,7 @@ def choose_pairing(
     devices = [d["name"] for d in settings[INTERLEAVED]["devices"]]
     for pairing in (INTERLEAVED, SEPARATE):
         scale, key = settings[pairing]["scale"], keys.digest(settings[pairing])
-        run = keys.RUN.format(scale=scale, key=key)
+        run = keys.RUN.format(machine=machine, scale=scale, key=key)
         if all((Path(run) / d / "timings.csv").exists() for d in devices):
             return pairing, "already measured"
     models = {d: model_footprint(sizes, batch_size, d) for d in devices}

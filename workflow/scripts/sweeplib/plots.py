@@ -15,17 +15,44 @@ from .devices import device_order  # noqa: E402
 from .formatting import finite, labels_of  # noqa: E402
 
 
-def step_time_figure(cells: pd.DataFrame, summary: dict, post: pd.DataFrame):
+def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
+    """(rows, colour, label) of each curve: every machine's devices, baseline first; a
+    label names the machine when there are several (``names``: host -> its name)."""
+    out = []
+    for host, s in summary["machines"].items():
+        mine = frame[frame["host"] == host]
+        labels = labels_of(mine) if "threads" in mine else {}
+        for device in device_order(mine["device"], s["baseline"]):
+            label = labels.get(device, device.upper())
+            if len(summary["machines"]) > 1:
+                label = f"{names.get(host, host)}: {label}"
+            rows = mine[mine["device"] == device].sort_values("params")
+            out.append((host, device, rows, f"C{len(out) % 10}", label))
+    return out
+
+
+def step_time_figure(
+    cells: pd.DataFrame,
+    summary: dict,
+    post: pd.DataFrame,
+    names: dict[str, str] | None = None,
+):
     """Median window per size with the windows' IQR, each device's cost model dashed,
     sizes the model misses ringed, and the post's times per step."""
-    labels = labels_of(cells)
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for i, device in enumerate(device_order(cells["device"], summary["baseline"])):
-        g = cells[cells["device"] == device].sort_values("params")
-        label = f"{labels[device]} (median window, IQR)"
-        bars(ax, g, "step_median_s", "step_q25_s", "step_q75_s", f"C{i}", label)
-        if summary["fits"].get(device):
-            draw_model(ax, g, summary["fits"][device], f"C{i}", labels[device])
+    for host, device, g, colour, label in curves(cells, summary, names or {}):
+        bars(
+            ax,
+            g,
+            "step_median_s",
+            "step_q25_s",
+            "step_q75_s",
+            colour,
+            f"{label} (median window, IQR)",
+        )
+        fit = summary["machines"][host]["fits"].get(device)
+        if fit:
+            draw_model(ax, g, fit, colour, label)
     for marker, device in (("s", "cpu"), ("^", "mps")):
         s = post[post["device"] == device]
         ax.scatter(
@@ -79,21 +106,29 @@ def draw_model(ax, g: pd.DataFrame, fit: dict, colour: str, label: str) -> None:
 
 
 def speedup_figure(
-    cells: pd.DataFrame, table: pd.DataFrame, summary: dict, post: pd.DataFrame
+    cells: pd.DataFrame,
+    table: pd.DataFrame,
+    summary: dict,
+    post: pd.DataFrame,
+    names: dict[str, str] | None = None,
 ):
-    """Speedup per size with its interval, each crossing (a point with its band, or a
-    shaded range), the 1.0 line, and the post's speedups."""
-    labels = labels_of(cells)
-    base = labels.get(summary["baseline"], summary["baseline"])
+    """Speedup per size with its interval, one curve per (machine, device), each
+    crossing (a point with its band, or a shaded range), the 1.0 line, and the post's
+    speedups."""
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ax.axhline(1.0, color="grey", lw=1)
-    devices = device_order(table["device"], summary["baseline"])
-    for i, device in enumerate(devices, start=1):
-        g = table[table["device"] == device].sort_values("params")
-        label = f"{labels[device]} over {base} (interval)"
-        bars(ax, g, "speedup", "ci_low", "ci_high", f"C{i}", label)
-        for c in summary["devices"][device]["crossings"]:
-            draw_crossing(ax, c, f"C{i}")
+    labelled = table.merge(
+        cells[["host", "device", "threads"]].drop_duplicates(["host", "device"]),
+        on=["host", "device"],
+        how="left",
+    )
+    for host, device, g, colour, label in curves(labelled, summary, names or {}):
+        if g.empty:  # the baseline: nothing to compare with itself
+            continue
+        base = summary["machines"][host]["baseline"]
+        bars(ax, g, "speedup", "ci_low", "ci_high", colour, f"{label} over its {base}")
+        for c in summary["machines"][host]["devices"][device]["crossings"]:
+            draw_crossing(ax, c, colour)
     wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
     ax.plot(
         wide["params"],
@@ -104,7 +139,7 @@ def speedup_figure(
     )
     finish(
         ax,
-        f"speedup over {base} (×)",
+        "speedup over the baseline (×)",
         "Speedup against model size (above 1: faster than the baseline)",
     )
     ax.yaxis.set_major_formatter(ScalarFormatter())

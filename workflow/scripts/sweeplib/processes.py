@@ -173,6 +173,7 @@ def window_table(steps: pd.DataFrame) -> pd.DataFrame:
 
 
 PROCESS_COLUMNS = [
+    "node",
     "build_s",
     "peak_rss_bytes",
     "peak_device_bytes",

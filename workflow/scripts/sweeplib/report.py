@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ POST_SOURCE = (
 
 @dataclass
 class Sweep:
-    """Everything the report is written from."""
+    """Everything the report is written from: every machine's rows, tagged ``host``."""
 
     manifest: dict
     cells: pd.DataFrame
@@ -50,9 +51,68 @@ class Sweep:
     post: pd.DataFrame
     plan_key: str
 
+    def machines(self) -> list[Machine]:
+        """This machine first, then the others that were brought in."""
+        blocks = dict(
+            re.findall(
+                r"<!-- machine: (\S+) -->\n(.*?)(?=<!-- machine: |\Z)",
+                self.speedup_md,
+                re.S,
+            )
+        )
+        here = self.manifest["machine"]
+        hosts = [here] + sorted(h for h in self.manifest["plans"] if h != here)
+        return [
+            Machine(
+                host,
+                host == here,
+                {**self.manifest["plans"][host], "analysis": self.manifest["analysis"]},
+                *(
+                    f[f["host"] == host] if "host" in f else f.iloc[:0]
+                    for f in (self.cells, self.table)
+                ),
+                self.summary["machines"].get(host, EMPTY),
+                blocks.get(host, "No runs.\n"),
+                *(
+                    f[f["host"] == host] if "host" in f else f.iloc[:0]
+                    for f in (self.hardware, self.inference, self.timings)
+                ),
+            )
+            for host in hosts
+        ]
+
+
+EMPTY = {"baseline": None, "fits": {}, "devices": {}, "overlaps": []}
+
+
+@dataclass
+class Machine:
+    """One machine's share of the sweep, as the sections about a machine read it:
+    ``manifest`` is its plan, with the sweep's analysis settings."""
+
+    host: str
+    here: bool
+    manifest: dict
+    cells: pd.DataFrame
+    table: pd.DataFrame
+    summary: dict
+    speedup_md: str
+    hardware: pd.DataFrame
+    inference: pd.DataFrame
+    timings: pd.DataFrame
+
     @property
     def labels(self) -> dict[str, str]:
-        return labels_of(self.cells)
+        return labels_of(self.cells) if len(self.cells) else {}
+
+    @property
+    def label(self) -> str:
+        info = self.manifest["info"]
+        accelerators = ", ".join(info["accelerators"].values())
+        return (
+            f"{info['cpu_model']}, {info['usable_cores']} cores"
+            f"{' + ' + accelerators if accelerators else ''}, torch {info['torch']}"
+        )
 
 
 def render(sweep: Sweep) -> str:
@@ -63,48 +123,106 @@ def render(sweep: Sweep) -> str:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    machines = sweep.machines()
     return env.get_template("report.md.j2").render(
-        head=head(sweep),
-        result=result(sweep),
-        speedup=speedup(sweep),
-        model=cost_model(sweep),
-        post=post(sweep),
-        inference=inference(sweep),
+        head=head(sweep, machines[0]),
+        summary=summary_table(machines),
+        machines=[machine_section(m) for m in machines],
+        post=post(machines[0], sweep.post),
+        inference=inference(sweep, machines),
         toy=toy(sweep),
-        skipped=skipped(sweep),
-        environment=environment(sweep),
+        skipped=skipped(machines),
         runs=runs(sweep),
         plan_key=sweep.plan_key,
     )
 
 
-def head(sweep: Sweep) -> dict:
-    m, labels = sweep.manifest, sweep.labels
-    warnings = [
-        f"timed regions overlapped: {o['first']} and {o['second']} ran at the same "
-        f"time for {o['seconds']:.1f} s, so their times are not clean; rerun them "
-        "with nothing else running"
-        for o in sweep.summary["overlaps"]
-    ]
-    threads = [
-        f"{labels.get(r.device, r.device)} asked for {r.threads_requested} threads "
-        f"and ran with {r.threads}"
-        for r in sweep.cells.drop_duplicates("device").itertuples()
-        if r.threads != r.threads_requested
-    ]
-    warnings += [f"{t}: the machine gave fewer cores than planned" for t in threads]
+def head(sweep: Sweep, here: Machine) -> dict:
     return {
         "architecture": ModelSizes.architecture(),
-        "n_scales": len(m["scales"]),
-        "devices": ", ".join(labels.get(d, d) for d in m["devices"]),
-        "baseline": labels.get(m["baseline"], m["baseline"]),
-        "stand_in": not any(d in ACCELERATORS for d in m["devices"]),
-        "cores": m["environment"]["usable_cores"],
-        "warnings": warnings,
+        "n_scales": len(here.manifest["scales"]),
+        "n_machines": len(sweep.manifest["plans"]),
+        "stand_in": not any(d in ACCELERATORS for d in here.manifest["devices"]),
+        "cores": here.manifest["environment"]["usable_cores"],
     }
 
 
-def result(sweep: Sweep) -> list[str]:
+def machine_section(m: Machine) -> dict:
+    labels = m.labels
+    base = m.manifest["baseline"]
+    return {
+        "title": f"{'This machine' if m.here else 'Machine'}: {m.label}",
+        "folder": f"results/machines/{m.host}",
+        "devices": ", ".join(labels.get(d, d) for d in m.manifest["devices"]),
+        "baseline": labels.get(base, base),
+        "warnings": warnings(m),
+        "result": result(m),
+        "speedup": speedup(m),
+        "model": cost_model(m),
+        "environment": environment(m),
+    }
+
+
+def warnings(m: Machine) -> list[str]:
+    out = [
+        f"timed regions overlapped: {o['first']} and {o['second']} ran at the same "
+        f"time for {o['seconds']:.1f} s, so their times are not clean; rerun them "
+        "with nothing else running"
+        for o in m.summary["overlaps"]
+    ]
+    return out + [
+        f"{m.labels.get(r.device, r.device)} asked for {r.threads_requested} threads "
+        f"and ran with {r.threads}: the machine gave fewer cores than planned"
+        for r in m.cells.drop_duplicates("device").itertuples()
+        if r.threads != r.threads_requested
+    ]
+
+
+def summary_table(machines: list[Machine]) -> str:
+    """Per machine and device: where it overtakes its baseline, and its top speedup."""
+    rows = []
+    for m in machines:
+        base = m.labels.get(m.manifest["baseline"], m.manifest["baseline"])
+        for device, entry in m.summary["devices"].items():
+            t = m.table[m.table["device"] == device]
+            top = t.loc[t["speedup"].idxmax()] if len(t) else None
+            rows.append(
+                {
+                    "machine": m.label,
+                    "device": m.labels.get(device, device),
+                    "against": base,
+                    "crossover": crossover_cell(entry),
+                    "top speedup": (
+                        f"{top['speedup']:.2f}x [{top['ci_low']:.2f}, "
+                        f"{top['ci_high']:.2f}] at scale {top['scale']}"
+                        if top is not None
+                        else "n/a"
+                    ),
+                }
+            )
+    return markdown_table(pd.DataFrame(rows)) if rows else "Nothing to compare.\n"
+
+
+def crossover_cell(entry: dict) -> str:
+    """A crossover in a few words, no sharper than its intervals allow."""
+    if entry["winner_throughout"]:
+        return f"none: the {entry['winner_throughout']} is faster throughout"
+    words = []
+    for c in entry["crossings"]:
+        lo, hi = fmt_params(c["low_params"]), fmt_params(c["high_params"])
+        if c["kind"] == "point":
+            interval = f" [{lo}–{hi}]" if finite(c["low_params"]) else ""
+            words.append(f"≈ {fmt_params(c['params'])}{interval}")
+        elif c["kind"] == "range":
+            words.append(f"between {lo} and {hi}")
+        elif c["kind"] == "open_below":
+            words.append(f"at or below {hi}")
+        else:
+            words.append(f"above {lo}, if any")
+    return "; ".join(words) or "none clear"
+
+
+def result(sweep: Machine) -> list[str]:
     """A statement per crossing of each device, no sharper than its intervals allow."""
     labels, base = (
         sweep.labels,
@@ -176,7 +294,7 @@ def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
     return line
 
 
-def speedup(sweep: Sweep) -> dict:
+def speedup(sweep: Machine) -> dict:
     analysis = sweep.manifest["analysis"]
     notes = _separate_note(sweep.table) + _disagreeing_notes(sweep)
     notes += _noisy_note(sweep) + _switch_note(sweep)
@@ -202,7 +320,7 @@ def _separate_note(table: pd.DataFrame) -> list[str]:
     ]
 
 
-def _disagreeing_notes(sweep: Sweep) -> list[str]:
+def _disagreeing_notes(sweep: Machine) -> list[str]:
     odd = sweep.table[sweep.table["disagreeing"].fillna("").astype(str) != ""]
     return [
         f"‡ Scale {r.scale}, {sweep.labels.get(r.device, r.device)}: a process "
@@ -213,7 +331,7 @@ def _disagreeing_notes(sweep: Sweep) -> list[str]:
     ]
 
 
-def _noisy_note(sweep: Sweep) -> list[str]:
+def _noisy_note(sweep: Machine) -> list[str]:
     flagged = sweep.cells[sweep.cells["flagged"]]
     if not len(flagged):
         return []
@@ -229,7 +347,7 @@ def _noisy_note(sweep: Sweep) -> list[str]:
     ]
 
 
-def _switch_note(sweep: Sweep) -> list[str]:
+def _switch_note(sweep: Machine) -> list[str]:
     switch = sweep.cells.dropna(subset=["switch_ratio"])
     if not len(switch):
         return []
@@ -242,7 +360,7 @@ def _switch_note(sweep: Sweep) -> list[str]:
     ]
 
 
-def cost_model(sweep: Sweep) -> dict:
+def cost_model(sweep: Machine) -> dict:
     fits, labels = sweep.summary["fits"], sweep.labels
     paragraphs = [_fit_paragraph(labels.get(d, d), f) for d, f in fits.items()]
     paragraphs += _model_crossing_paragraphs(sweep)
@@ -365,7 +483,7 @@ def _fit_paragraph(name: str, f: dict) -> str:
     return text
 
 
-def _model_crossing_paragraphs(sweep: Sweep) -> list[str]:
+def _model_crossing_paragraphs(sweep: Machine) -> list[str]:
     labels, base = sweep.labels, sweep.summary["baseline"]
     out = []
     for device, entry in sweep.summary["devices"].items():
@@ -391,9 +509,9 @@ def _model_crossing_paragraphs(sweep: Sweep) -> list[str]:
     return out
 
 
-def post(sweep: Sweep) -> dict:
+def post(sweep: Machine, published: pd.DataFrame) -> dict:
     labels = sweep.labels
-    wide = sweep.post.pivot(
+    wide = published.pivot(
         index=["scale", "params"], columns="device", values="seconds"
     ).reset_index()
     rows = []
@@ -421,22 +539,25 @@ def post(sweep: Sweep) -> dict:
     }
 
 
-def inference(sweep: Sweep) -> dict:
-    inf, labels = sweep.inference, sweep.labels
-    if not len(inf):
+def inference(sweep: Sweep, machines: list[Machine]) -> dict:
+    rows = []
+    for m in machines:
+        for r in m.inference.itertuples():
+            rows.append(
+                {
+                    **({"machine": m.label} if len(machines) > 1 else {}),
+                    "scale": r.scale,
+                    "device": m.labels.get(r.device, r.device),
+                    "predictions_equal": r.predictions_equal,
+                    "max_abs_diff": f"{r.max_abs_diff:.1e}",
+                    "accuracy": f"{r.accuracy:.3f}",
+                    "infer_batch_median_s": fmt_time(r.infer_batch_median_s),
+                }
+            )
+    if not rows:
         return {"table": "No checks.\n", "notes": []}
-    shown = pd.DataFrame(
-        {
-            "scale": inf["scale"],
-            "device": inf["device"].map(lambda d: labels.get(d, d)),
-            "predictions_equal": inf["predictions_equal"],
-            "max_abs_diff": inf["max_abs_diff"].map(lambda v: f"{v:.1e}"),
-            "accuracy": inf["accuracy"].map(lambda v: f"{v:.3f}"),
-            "infer_batch_median_s": inf["infer_batch_median_s"].map(fmt_time),
-        }
-    )
     notes = ["Accuracy near 0.5 is expected: the labels are random, as in the post."]
-    diverged = inf[inf["nonfinite_logits"] > 0]
+    diverged = sweep.inference[sweep.inference["nonfinite_logits"] > 0]
     if len(diverged):
         notes.append(
             f"**Diverged training:** {len(diverged)} run(s) ended with non-finite "
@@ -444,7 +565,7 @@ def inference(sweep: Sweep) -> dict:
             "their step times are still valid measurements, but lower `lr` to train "
             "them meaningfully."
         )
-    return {"table": markdown_table(shown), "notes": notes}
+    return {"table": markdown_table(pd.DataFrame(rows)), "notes": notes}
 
 
 def toy(sweep: Sweep) -> dict:
@@ -459,16 +580,22 @@ def toy(sweep: Sweep) -> dict:
     }
 
 
-def skipped(sweep: Sweep) -> str:
-    rows = sweep.manifest["skipped"]
-    return (
-        markdown_table(pd.DataFrame(rows)[["scale", "device", "params", "reason"]])
-        if rows
-        else ""
-    )
+def skipped(machines: list[Machine]) -> str:
+    rows = [
+        {**({"machine": m.label} if len(machines) > 1 else {}), **r}
+        for m in machines
+        for r in m.manifest["skipped"]
+    ]
+    columns = ["machine"] * (len(machines) > 1) + [
+        "scale",
+        "device",
+        "params",
+        "reason",
+    ]
+    return markdown_table(pd.DataFrame(rows)[columns]) if rows else ""
 
 
-def environment(sweep: Sweep) -> list[str]:
+def environment(sweep: Machine) -> list[str]:
     m, labels = sweep.manifest, sweep.labels
     lines = [f"{k}: {v}" for k, v in m["environment"].items()]
     for d in m["devices"]:
@@ -483,39 +610,58 @@ def environment(sweep: Sweep) -> list[str]:
     return lines
 
 
+RUN_COLUMNS = [
+    "machine folder",
+    "scale",
+    "run_key",
+    "devices",
+    "pairing",
+    "processes",
+    "wall",
+]
+
+
 def runs(sweep: Sweep) -> dict:
     t = sweep.timings
     if not len(t):
         return {"table": "No runs.\n", "summary": ""}
-    procs = t.drop_duplicates(["run_key", "process"])
-    per_run = (
-        procs.groupby(["scale", "run_key", "pairing"])
-        .agg(
-            processes=("process", "nunique"),
-            seconds=("ended_at", "max"),
-            started=("started_at", "min"),
-        )
-        .reset_index()
-    )
-    per_run["wall"] = (per_run["seconds"] - per_run["started"]).map(
-        lambda s: f"{s:.1f} s"
-    )
-    devices = t.groupby("run_key")["device"].agg(lambda d: ", ".join(sorted(set(d))))
-    per_run["devices"] = per_run["run_key"].map(devices)
-    table = markdown_table(
-        per_run[["scale", "run_key", "devices", "pairing", "processes", "wall"]]
-    )
-    start, end = procs["started_at"].min(), procs["ended_at"].max()
-    if len(sweep.inference) and "ended_at" in sweep.inference:
-        end = max(end, sweep.inference["ended_at"].max())
+    procs = t.drop_duplicates(["host", "run_key", "process"])
+    here = sweep.manifest["machine"]
+    mine = procs[procs["host"] == here]
+    start, end = mine["started_at"].min(), mine["ended_at"].max()
+    checks = sweep.inference[sweep.inference["host"] == here]
+    if len(checks):
+        end = max(end, checks["ended_at"].max())
 
     def when(x):
         return dt.datetime.fromtimestamp(x, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
-    busy = float((procs["ended_at"] - procs["started_at"]).sum())
+    busy = float((mine["ended_at"] - mine["started_at"]).sum())
     return {
-        "table": table,
-        "summary": f"The timing processes ran {busy:.0f} s in all; the runs were "
-        f"measured from {when(start)} to {when(end)} UTC ({(end - start) / 60:.1f} "
-        "minutes from the first timing process to the end of the last check).",
+        "table": markdown_table(run_table(t, procs)[RUN_COLUMNS]),
+        "summary": f"On this machine, the timing processes ran {busy:.0f} s in all; "
+        f"the runs were measured from {when(start)} to {when(end)} UTC "
+        f"({(end - start) / 60:.1f} minutes from the first timing process to the end "
+        "of the last check).",
     }
+
+
+def run_table(timings: pd.DataFrame, procs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: its machine, scale, key, devices, pairing, processes, wall."""
+    per_run = (
+        procs.groupby(["host", "scale", "run_key", "pairing"])
+        .agg(
+            processes=("process", "nunique"),
+            ended=("ended_at", "max"),
+            started=("started_at", "min"),
+        )
+        .reset_index()
+    )
+    per_run["wall"] = (per_run["ended"] - per_run["started"]).map(
+        lambda s: f"{s:.1f} s"
+    )
+    devices = timings.groupby("run_key")["device"].agg(
+        lambda d: ", ".join(sorted(set(d)))
+    )
+    per_run["devices"] = per_run["run_key"].map(devices)
+    return per_run.rename(columns={"host": "machine folder"})

@@ -12,6 +12,7 @@ checkpoints, where to save each device's model and its final test-set logits.
 from __future__ import annotations
 
 import json
+import platform
 import random
 import resource
 import sys
@@ -80,6 +81,7 @@ def run_process(spec: dict) -> tuple[list[dict], list[dict]]:
             "mem_estimate_bytes": spec["mem_estimate_bytes"],
             "started_at": started_at,
             "ended_at": ended_at,
+            "node": platform.node(),
         }
         for name in trainers
     ]
