@@ -6,6 +6,8 @@ import re
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 from sweeplib import keys
 from sweeplib.invocation import runs_jobs
 from sweeplib.locks import clear_stale_locks
@@ -35,6 +37,14 @@ if runs_jobs(workflow):
     os.environ[PLANNED_MEMORY] = json.dumps(PLAN.free)
 
 RUNS = {run.key: run for run in PLAN.runs}
+
+# The threads a timed job claims: every core Snakemake was given, so that no other
+# job runs beside it. A cluster executor may run without --cores (profiles/slurm);
+# a timed job then claims the cores its devices use, and has its node to itself.
+try:
+    TIMED_THREADS = workflow.cores
+except WorkflowError:
+    TIMED_THREADS = max(h["device"]["threads"] for h in PLAN.hardware.values())
 
 
 wildcard_constraints:

@@ -1,6 +1,6 @@
 # One job per scale times every device side by side (sweeplib/processes.py);
-# timed jobs claim every core (threads: workflow.cores), so no other job runs
-# beside one, whatever --cores is. Each process sets its own torch threads per
+# timed jobs claim every core (TIMED_THREADS: workflow.cores), so no other job
+# runs beside one, whatever --cores is. Each process sets its own torch threads per
 # device (one for cpu1, all usable cores for cpu). On a cluster (profiles/slurm),
 # a timed job asks for the cores its devices use, a GPU for CUDA, memory from
 # the estimate, and the node to itself.
@@ -17,7 +17,7 @@ rule time_scale:
         settings=device_files("settings.json"),
     log:
         "results/machines/{machine}/runs/scale{scale}/{key}/time.log",
-    threads: workflow.cores
+    threads: TIMED_THREADS
     resources:
         mem_mb=time_resource("mem_mb"),
         runtime=time_resource("runtime"),
@@ -39,7 +39,7 @@ rule check_inference:
         device_files("inference.csv"),
     log:
         "results/machines/{machine}/runs/scale{scale}/{key}/check.log",
-    threads: workflow.cores
+    threads: TIMED_THREADS
     resources:
         mem_mb=check_resource("mem_mb"),
         runtime=check_resource("runtime"),
@@ -57,7 +57,7 @@ rule measure_hardware:
         "results/machines/{machine}/hardware/{device}/{key}.csv",
     log:
         "results/machines/{machine}/hardware/{device}/{key}.log",
-    threads: workflow.cores
+    threads: TIMED_THREADS
     resources:
         mem_mb=2048,
         runtime=10,
