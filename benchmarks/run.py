@@ -91,9 +91,13 @@ def run(p: dict, default_sweep: bool | str, log) -> dict:
                 tmp / "small", p["small_sweep"]
             )
         if default_sweep:
-            log("   the default sweep (about 12 minutes)")
+            finished = Path(default_sweep) if isinstance(default_sweep, str) else None
+            log(
+                "   the default sweep"
+                + (f" run in {finished}" if finished else " (13 min)")
+            )
             out["default_sweep"] = pipeline.sweep_overhead(
-                tmp / "default", None, noop_repeats=3
+                tmp / "default", None, noop_repeats=3, finished=finished
             )
         log("6. planning and aggregation at scale")
         out["plan"] = {
