@@ -133,9 +133,14 @@ def processes(r: dict) -> list[str]:
         "not rounds (start-up, building both models, warm-up, and in the last "
         "process the evaluation and checkpoints), the time of one round (every "
         "device's window, switch steps included), and the first step after a switch "
-        "of device over its window's median. Where a process's fixed cost is many "
-        "rounds' worth, the default config runs fewer processes with more rounds "
-        "each; where it is small, more processes.",
+        "of device over its window's median (the median over both devices). The "
+        "interval needs processes above all (the spread between them is what a "
+        "single process cannot show), and rounds enough for each process's own "
+        "median. Where a process costs seconds and a round a fraction of one (the "
+        "small scales), the default config takes 4 processes of 8 rounds; where a "
+        "process costs most of a minute or more and a round about 10 s (scales 50 "
+        "to 100), 3 processes of 4 rounds, the 12 rounds that the sweep's 15-minute "
+        "budget leaves room for.",
         rows,
     )
 

@@ -137,7 +137,7 @@ def main(argv=None) -> None:
         + (" --quick" if args.quick else "")
         + (" --default-sweep" if args.default_sweep else "")
         + (
-            f" --default-sweep-from {args.default_sweep_from}"
+            " --default-sweep-from DIR"  # DIR: a fresh clone, swept from scratch
             if args.default_sweep_from
             else ""
         )

@@ -41,6 +41,9 @@ def snapshot(project):
 
 
 def start(project, env=None):
+    """Snakemake in a session of its own, as from a terminal: SIGINT has its default
+    meaning there even if this test runs where it is ignored (a shell's background
+    job), which Python and every process it starts would inherit."""
     return subprocess.Popen(
         [sys.executable, "-m", "snakemake", "--cores", "1"],
         cwd=project,
@@ -48,6 +51,7 @@ def start(project, env=None):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

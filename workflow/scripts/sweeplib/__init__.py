@@ -21,5 +21,5 @@ the tests import directly. Where to look:
 - the output: ``report`` (what the report says, section by section, with
   ``templates/report.md.j2``), ``plots``, ``formatting``;
 - the plumbing: ``atomic`` (complete-or-absent writes), ``logs`` (a job's log),
-  ``invocation`` (whether Snakemake will run jobs), ``startup`` (stale locks).
+  ``invocation`` (whether Snakemake will run jobs), ``locks`` (stale locks).
 """
