@@ -35,9 +35,8 @@ def test_interleaving_with_an_accelerator(accelerator):
     alone = weights(trained([acc], SCHEDULE)[0])
     for key, value in together[accelerator].items():
         torch.testing.assert_close(value, alone[accelerator][key], rtol=1e-6, atol=1e-7)
-        torch.testing.assert_close(
-            value, together["cpu"][key], rtol=1e-4, atol=1e-5
-        )  # same data, same steps
+        # same data, same steps
+        torch.testing.assert_close(value, together["cpu"][key], rtol=1e-4, atol=1e-5)
     assert {r["device"] for r in records if r["kind"] == "timed"} == {
         "cpu",
         accelerator,

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from sweeplib.analysis import analyse, cell_table, overlaps
+from sweeplib.analysis import analyse, cell_table, overlaps, timed_spans
 from synthetic import hardware, no_spans, true_crossover, true_time, windows
 
 SETTINGS = {
@@ -96,3 +96,28 @@ def test_overlapping_timed_regions_are_found():
         )
         == []
     )
+
+
+NO_CHECKS = pd.DataFrame(columns=["scale", "started_at", "ended_at"])
+NO_PROBES = pd.DataFrame(columns=["device", "started_at", "ended_at"])
+
+
+def test_every_separate_process_is_a_timed_region_of_its_own():
+    """Where a scale's devices ran in processes of their own, process 0 of one device
+    and process 0 of the other are two processes: both are checked for overlaps."""
+    w = windows(["cpu1", "cpu"], [50], processes=1, rounds=2, pairing="separate")
+    starts = {"cpu1": (0.0, 10.0), "cpu": (5.0, 15.0)}  # the second began too early
+    for d, (start, end) in starts.items():
+        w.loc[w["device"] == d, ["started_at", "ended_at"]] = (start, end)
+    spans = timed_spans(w, NO_CHECKS, NO_PROBES)
+    assert sorted(spans["job"]) == [
+        "scale 50, timing process 0 of cpu",
+        "scale 50, timing process 0 of cpu1",
+    ]
+    (found,) = overlaps(spans)
+    assert found["seconds"] == 5.0
+    # Interleaved, one process holds both devices: one region, no overlap with itself.
+    w = windows(["cpu1", "cpu"], [1], processes=1, rounds=2)
+    w[["started_at", "ended_at"]] = (0.0, 10.0)
+    spans = timed_spans(w, NO_CHECKS, NO_PROBES)
+    assert list(spans["job"]) == ["scale 1, timing process 0"]

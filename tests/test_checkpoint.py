@@ -51,9 +51,7 @@ def test_pickled_object_is_refused_not_executed(saved, tmp_path, capsys):
 
 def test_other_files_are_refused(tmp_path):
     p = tmp_path / "state.pt"
-    torch.save(
-        {"layers.0.weight": torch.zeros(1)}, p
-    )  # a bare state_dict, as the post saves
+    torch.save({"layers.0.weight": torch.zeros(1)}, p)  # a bare state_dict, as the post
     with pytest.raises(CheckpointError, match="not a mlp-checkpoint/1"):
         load_checkpoint(p)
     p.write_bytes(pickle.dumps([1, 2]))
@@ -79,9 +77,8 @@ def test_compare_accepts_equal_and_refuses_changed_logits():
             ref + torch.tensor([[0.0, 0.01], [0.0, 0.0]]), ref, labels, "scale 1 on cpu"
         )
     nan = torch.tensor([[float("nan"), 0.0], [0.0, 2.0]])
-    assert (
-        compare(nan.clone(), nan, labels, "x")["nonfinite_logits"] == 1
-    )  # a diverged model, faithfully reloaded
+    # a diverged model, faithfully reloaded
+    assert compare(nan.clone(), nan, labels, "x")["nonfinite_logits"] == 1
     with pytest.raises(InferenceMismatch, match="differ"):
         compare(ref, nan, labels, "x")
     with pytest.raises(InferenceMismatch, match="shape"):

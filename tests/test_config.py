@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from sweeplib.devices import resolve_baseline, resolve_devices
-from sweeplib.plan import INTERLEAVED, SEPARATE, PlanError, plan_sweep
+from sweeplib.devices import INTERLEAVED, SEPARATE, resolve_baseline, resolve_devices
+from sweeplib.plan import PlanError, plan_sweep
 from workflow_helpers import (
     ROOT,
     SCHEMA,
@@ -198,9 +198,8 @@ def test_renamed_settings_still_work_with_a_note():
     old["timing"] |= {"repeats": 3, "steps_per_repeat": 3, "mimic_seed_prints": False}
     old["scales"] = [1, {"scale": 2, "repeats": 3}]
     p = plan(old)
-    assert [r.key for r in p.runs] == [
-        r.key for r in plan(TINY).runs
-    ]  # the same runs as the new names
+    # the same runs as the new names
+    assert [r.key for r in p.runs] == [r.key for r in plan(TINY).runs]
     assert (
         "timing.repeats is deprecated: read as timing.rounds = 3; rename it" in p.notes
     )
@@ -278,9 +277,8 @@ def test_keys_ignore_key_order_and_follow_every_setting():
     assert [r.key for r in plan(reordered).runs] == [r.key for r in a.runs]
     b = plan(with_(train__lr=0.25))
     assert not {r.key for r in a.runs} & {r.key for r in b.runs}
-    assert [r.dataset_key for r in a.runs] == [
-        r.dataset_key for r in b.runs
-    ]  # lr does not change the data
+    # lr does not change the data
+    assert [r.dataset_key for r in a.runs] == [r.dataset_key for r in b.runs]
     c = plan(with_(cpu_threads=1))  # a device's setting reruns its scale
     assert not {r.key for r in a.runs} & {r.key for r in c.runs}
     d = plan(with_(analysis__bootstrap=100))  # the analysis reruns only the aggregation

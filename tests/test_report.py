@@ -53,9 +53,7 @@ def build(
     plans["here"]["skipped"] = [{**SKIPPED, "device": devices[-1]}]
     manifest = {"machine": "here", "plans": plans, "analysis": ANALYSIS}
     cells, table, summary, markdown = analyse_machines(w, inf, hw, manifest)
-    summary = json.loads(
-        json.dumps(summary)
-    )  # as the report reads it from analysis.json
+    summary = json.loads(json.dumps(summary))  # as the report reads analysis.json
     toy = (
         pd.DataFrame({"epoch": [1], "batch": [1], "loss": [0.75]}),
         pd.DataFrame({"accuracy": [1.0]}),
@@ -108,9 +106,8 @@ def test_three_devices_get_a_column_and_a_statement_each():
 
 
 def test_a_sweep_that_never_crosses_says_who_wins():
-    text, *_ = build(
-        ["cpu1", "cpu"], "cpu1", scales=(5, 10, 50)
-    )  # cpu1 is slower per parameter
+    # cpu1 is slower per parameter
+    text, *_ = build(["cpu1", "cpu"], "cpu1", scales=(5, 10, 50))
     assert (
         "no crossover within the swept range**: CPU, 2 threads is faster at every size "
         "swept" in text

@@ -133,9 +133,8 @@ def test_every_step_waits_for_the_device_inside_the_timed_region():
     )
     records = run_rounds({"cpu1": trainer}, schedule, random.Random(0))
     assert sync.calls == len(records) == 1 + 2 * 3
-    assert (
-        min(r["step_s"] for r in records) >= 0.005
-    )  # a step cannot be shorter than the sync it contains
+    # a step cannot be shorter than the sync it contains
+    assert min(r["step_s"] for r in records) >= 0.005
 
 
 def test_post_prints_only_when_asked(capsys):

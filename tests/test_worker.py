@@ -96,9 +96,7 @@ def test_processes_hold_every_device_or_alternate_one_each():
 
 def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
     steps, procs = run_worker(tmp_path, settings(), ["cpu1", "cpu"], save=True)
-    procs = procs.assign(
-        process_wall_s=3.0
-    )  # the scale's job adds the wall it measured
+    procs = procs.assign(process_wall_s=3.0)  # the scale's job adds the wall it timed
     assert set(steps["device"]) == {"cpu1", "cpu"} and len(steps) == 2 * (
         1 + 2 * (1 + 2)
     )

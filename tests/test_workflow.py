@@ -245,9 +245,8 @@ def test_switching_back_rebuilds_the_report_even_without_metadata(project):
     snakemake(project, "--cores", "1")
     assert plan_key(project) != first
     shutil.rmtree(project / ".snakemake")
-    write_config(
-        project, TINY
-    )  # back to a plan whose runs all exist, older than the report
+    # back to a plan whose runs all exist, older than the report
+    write_config(project, TINY)
     assert rules_run(planned_jobs(project)) == AGGREGATION
     snakemake(project, "--cores", "1")
     assert plan_key(project) == first

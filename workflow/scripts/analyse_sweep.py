@@ -2,6 +2,7 @@
 machine by machine."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,7 +13,7 @@ from sweeplib.logs import job
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "analyse_sweep") as log:
-        manifest = json.load(open(snakemake.input.plan))
+        manifest = json.loads(Path(snakemake.input.plan).read_text())
         tables = {
             name: pd.read_csv(getattr(snakemake.input, name))
             for name in ("timings", "inference", "hardware")

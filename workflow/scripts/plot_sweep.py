@@ -1,6 +1,7 @@
 """Draw the speedup and step-time figures."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -14,9 +15,9 @@ def main(snakemake) -> None:
     with job(snakemake.log[0], "plot_sweep") as log:
         cells = pd.read_csv(snakemake.input.cells)
         table = pd.read_csv(snakemake.input.speedup)
-        summary = json.load(open(snakemake.input.analysis))
+        summary = json.loads(Path(snakemake.input.analysis).read_text())
         post = pd.read_csv(snakemake.input.post)
-        plans = json.load(open(snakemake.input.plan))["plans"]
+        plans = json.loads(Path(snakemake.input.plan).read_text())["plans"]
         names = {host: machine_label(plan["info"]) for host, plan in plans.items()}
         figures = (
             (

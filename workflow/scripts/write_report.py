@@ -14,12 +14,12 @@ from sweeplib.report import Sweep, render
 def main(snakemake) -> None:
     with job(snakemake.log[0], "write_report") as log:
         i = snakemake.input
-        manifest = json.load(open(i.plan))
+        manifest = json.loads(Path(i.plan).read_text())
         sweep = Sweep(
             manifest=manifest,
             cells=pd.read_csv(i.cells),
             table=pd.read_csv(i.speedup),
-            summary=json.load(open(i.analysis)),
+            summary=json.loads(Path(i.analysis).read_text()),
             speedup_md=Path(i.speedup_md).read_text(),
             inference=pd.read_csv(i.inference),
             hardware=pd.read_csv(i.hardware),

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import costmodel, crossover
+from .devices import SEPARATE
 from .formatting import speedup_markdown
 from .sizes import ModelSizes
 from .speedup import speedup_table
@@ -48,16 +49,26 @@ def analyse_machines(
     )
 
 
+def timing_processes(timings: pd.DataFrame) -> pd.DataFrame:
+    """One row per timing process. A scale's process index names one process that held
+    every device, or, where the devices ran in processes of their own (``SEPARATE``),
+    one per device: ``held`` names that device, and is empty otherwise."""
+    held = timings["device"].where(timings["pairing"] == SEPARATE, "")
+    return timings.assign(held=held).drop_duplicates(
+        ["host", "run_key", "process", "held"]
+    )
+
+
 def timed_spans(
     timings: pd.DataFrame, inference: pd.DataFrame, hardware: pd.DataFrame
 ) -> pd.DataFrame:
     """Every timed region of a machine: the timing processes, the checks, the probes."""
-    procs = timings.drop_duplicates(["run_key", "process"])
+    procs = timing_processes(timings)
     jobs = [
         (
             [
-                f"scale {s}, timing process {p}"
-                for s, p in zip(procs["scale"], procs["process"])
+                f"scale {s}, timing process {p}" + (f" of {h}" if h else "")
+                for s, p, h in zip(procs["scale"], procs["process"], procs["held"])
             ],
             procs,
         ),

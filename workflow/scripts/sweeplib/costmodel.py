@@ -31,9 +31,8 @@ STATE_BYTES_PER_PARAM = 8  # a float32 weight and its gradient
 @dataclass
 class CostModel:
     overhead_s: float
-    cache_s: (
-        float  # per parameter held in the cache (the only slope of a one-line model)
-    )
+    # per parameter held in the cache (the only slope of a one-line model)
+    cache_s: float
     memory_s: float  # per parameter beyond the cache
     knee_params: float | None  # None: one line
 

@@ -35,12 +35,10 @@ class Crossing:
     low_params: float  # the bracketing swept sizes (or the interval of a point)
     high_params: float
     params: float = math.nan  # the point estimate (kind "point" only)
-    share: float = (
-        math.nan
-    )  # share of bootstrap replicates that cross between the two sizes
-    level_scales: list[int] = field(
-        default_factory=list
-    )  # sizes whose interval contains 1
+    # the share of bootstrap replicates that cross between the two sizes
+    share: float = math.nan
+    # the sizes whose interval contains 1
+    level_scales: list[int] = field(default_factory=list)
     between_scales: tuple[int, int] = (0, 0)
 
 

@@ -1,5 +1,6 @@
 """The devices a sweep can run on, in one place: names, availability, threads,
-memory pools, synchronisation and how tables name them.
+memory pools, synchronisation, how a scale's devices share its timing processes,
+and how tables name them.
 
 - ``cpu``: the CPU with all the threads this machine offers (or ``cpu_threads``);
 - ``cpu1``: the CPU held to one thread, the stand-in baseline on a machine with
@@ -14,6 +15,11 @@ from collections.abc import Callable
 
 DEVICES = ("cpu", "cpu1", "cuda", "mps")
 ACCELERATORS = ("cuda", "mps")
+
+# How a scale's devices share its timing processes: every device in each process,
+# windows interleaved round by round; or each device in processes of its own, when
+# their models do not fit in memory together (``plan.choose_pairing``).
+INTERLEAVED, SEPARATE = "interleaved", "separate"
 
 
 def usable_cores() -> int:

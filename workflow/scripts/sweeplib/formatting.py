@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from .devices import device_label, device_order
+from .devices import INTERLEAVED, device_label, device_order
 
 
 def finite(x) -> bool:
@@ -82,7 +82,7 @@ def speedup_markdown(cells: pd.DataFrame, table: pd.DataFrame, baseline: str) ->
                 row[f"speedup {labels[d]}"] = "n/a"
                 continue
             s = s.iloc[0]
-            marks = (" †" if s["pairing"] != "interleaved" else "") + (
+            marks = (" †" if s["pairing"] != INTERLEAVED else "") + (
                 " ‡" if isinstance(s["disagreeing"], str) and s["disagreeing"] else ""
             )
             row[f"speedup {labels[d]}"] = (

@@ -18,11 +18,12 @@ canonical JSON (sorted keys) of everything that determines it:
 
 "Code" is the hash of the entry script that produces the result and of every
 module it imports from this package, found by reading the imports (so a new
-module cannot be forgotten); a module that reads a file other than Python
-lists it in a module-level ``RESOURCES`` tuple. Editing any of them changes
-the key, and the result is recomputed. A changed setting is a new path, a
-reverted setting the earlier path: none of this depends on Snakemake's
-metadata.
+module cannot be forgotten); a module that reads a file other than Python, or
+starts a module of this package as a process of its own, lists it in a
+module-level ``RESOURCES`` tuple (a listed module's imports count too).
+Editing any of them changes the key, and the result is recomputed. A changed
+setting is a new path, a reverted setting the earlier path: none of this
+depends on Snakemake's metadata.
 """
 
 from __future__ import annotations

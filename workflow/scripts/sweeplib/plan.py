@@ -14,13 +14,13 @@ from pathlib import Path
 from . import devices as dev
 from . import keys
 from .config import ConfigError, scale_settings, validate_config
+from .devices import INTERLEAVED, SEPARATE
 from .env import accelerator_name, host_environment, host_tag, machine_id, torch_version
 from .memory import (
     available_memory,
     check_needs,
-    data_bytes,
     fits,
-    model_footprint,
+    run_footprint,
     shortfall,
     timing_needs,
 )
@@ -45,8 +45,6 @@ ASSUME_MEMORY = "SWEEP_ASSUME_MEMORY_BYTES"
 # Jobs on a cluster read the workflow again on a node that is busy with other
 # jobs; they inherit this, so that they plan exactly the runs the main process did.
 PLANNED_MEMORY = "SWEEP_PLANNED_MEMORY"
-
-INTERLEAVED, SEPARATE = "interleaved", "separate"
 
 
 class PlanError(ValueError):
@@ -78,11 +76,7 @@ class ScaleRun:
         the estimate (with a fifth more), a time limit, every core its devices use, a
         GPU for CUDA, and the node to itself (nothing may share a timed job's cores)."""
         s = self.settings
-        sizes = ModelSizes(**s["sizes"])
-        models = {
-            d: model_footprint(sizes, s["train"]["batch_size"], d) for d in self.devices
-        }
-        nbytes = data_bytes(sizes, s["data"]["n_train"], s["data"]["n_test"])
+        models, nbytes = run_footprint(s)
         held = (
             [models]
             if self.pairing == INTERLEAVED
@@ -333,14 +327,7 @@ class Planner:
             )
             for pairing in (INTERLEAVED, SEPARATE)
         }
-        pairing, reason = choose_pairing(
-            self.machine,
-            sizes,
-            s["batch_size"],
-            self.config["data"],
-            self.free,
-            settings,
-        )
+        pairing, reason = choose_pairing(self.machine, self.free, settings)
         if pairing is None:
             skipped = {
                 "scale": s["scale"],
@@ -401,12 +388,7 @@ def free_memory(devices: list[str], given: dict[str, int] | None) -> dict[str, i
 
 
 def choose_pairing(
-    machine: str,
-    sizes: ModelSizes,
-    batch_size: int,
-    data: dict,
-    free: dict[str, int],
-    settings: dict[str, dict],
+    machine: str, free: dict[str, int], settings: dict[str, dict]
 ) -> tuple[str | None, str]:
     """How a scale's devices are timed: interleaved in one process if their models fit
     in memory together, else each in processes of its own; None (with the reason) if
@@ -418,8 +400,7 @@ def choose_pairing(
         run = keys.RUN.format(machine=machine, scale=scale, key=key)
         if all((Path(run) / d / "timings.csv").exists() for d in devices):
             return pairing, "already measured"
-    models = {d: model_footprint(sizes, batch_size, d) for d in devices}
-    nbytes = data_bytes(sizes, data["n_train"], data["n_test"])
+    models, nbytes = run_footprint(settings[INTERLEAVED])
     check = check_needs(models, nbytes)
     together = timing_needs(models, nbytes)
     if fits(together, free) and fits(check, free):

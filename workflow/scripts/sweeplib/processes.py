@@ -21,15 +21,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import worker
 from .atomic import write_csv, write_text
+from .devices import INTERLEAVED
 from .env import host_environment
-from .memory import data_bytes, model_footprint, timing_needs
+from .memory import run_footprint, timing_needs
 from .schedule import Schedule, protocol_steps
-from .sizes import ModelSizes
 
-INTERLEAVED = "interleaved"
 WINDOW = ["device", "process", "round"]
+
+# The worker runs in processes of its own and is never imported here: it imports
+# torch, which this parent does not need (over a second per job). As a resource it
+# still counts, with all it imports, as this module's code in the cache keys.
+RESOURCES = ("worker.py",)
+WORKER = f"{__package__}.worker"
 
 
 def process_specs(
@@ -106,14 +110,8 @@ class ScaleJob:
 
 def host_estimate(settings: dict, devices: list[str]) -> int:
     """Host memory a process training ``devices`` side by side is estimated to need."""
-    sizes = ModelSizes(**settings["sizes"])
-    models = {
-        d: model_footprint(sizes, settings["train"]["batch_size"], d) for d in devices
-    }
-    return timing_needs(
-        models,
-        data_bytes(sizes, settings["data"]["n_train"], settings["data"]["n_test"]),
-    )["host"]
+    models, nbytes = run_footprint(settings)
+    return timing_needs({d: models[d] for d in devices}, nbytes)["host"]
 
 
 def run_worker(spec: dict, out: Path, log) -> float:
@@ -121,12 +119,12 @@ def run_worker(spec: dict, out: Path, log) -> float:
     lines. Returns its wall time, interpreter start-up included."""
     out.mkdir(parents=True)
     (out / "spec.json").write_text(json.dumps(spec))
-    scripts = str(Path(worker.__file__).resolve().parents[1])
+    scripts = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": scripts}
     started = time.perf_counter()
     with open(out / "worker.log", "w") as f:
         done = subprocess.run(
-            [sys.executable, "-m", worker.__name__, str(out / "spec.json")],
+            [sys.executable, "-m", WORKER, str(out / "spec.json")],
             stdout=f,
             stderr=subprocess.STDOUT,
             env=env,

@@ -12,7 +12,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from .devices import ACCELERATORS
+from .analysis import timing_processes
+from .devices import ACCELERATORS, INTERLEAVED
 from .formatting import (
     finite,
     fmt_bw,
@@ -307,7 +308,7 @@ def speedup(sweep: Machine) -> dict:
 
 
 def _separate_note(table: pd.DataFrame) -> list[str]:
-    separate = sorted(set(table.loc[table["pairing"] != "interleaved", "scale"]))
+    separate = sorted(set(table.loc[table["pairing"] != INTERLEAVED, "scale"]))
     if not separate:
         return []
     return [
@@ -625,7 +626,7 @@ def runs(sweep: Sweep) -> dict:
     t = sweep.timings
     if not len(t):
         return {"table": "No runs.\n", "summary": ""}
-    procs = t.drop_duplicates(["host", "run_key", "process"])
+    procs = timing_processes(t)
     here = sweep.manifest["machine"]
     mine = procs[procs["host"] == here]
     start, end = mine["started_at"].min(), mine["ended_at"].max()

@@ -19,9 +19,8 @@ class Schedule:
     protocol_steps: int  # epochs x batches per epoch: the post's full run
     warmup_steps: int
     rounds: int
-    steps_per_window: (
-        int | None
-    )  # None ("all"): the protocol after warm-up, spread over the rounds
+    # None ("all"): the protocol after warm-up, spread over the rounds
+    steps_per_window: int | None
     switch_steps: int
 
     def __post_init__(self):

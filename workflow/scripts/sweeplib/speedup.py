@@ -25,9 +25,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from .devices import INTERLEAVED, SEPARATE
 from .formatting import fmt_time
 
-INTERLEAVED, SEPARATE = "interleaved", "separate"
 ROUND = ["scale", "process", "round"]
 
 

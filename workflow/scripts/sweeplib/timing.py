@@ -31,12 +31,8 @@ class Trainer:
     def __init__(
         self, name, model, optimizer, loader, device, sync, threads, post_prints=None
     ):
-        self.name, self.model, self.optimizer, self.loader = (
-            name,
-            model,
-            optimizer,
-            loader,
-        )
+        self.name, self.model = name, model
+        self.optimizer, self.loader = optimizer, loader
         self.device, self.sync, self.threads = device, sync, threads
         self.post_prints = post_prints  # the post's per-batch print, or None
         self.batches = len(loader)

@@ -11,12 +11,14 @@ checkpoints, where to save each device's model and its final test-set logits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import random
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -64,10 +66,11 @@ def run_process(spec: dict) -> tuple[list[dict], list[dict]]:
             schedule,
             random.Random(f"{timing['order_seed']}:{spec['process']}"),
         )
+        saved = {"dataset_sha256": dataset_sha256(data)} if spec["save"] else {}
         evals = {
-            name: save_outputs(t, data, spec, settings)
+            name: {**save_outputs(t, data, spec, settings), **saved}
             for name, t in trainers.items()
-            if spec["save"]
+            if name in spec["save"]
         }
     ended_at = time.time()
     rows = [
@@ -96,9 +99,7 @@ def build_trainer(
     every device."""
     train = settings["train"]
     name = device["name"]
-    torch.set_num_threads(
-        build_threads
-    )  # building is not timed: use every thread of the process
+    torch.set_num_threads(build_threads)  # building is not timed: every thread helps
     torch.manual_seed(train["model_seed"])
     model = NeuralNetwork(ModelSizes(**settings["sizes"])).to(torch_device(name))
     optimizer = torch.optim.SGD(model.parameters(), lr=train["lr"])
@@ -159,36 +160,26 @@ def save_outputs(trainer: Trainer, data: dict, spec: dict, settings: dict) -> di
     save_checkpoint(paths["checkpoint"], trainer.model, meta)
     torch_save(paths["predictions"], {"logits": logits, "run_key": spec["run_key"]})
     accuracy = (logits.argmax(dim=1) == data["Y_test"]).float().mean().item()
-    return {
-        "eval_s": eval_s,
-        "eval_batches": batches,
-        "final_accuracy": accuracy,
-        "dataset_sha256": dataset_sha256(data),
-    }
+    return {"eval_s": eval_s, "eval_batches": batches, "final_accuracy": accuracy}
 
 
-class memory_errors:
+@contextlib.contextmanager
+def memory_errors(settings: dict, spec: dict) -> Iterator[None]:
     """Turn an allocator's out-of-memory error into one naming the scale, devices and
     estimate."""
-
-    def __init__(self, settings: dict, spec: dict):
-        self.where = f"scale {settings['scale']} on {', '.join(spec['devices'])}"
-        self.estimate = spec.get("mem_estimate_bytes")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
+    try:
+        yield
+    except RuntimeError as exc:
         # CUDA raises OutOfMemoryError; the CPU allocator a RuntimeError that "can't
         # allocate memory".
-        if exc is None or not isinstance(exc, RuntimeError):
-            return False
         if not isinstance(exc, torch.OutOfMemoryError) and "allocate memory" not in str(
             exc
         ):
-            return False
-        estimate = f"; the estimate was {gib(self.estimate)}" if self.estimate else ""
-        raise MemoryError(f"{self.where} ran out of memory{estimate}: {exc}") from exc
+            raise
+        where = f"scale {settings['scale']} on {', '.join(spec['devices'])}"
+        estimate = spec.get("mem_estimate_bytes")
+        detail = f"; the estimate was {gib(estimate)}" if estimate else ""
+        raise MemoryError(f"{where} ran out of memory{detail}: {exc}") from exc
 
 
 def peak_rss() -> int:
