@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from sweeplib.atomic import torch_save
 from sweeplib.data import make_dataset
 from sweeplib.hardware import copy_bandwidth
-from sweeplib.processes import host_estimate
+from sweeplib.processes import host_estimate, process_threads
 from sweeplib.schedule import Schedule
 from sweeplib.sizes import ModelSizes
 from sweeplib.timing import run_rounds
-from sweeplib.worker import build_trainer
+from sweeplib.training import build_trainer
 
 
 def spread(values) -> dict:
@@ -168,7 +168,7 @@ def loader_axis(scale: int, rounds: int, steps: int) -> list[dict]:
 def hardware_bound(scale: int, steps: int, copy_mib: int) -> dict:
     """A training step's achieved bandwidth against a large copy's, in one process."""
     step_s, _ = harness_steps(trainer(scale), steps)
-    bw = copy_bandwidth("cpu", lambda: None, copy_mib, repeats=10)
+    bw = copy_bandwidth("cpu", lambda: None, copy_mib, repeats=10, min_seconds=0.05)
     sizes = ModelSizes.for_scale(scale)
     step = float(np.median(step_s))
     bound = sizes.bytes_per_step() / bw["bandwidth_Bps"]
@@ -203,6 +203,7 @@ def memory(scale: int, devices: list[str], scripts: str, where: Path) -> dict:
         "devices": devices,
         "dataset": str(where / "data.pt"),
         "out": str(where / "out"),
+        "threads": process_threads(s, devices),
         "mem_estimate_bytes": host_estimate(s, devices),
         "save": {},
     }

@@ -238,6 +238,7 @@ def synthetic_windows(scales: int, processes: int = 5, rounds: int = 6) -> pd.Da
                             "round": r,
                             "slot": 0,
                             "window_steps": 10,
+                            "batch_size": 10,
                             "step_median_s": t,
                             "step_q25_s": t,
                             "step_q75_s": t,

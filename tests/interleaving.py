@@ -6,7 +6,7 @@ import random
 from sweeplib.data import make_dataset
 from sweeplib.sizes import ModelSizes
 from sweeplib.timing import run_rounds
-from sweeplib.worker import build_trainer
+from sweeplib.training import build_trainer
 
 SETTINGS = {
     "scale": 1,

@@ -118,6 +118,7 @@ def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
         "round": round_,
         "slot": slot,
         "window_steps": 10,
+        "batch_size": 10,
         "step_median_s": value,
         "step_q25_s": value * 0.97,
         "step_q75_s": value * 1.03,
@@ -143,7 +144,8 @@ def hardware(devices, host="here") -> pd.DataFrame:
                 "device_name": f"{d} model",
                 "threads": 2,
                 "bandwidth_Bps": 1e10 if d.startswith("cpu") else 1e12,
-                "flops": 1e11,
+                "copy_bytes": 2**29,
+                "flops": 1e11 if d.startswith("cpu") else 1e13,
                 "llc_bytes": float("nan"),
                 "started_at": 2.0 * i,
                 "ended_at": 2.0 * i + 1,
@@ -200,3 +202,23 @@ def inference(devices, scales, host="here") -> pd.DataFrame:
 
 def no_spans() -> pd.DataFrame:
     return pd.DataFrame(columns=["job", "start", "end"])
+
+
+def facts(
+    accelerators=(), blas="mkl", threading="per window", default_threads=2, cpu=None
+) -> dict:
+    """What the probe (``sweeplib/probe.py``) would report of a machine: a 2-core CPU
+    with MKL, and the named accelerators."""
+    names = {"cuda": "Test GPU", "mps": "Apple MPS (Test CPU)"}
+    return {
+        "torch": "2.13.0",
+        "default_threads": default_threads,
+        "blas": blas,
+        "blas_threading": threading,
+        "parallel": "OpenMP",
+        "cpu": cpu or {"logical": 2, "physical": 2, "performance": None, "usable": 2},
+        "accelerators": {
+            a: {"name": names[a], "free_bytes": 80 * 2**30, "total_bytes": 80 * 2**30}
+            for a in accelerators
+        },
+    }

@@ -11,6 +11,7 @@ SETTINGS = {
     "confidence": 0.95,
     "spread_flag": 0.1,
     "model_miss_flag": 0.25,
+    "implausible_margin": 3.0,
     "seed": 0,
 }
 

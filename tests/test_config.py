@@ -10,6 +10,7 @@ import pytest
 
 from sweeplib.devices import INTERLEAVED, SEPARATE, resolve_baseline, resolve_devices
 from sweeplib.plan import PlanError, plan_sweep
+from synthetic import facts
 from workflow_helpers import (
     ROOT,
     SCHEMA,
@@ -21,16 +22,16 @@ from workflow_helpers import (
     write_config,
 )
 
-CPU_ONLY = ["cpu", "cpu1"]
+CPU_ONLY = facts()
 ROOMY = {"host": 2**40}
 
 
-def plan(config, available=CPU_ONLY, memory=None):
+def plan(config, machine=CPU_ONLY, memory=None):
     return plan_sweep(
         copy.deepcopy(config),
         SCRIPTS,
         SCHEMA,
-        available=available,
+        facts=machine,
         memory=memory or ROOMY,
     )
 
@@ -266,7 +267,9 @@ def test_another_machine_gets_other_keys(monkeypatch):
     monkeypatch.setattr(
         plan_module, "host_environment", lambda: {**real(), "cpu_model": "Another CPU"}
     )
-    monkeypatch.setattr(plan_module, "accelerator_name", lambda device: "Another CPU")
+    monkeypatch.setattr(
+        plan_module, "hardware_name", lambda device, facts: "Another CPU"
+    )
     there = plan(TINY)
     assert not {r.key for r in here.runs} & {r.key for r in there.runs}
 

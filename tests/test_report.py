@@ -17,6 +17,7 @@ ANALYSIS = {
     "confidence": 0.95,
     "spread_flag": 0.1,
     "model_miss_flag": 0.25,
+    "implausible_margin": 3.0,
     "seed": 0,
 }
 
@@ -35,6 +36,9 @@ def build(
     pairing="interleaved",
     overlap=False,
     others=(),
+    tamper=None,
+    post=None,
+    runs_reason="",
 ):
     """A report of a hand-made sweep on this machine (and on ``others``: (host, devices,
     baseline) each), as write_report renders it."""
@@ -45,12 +49,17 @@ def build(
             for h, d, _ in machines
         ]
     )
+    if tamper:
+        w = tamper(w)
     hw = pd.concat([hardware(d, host=h) for h, d, _ in machines])
     inf = pd.concat([inference(d, scales, host=h) for h, d, _ in machines])
     if overlap:  # the first check ran during a hardware probe
         inf.loc[inf.index[0], ["started_at", "ended_at"]] = [0.5, 1.5]
     plans = {h: plan(d, b, scales, host=h, cpu=f"{h} CPU") for h, d, b in machines}
     plans["here"]["skipped"] = [{**SKIPPED, "device": devices[-1]}]
+    plans["here"]["runs"] = [
+        {"scale": s, "pairing_reason": runs_reason} for s in scales
+    ]
     manifest = {"machine": "here", "plans": plans, "analysis": ANALYSIS}
     cells, table, summary, markdown = analyse_machines(w, inf, hw, manifest)
     summary = json.loads(json.dumps(summary))  # as the report reads analysis.json
@@ -69,7 +78,7 @@ def build(
         hw,
         w,
         *toy,
-        POST,
+        POST if post is None else post,
         "abc123def456",
     )
     names = {h: f"{h} CPU" for h, _, _ in machines}
@@ -174,3 +183,61 @@ def test_the_speedup_figure_has_a_curve_per_machine_and_device():
     ]
     assert "here CPU: CUDA over its cpu" in labels
     assert "there CPU: CPU, 2 threads over its cpu1" in labels
+
+
+def test_a_step_faster_than_the_hardware_allows_is_flagged_implausible():
+    # Scale 50 on CUDA moves 5.1 GB a step: at the probe's 1 TB/s that takes at least
+    # 5.1 ms. A median of 0.1 ms (a step timed without waiting for the device) is
+    # flagged; the honest sizes are not.
+    def too_fast(w):
+        at = (w["scale"] == 50) & (w["device"] == "cuda")
+        return w.assign(step_median_s=w["step_median_s"].where(~at, 1e-4))
+
+    text, cells, *_ = build(["cpu", "cuda"], "cpu", tamper=too_fast)
+    flagged = cells[cells["implausible"]]
+    assert list(zip(flagged["scale"], flagged["device"])) == [(50, "cuda")]
+    assert flagged["bound_by"].iloc[0] == "bandwidth"
+    assert flagged["bound_s"].iloc[0] == pytest.approx(5.101e9 / 1e12, rel=1e-3)
+    assert "**implausible**: scale 50 on CUDA, a median step of 100 µs" in text
+    assert "5.10 ms its hardware needs at least" in text
+    assert "| 50 | 225,045,002 |" in text and " ‼ |" in text
+    honest, cells, *_ = build(["cpu", "cuda"], "cpu")
+    assert not cells["implausible"].any() and "**implausible**" not in honest
+
+
+def test_processes_that_ran_with_other_thread_variables_are_flagged():
+    def snakemakes_one(w):
+        ran = "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1"
+        planned = ran.replace("=1", "=2")
+        return w.assign(
+            process_threads=2,
+            thread_variables=[ran if s == 3 else planned for s in w["scale"]],
+        )
+
+    text, *_ = build(["cpu", "cuda"], "cpu", tamper=snakemakes_one)
+    assert (
+        "scale 3, CPU, 2 threads: its processes ran with the thread variables "
+        "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1, not the 2 planned" in text
+    )
+    assert "scale 5, CPU, 2 threads: its processes ran" not in text
+
+
+def test_the_posts_table_passes_the_same_check_and_a_fabricated_one_fails():
+    text, *_ = build(["cpu", "mps"], "cpu")
+    # By hand: scale 100 moves 24 x 900,090,002 - 4 x 300,030,000 = 20,402,040,048
+    # bytes a step, 51.01 ms at the M2 Max's 400 GB/s; the post's MPS step was 104 ms.
+    assert "scale 100 on MPS: 104.00 ms per step, 2.0× its 51.01 ms bound" in text
+    assert "none is more than 3× faster than its bound: plausible." in text
+    fabricated = POST.assign(
+        seconds=POST["seconds"].where(
+            ~((POST["scale"] == 100) & (POST["device"] == "mps")), 1.0
+        )
+    )
+    text, *_ = build(["cpu", "mps"], "cpu", post=fabricated)
+    assert "implausible at scale 100 on MPS." in text
+
+
+def test_a_separate_scale_says_why_its_devices_could_not_share_a_process():
+    reason = "torch's BLAS (accelerate) keeps the thread count it loaded with"
+    text, *_ = build(["cpu1", "cpu"], "cpu1", pairing="separate", runs_reason=reason)
+    assert f"† Scales 1, 3, 5, 10, 50: {reason}, so each device was timed" in text

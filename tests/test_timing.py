@@ -4,14 +4,15 @@ model exactly as if it trained alone."""
 import random
 import time
 
+import numpy as np
 import pytest
 import torch
 
 from interleaving import SETTINGS, trained
 from sweeplib.data import make_dataset
 from sweeplib.schedule import Schedule, protocol_steps
-from sweeplib.timing import Trainer, run_rounds
-from sweeplib.worker import build_trainer
+from sweeplib.timing import Trainer, run_rounds, time_calls
+from sweeplib.training import build_trainer
 
 
 def test_schedule_counts_windows_and_steps():
@@ -150,3 +151,78 @@ def test_post_prints_only_when_asked(capsys):
         assert out.count("Train Loss:") == expected
         if mimic:
             assert "Epoch: 01/05 | Batch: 01/04 | Train Loss: " in out
+
+
+class QueuedDevice:
+    """A device that queues work: each call adds ``work`` seconds to the queue at
+    once; synchronising waits for the queue and costs ``overhead`` seconds more."""
+
+    def __init__(self, work, overhead):
+        self.work, self.overhead, self.queued = work, overhead, 0.0
+
+    def call(self):
+        self.queued += self.work
+
+    def sync(self):
+        time.sleep(self.queued + self.overhead)
+        self.queued = 0.0
+
+
+def test_a_probe_repeats_calls_until_the_synchronisation_no_longer_counts():
+    # 1 ms of work per call, 3 ms to synchronise: timing one call per sync reads 4x
+    # the work; repeating calls until a sample lasts 50 ms reads the work itself.
+    device = QueuedDevice(work=1e-3, overhead=3e-3)
+    times, calls = time_calls(device.call, device.sync, repeats=3, min_seconds=0.05)
+    assert calls >= 32
+    assert 0.95 <= np.median(times) / device.work <= 1.25
+    single, one = time_calls(device.call, device.sync, repeats=3)
+    assert one == 1 and np.median(single) / device.work >= 3.5
+
+
+class StubTrainer:
+    """Steps that take ``step_s`` each, on the CPU or on an accelerator."""
+
+    def __init__(self, name, accelerator, step_s=0.002):
+        self.name, self.on_accelerator, self.step_s = name, accelerator, step_s
+        self.steps = 0
+
+    def activate(self):
+        pass
+
+    def step(self):
+        time.sleep(self.step_s)
+        self.steps += 1
+        return {"step": self.steps - 1, "epoch": 0, "step_s": self.step_s}
+
+    def loss_values(self):
+        return [0.0] * self.steps
+
+
+def test_an_accelerators_untimed_steps_last_their_least_time():
+    schedule = Schedule(
+        protocol_steps=100,
+        warmup_steps=1,
+        rounds=3,
+        steps_per_window=2,
+        switch_steps=1,
+        accelerator_warmup_s=0.05,
+        accelerator_switch_s=0.02,
+    )
+    trainers = {
+        "cpu": StubTrainer("cpu", accelerator=False),
+        "cuda": StubTrainer("cuda", accelerator=True),
+    }
+    records = run_rounds(trainers, schedule, random.Random(0))
+
+    def count(device, kind):
+        return [r for r in records if r["device"] == device and r["kind"] == kind]
+
+    # The CPU keeps the counts; the accelerator steps on until the time has passed.
+    assert len(count("cpu", "warmup")) == 1 and len(count("cpu", "switch")) == 3
+    assert len(count("cpu", "timed")) == len(count("cuda", "timed")) == 6
+    assert len(count("cuda", "warmup")) >= 0.05 / 0.002 * 0.8
+    per_round = [
+        sum(r["step_s"] for r in count("cuda", "switch") if r["round"] == k)
+        for k in range(3)
+    ]
+    assert min(per_round) >= 0.02

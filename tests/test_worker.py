@@ -2,16 +2,23 @@
 estimate, and out-of-memory errors that say what ran out."""
 
 import json
+import math
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
-from sweeplib import worker
+from sweeplib import training, worker
 from sweeplib.atomic import torch_save
 from sweeplib.data import make_dataset
-from sweeplib.processes import device_timings, host_estimate, process_specs
+from sweeplib.devices import THREAD_VARIABLES
+from sweeplib.processes import (
+    device_timings,
+    host_estimate,
+    process_specs,
+    process_threads,
+)
 from sweeplib.sizes import ModelSizes
 from workflow_helpers import SCRIPTS
 
@@ -49,8 +56,9 @@ def settings(scale=1, devices=DEVICES, pairing="interleaved"):
     }
 
 
-def run_worker(tmp_path, s, devices, save=False):
-    """A worker in a fresh process, as the scale's job runs it."""
+def run_worker(tmp_path, s, devices, save=False, env=None):
+    """A worker in a fresh process, as the scale's job runs it (with ``env`` on top of
+    a bare environment)."""
     data = tmp_path / "data.pt"
     if not data.exists():
         torch_save(data, make_dataset(100 * s["scale"], 1000, 200, seed=0))
@@ -69,6 +77,7 @@ def run_worker(tmp_path, s, devices, save=False):
         "devices": devices,
         "dataset": str(data),
         "out": str(out),
+        "threads": process_threads(s, devices),
         "mem_estimate_bytes": host_estimate(s, devices),
         "save": paths if save else {},
     }
@@ -76,9 +85,22 @@ def run_worker(tmp_path, s, devices, save=False):
     subprocess.run(
         [sys.executable, "-m", worker.__name__, str(tmp_path / "spec.json")],
         check=True,
-        env={"PYTHONPATH": str(SCRIPTS), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(SCRIPTS), "PATH": "/usr/bin:/bin", **(env or {})},
     )
     return pd.read_csv(out / "steps.csv"), pd.read_csv(out / "process.csv")
+
+
+def test_a_worker_sets_its_thread_variables_before_torch_loads(tmp_path):
+    # As Snakemake starts a job under --cores 1: every thread variable at 1. The
+    # worker runs a 2-thread device, so it sets them to 2 before importing torch (a
+    # BLAS such as Accelerate reads its count once, when it loads).
+    snakemakes = {name: "1" for name in THREAD_VARIABLES}
+    _, procs = run_worker(tmp_path, settings(), ["cpu1", "cpu"], env=snakemakes)
+    expected = " ".join(f"{name}=2" for name in THREAD_VARIABLES)
+    assert set(procs["thread_variables"]) == {expected}
+    assert set(procs["process_threads"]) == {2}
+    _, alone = run_worker(tmp_path / "alone", settings(), ["cpu1"], env=snakemakes)
+    assert set(alone["thread_variables"]) == {expected.replace("=2", "=1")}
 
 
 def test_processes_hold_every_device_or_alternate_one_each():
@@ -148,12 +170,40 @@ def test_out_of_memory_names_the_scale_devices_and_estimate():
         MemoryError,
         match=r"scale 1 on cpu1, cpu ran out of memory; the estimate was 0\.\d\d GiB",
     ):
-        with worker.memory_errors(
+        with training.memory_errors(
             settings(), {"devices": ["cpu1", "cpu"], "mem_estimate_bytes": 5 * 10**8}
         ):
             raise error
+    # MPS raises a plain RuntimeError.
+    mps = RuntimeError(
+        "MPS backend out of memory (MPS allocated: 30.00 GB, other allocations: "
+        "1.00 GB, max allowed: 36.27 GB). Tried to allocate 6.00 GB on private pool."
+    )
+    with pytest.raises(MemoryError, match=r"scale 1 on mps ran out of memory; the es"):
+        with training.memory_errors(
+            settings(), {"devices": ["mps"], "mem_estimate_bytes": 5 * 10**8}
+        ):
+            raise mps
     with pytest.raises(
         RuntimeError, match="something else"
     ):  # other errors pass through unchanged
-        with worker.memory_errors(settings(), {"devices": ["cpu"]}):
+        with training.memory_errors(settings(), {"devices": ["cpu"]}):
             raise RuntimeError("something else")
+
+
+def test_mps_memory_is_labelled_as_what_it_is(monkeypatch):
+    # driver_allocated_memory is the current allocation, not a peak; the peak comes
+    # from torch.accelerator where torch has it.
+    import torch
+
+    monkeypatch.setattr(torch.mps, "driver_allocated_memory", lambda: 7.0)
+    monkeypatch.setattr(torch.accelerator, "max_memory_allocated", lambda: 9.0)
+    assert training.device_memory("mps") == {
+        "device_peak_bytes": 9.0,
+        "device_end_bytes": 7.0,
+    }
+    monkeypatch.delattr(torch.accelerator, "max_memory_allocated")
+    mps = training.device_memory("mps")
+    assert mps["device_end_bytes"] == 7.0 and math.isnan(mps["device_peak_bytes"])
+    cpu = training.device_memory("cpu")
+    assert math.isnan(cpu["device_peak_bytes"]) and math.isnan(cpu["device_end_bytes"])

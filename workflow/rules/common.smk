@@ -12,6 +12,7 @@ from sweeplib import keys
 from sweeplib.invocation import runs_jobs
 from sweeplib.locks import clear_stale_locks
 from sweeplib.plan import PLANNED_MEMORY, PlanError, plan_sweep
+from sweeplib.probe import INHERITED, ProbeError
 
 try:
     PLAN = plan_sweep(
@@ -19,7 +20,7 @@ try:
         Path(workflow.basedir) / "workflow" / "scripts",
         Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
     )
-except PlanError as error:
+except (PlanError, ProbeError) as error:
     sys.exit(f"Error: {error}")
 
 for note in PLAN.notes:
@@ -32,9 +33,12 @@ if runs_jobs(workflow):
             "Removed a stale lock left by a killed run (no other Snakemake runs here).",
             file=sys.stderr,
         )
-    # Jobs on a cluster read the workflow again, on a node busy with other jobs:
-    # they inherit the memory this plan was made with, and so plan the same runs.
+    # Jobs on a cluster read the workflow again, on a node busy with other jobs and
+    # perhaps without the GPUs they did not ask for: they inherit the memory and the
+    # machine's facts (devices, their names, threads) this plan was made with, and so
+    # plan the same runs.
     os.environ[PLANNED_MEMORY] = json.dumps(PLAN.free)
+    os.environ[INHERITED] = json.dumps(PLAN.facts)
 
 RUNS = {run.key: run for run in PLAN.runs}
 

@@ -32,7 +32,11 @@ def analyse_machines(
         if w.empty:
             continue
         hw = hardware[hardware["host"] == host]
-        c = cell_table(w, hw, settings["spread_flag"]).assign(host=host)
+        c = with_bounds(
+            cell_table(w, hw, settings["spread_flag"]),
+            hw,
+            settings["implausible_margin"],
+        ).assign(host=host)
         spans = timed_spans(w, inference[inference["host"] == host], hw)
         t, summaries[host] = analyse(
             c, w, plan["baseline"], settings, plan["scales"], spans
@@ -133,11 +137,78 @@ def cell_table(
             "total_extrapolated": first["total_extrapolated"].astype(bool),
             "peak_rss_bytes": by["peak_rss_bytes"].max(),
             "mem_estimate_bytes": by["mem_estimate_bytes"].max(),
+            "batch_size": first["batch_size"],
+            "first_timed_ratio": _first_timed_ratio(windows),
+            **thread_facts(windows),
         }
     ).reset_index()
     out["iqr_rel"] = (out["step_q75_s"] - out["step_q25_s"]) / out["step_median_s"]
     out["flagged"] = out["iqr_rel"] > spread_flag
     return with_bandwidth(out, hardware)
+
+
+def _first_timed_ratio(windows: pd.DataFrame) -> pd.Series:
+    """Per cell, the median over windows of the first timed step over the window's
+    median: near 1 when the untimed switch steps covered the switch."""
+    if "first_timed_step_s" not in windows:
+        return pd.Series(float("nan"), index=windows.groupby(CELL).size().index)
+    ratio = windows["first_timed_step_s"] / windows["step_median_s"]
+    return ratio.groupby([windows[c] for c in CELL]).median()
+
+
+def thread_facts(windows: pd.DataFrame) -> dict:
+    """Per cell, the threads its processes set their thread variables to, the
+    variables as they ran, and whether every process ran them as planned."""
+    if "thread_variables" not in windows:
+        return {}
+    procs = windows.drop_duplicates([*CELL, "process"])
+    ran = [
+        all(value == str(planned) for value in _values(text))
+        for text, planned in zip(procs["thread_variables"], procs["process_threads"])
+    ]
+    by = procs.assign(as_planned=ran).groupby(CELL)
+    return {
+        "process_threads": by["process_threads"].max(),
+        "thread_variables": by["thread_variables"].agg(
+            lambda v: "; ".join(dict.fromkeys(map(str, v)))
+        ),
+        "thread_variables_as_planned": by["as_planned"].all(),
+    }
+
+
+def _values(text) -> list[str]:
+    """The values of ``NAME=value`` pairs."""
+    return [pair.partition("=")[2] for pair in str(text).split()]
+
+
+def with_bounds(
+    cells: pd.DataFrame, hardware: pd.DataFrame, margin: float
+) -> pd.DataFrame:
+    """The least time the hardware needs for each cell's step, and whether the median
+    step beats it by more than ``margin`` (``implausible``: a missing synchronisation
+    or a broken measurement, docs/METHOD.md "A report that checks itself").
+
+    Two bounds, the larger counts: the FLOPs of a step over the device's measured
+    matrix throughput, always; the bytes a step moves over its measured copy
+    bandwidth, where the weights and gradients (8 bytes per parameter) are at least
+    the probe's own buffers: smaller ones may be served from a cache, faster than
+    the copy streamed from memory."""
+    probe = hardware.drop_duplicates("device").set_index("device")
+    out = cells.copy()
+    batch = out["batch_size"].fillna(10).astype(int)
+    sizes = [ModelSizes.for_scale(int(s)) for s in out["scale"]]
+    out["flops_per_step"] = [z.flops_per_step(b) for z, b in zip(sizes, batch)]
+    flops_bound = out["flops_per_step"] / out["device"].map(probe["flops"])
+    streamed = 8 * out["params"] >= out["device"].map(probe["copy_bytes"])
+    bytes_bound = out["bytes_per_step"] / out["device"].map(probe["bandwidth_Bps"])
+    out["bound_s"] = pd.concat(
+        [flops_bound, bytes_bound.where(streamed, 0.0)], axis=1
+    ).max(axis=1, skipna=False)
+    out["bound_by"] = (bytes_bound.where(streamed, 0.0) > flops_bound).map(
+        {True: "bandwidth", False: "throughput"}
+    )
+    out["implausible"] = out["step_median_s"] * margin < out["bound_s"]
+    return out
 
 
 def with_bandwidth(cells: pd.DataFrame, hardware: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,18 @@ from collections.abc import Callable
 DEVICES = ("cpu", "cpu1", "cuda", "mps")
 ACCELERATORS = ("cuda", "mps")
 
+# The thread variables Snakemake sets to a job's ``threads`` (snakemake/shell.py, for
+# ``script:`` jobs too): 1 under ``--cores 1``. A timing worker sets them itself,
+# before torch is imported (``thread_environment``), and so does the probe (unset).
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
 # How a scale's devices share its timing processes: every device in each process,
 # windows interleaved round by round; or each device in processes of its own, when
 # their models do not fit in memory together (``plan.choose_pairing``).
@@ -30,7 +42,8 @@ def usable_cores() -> int:
 
 
 def available_accelerators() -> list[str]:
-    """The accelerators this torch build can use here, in a fixed order."""
+    """The accelerators this torch build can use here, in a fixed order (imports torch:
+    for a job or a test, never for the plan, which asks ``probe.py``)."""
     import torch
 
     found = []
@@ -41,8 +54,10 @@ def available_accelerators() -> list[str]:
     return found
 
 
-def available_devices() -> list[str]:
-    return ["cpu", "cpu1", *available_accelerators()]
+def available_devices(facts: dict) -> list[str]:
+    """The devices the probe found (``probe.py``): the CPU's two, then the
+    accelerators in a fixed order."""
+    return ["cpu", "cpu1", *(a for a in ACCELERATORS if a in facts["accelerators"])]
 
 
 def resolve_devices(requested, available: list[str]) -> list[str]:
@@ -91,12 +106,52 @@ def resolve_baseline(baseline: str, devices: list[str]) -> str:
     return baseline
 
 
-def device_threads(device: str, cpu_threads: int | str) -> int:
+def device_threads(device: str, cpu_threads: int | str, facts: dict) -> int:
     """Intra-op CPU threads a job on ``device`` uses (the host side of an accelerator
-    too)."""
+    too); "all" is the count torch chooses itself (``all_threads``)."""
     if device == "cpu1":
         return 1
-    return usable_cores() if cpu_threads == "all" else int(cpu_threads)
+    return all_threads(facts)[0] if cpu_threads == "all" else int(cpu_threads)
+
+
+def all_threads(facts: dict) -> tuple[int, str]:
+    """What ``cpu_threads: all`` means here, and where the count came from: the
+    threads torch itself chooses in a fresh process with no thread variables set
+    (``probe.py``), bounded by the CPUs this process may run on.
+
+    torch's own default is what its users get, and it leaves out the cores a
+    compute-bound loop should not use: on Apple silicon the efficiency cores
+    (``intraop_default_num_threads`` reads ``hw.perflevel0.physicalcpu``), on
+    most Linux builds the second thread of each core (OpenMP and MKL count
+    physical cores)."""
+    default, cpu = facts["default_threads"], facts["cpu"]
+    n = max(1, min(default, cpu["usable"]))
+    why = "torch's own default in a fresh process with no thread variables set"
+    why += f" ({default}"
+    if cpu.get("performance") and default == cpu["performance"]:
+        why += (
+            f": the performance cores, hw.perflevel0.physicalcpu, of "
+            f"{cpu['logical']} cores"
+        )
+    elif cpu.get("physical") and cpu["physical"] < cpu["logical"]:
+        if default == cpu["physical"]:
+            why += f": the physical cores of {cpu['logical']} logical CPUs"
+    why += ")"
+    if cpu["usable"] < default:
+        why += f", bounded by the {cpu['usable']} CPUs this process may run on"
+    return n, why
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """The thread variables of a process whose devices use at most ``threads``."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+def threads_fixed_at_load(facts: dict) -> bool:
+    """Whether the BLAS torch calls keeps the thread count it loaded with
+    (``probe.blas_threading``), so that devices with different thread counts cannot
+    share a process: the one loaded with fewer would do its matrix products on more."""
+    return facts["blas_threading"] != "per window"
 
 
 def memory_pool(device: str) -> str:

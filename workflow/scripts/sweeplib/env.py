@@ -89,17 +89,12 @@ def torch_version() -> str:
     return metadata.version("torch")
 
 
-def accelerator_name(device: str) -> str:
-    """The name the framework reports for the device (the CPU model for CPU devices)."""
+def hardware_name(device: str, facts: dict) -> str:
+    """The hardware a device runs on: the CPU model for CPU devices, otherwise the
+    accelerator's name as the probe read it from the framework (``probe.py``)."""
     if device.startswith("cpu"):
         return cpu_model()
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.get_device_name(0)
-    if device == "mps":
-        return f"Apple MPS ({cpu_model()})"
-    return device
+    return facts["accelerators"][device]["name"]
 
 
 def host_environment() -> dict:

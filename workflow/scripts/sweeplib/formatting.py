@@ -57,9 +57,11 @@ def labels_of(cells: pd.DataFrame) -> dict[str, str]:
 
 
 def step_cell(c) -> str:
-    """A cell's median window with the windows' IQR, and ⚠ if it is noisy."""
+    """A cell's median window with the windows' IQR, ⚠ if it is noisy, and ‼ if it is
+    faster than the hardware allows (``analysis.with_bounds``)."""
     spread = f"{fmt_time(c['step_q25_s'])}–{fmt_time(c['step_q75_s'])}"
-    return f"{fmt_time(c['step_median_s'])} ({spread}){' ⚠' if c['flagged'] else ''}"
+    marks = (" ⚠" if c["flagged"] else "") + (" ‼" if c.get("implausible") else "")
+    return f"{fmt_time(c['step_median_s'])} ({spread}){marks}"
 
 
 def speedup_markdown(cells: pd.DataFrame, table: pd.DataFrame, baseline: str) -> str:

@@ -10,18 +10,18 @@ from .env import last_level_cache
 from .timing import time_calls
 
 
-def copy_bandwidth(device, sync, mib: int, repeats: int) -> dict:
+def copy_bandwidth(device, sync, mib: int, repeats: int, min_seconds: float) -> dict:
     """Bytes per second of ``dst.copy_(src)`` on a float32 tensor of ``mib`` MiB (read
-    plus write)."""
+    plus write); each sample lasts at least ``min_seconds`` (``timing.time_calls``)."""
     n = mib * 2**20 // 4
     src = torch.randn(n, device=device)
     dst = torch.empty_like(src)
-    q25, median, q75 = np.percentile(
-        time_calls(lambda: dst.copy_(src), sync, repeats), [25, 50, 75]
-    )
+    times, calls = time_calls(lambda: dst.copy_(src), sync, repeats, min_seconds)
+    q25, median, q75 = np.percentile(times, [25, 50, 75])
     moved = 2 * 4 * n
     return {
         "copy_bytes": moved,
+        "copy_calls_per_sample": calls,
         "copy_median_s": median,
         "bandwidth_Bps": moved / median,
         "bandwidth_q25_Bps": moved / q75,
@@ -29,12 +29,19 @@ def copy_bandwidth(device, sync, mib: int, repeats: int) -> dict:
     }
 
 
-def matmul_throughput(device, sync, n: int, repeats: int) -> dict:
-    """Float32 FLOP per second of an n x n by n x n matrix product."""
+def matmul_throughput(device, sync, n: int, repeats: int, min_seconds: float) -> dict:
+    """Float32 FLOP per second of an n x n by n x n matrix product; each sample lasts
+    at least ``min_seconds``."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    median = float(np.median(time_calls(lambda: a @ b, sync, repeats)))
-    return {"matmul_n": n, "matmul_median_s": median, "flops": 2 * n**3 / median}
+    times, calls = time_calls(lambda: a @ b, sync, repeats, min_seconds)
+    median = float(np.median(times))
+    return {
+        "matmul_n": n,
+        "matmul_calls_per_sample": calls,
+        "matmul_median_s": median,
+        "flops": 2 * n**3 / median,
+    }
 
 
 def cache_size(device_name: str) -> dict:

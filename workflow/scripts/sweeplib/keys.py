@@ -33,6 +33,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from .devices import ACCELERATORS
 from .sizes import ModelSizes
 
 # Where each kind of result lives; {key} is its cache key. What a machine
@@ -141,6 +142,8 @@ def scale_run_settings(
             "warmup_steps": scale["warmup_steps"],
             "switch_steps": scale["switch_steps"],
             "order_seed": timing["order_seed"],
+            "accelerator_warmup_s": timing["accelerator_warmup_s"],
+            "accelerator_switch_s": timing["accelerator_switch_s"],
             "mimic_post_prints": timing["mimic_post_prints"],
         },
         "devices": devices,
@@ -151,7 +154,18 @@ def scale_run_settings(
 
 
 def hardware_settings(device: dict, probe: dict, torch_version: str, code: str) -> dict:
-    return {"device": device, **probe, "torch": torch_version, "code": code}
+    """A device's probe: the config's sizes (``hardware.accelerator``'s on CUDA and
+    MPS, large enough to keep a GPU busy), repeats and least seconds per sample."""
+    sizes = probe["accelerator"] if device["name"] in ACCELERATORS else probe
+    return {
+        "device": device,
+        "copy_mib": sizes["copy_mib"],
+        "matmul_n": sizes["matmul_n"],
+        "repeats": probe["repeats"],
+        "min_s": probe["min_seconds"],
+        "torch": torch_version,
+        "code": code,
+    }
 
 
 def toy_settings(torch_version: str, code: str) -> dict:

@@ -7,11 +7,11 @@ One model of P float32 parameters (4 bytes each) being trained holds:
 - on an accelerator, saving the checkpoint first copies the weights to host
   memory: 4P more there, one model at a time.
 
-A process also holds the interpreter with torch and its libraries (400 MiB: a
-fresh process training scale 1 peaked at 336 MiB resident, VmHWM, on Linux
-x86-64 with torch 2.13, rounded up so the estimate errs on the safe side) and
-the scale's dataset: 4 bytes per feature and 8 per label, once, shared by the
-process's models.
+A process also holds the interpreter with torch and its libraries, in host
+memory (``RUNTIME``, by the heaviest device it holds), and the scale's
+dataset: 4 bytes per feature and 8 per label, once, shared by the process's
+models. A process that uses CUDA also holds a CUDA context on the device
+(``CUDA_CONTEXT``).
 
 Memory comes in pools (``devices.memory_pool``): host memory, shared by the
 CPU devices and by Apple's MPS, and a CUDA device's own. A timing process that
@@ -28,7 +28,22 @@ from dataclasses import dataclass
 from .devices import ACCELERATORS, memory_pool
 from .sizes import BYTES_PER_FLOAT, ModelSizes
 
-RUNTIME = 400 * 2**20
+MIB, GIB = 2**20, 2**30
+# Host memory of the interpreter with torch and what a device loads, per device kind.
+RUNTIME = {
+    # Measured: a fresh process training scale 1 peaked at 336 MiB resident (VmHWM),
+    # Linux x86-64, torch 2.13 CPU wheel; rounded up to err on the safe side.
+    "cpu": 400 * MIB,
+    # Not measured here. A CUDA process maps libtorch_cuda, cuBLAS and cuDNN and keeps
+    # the CUDA runtime's host state; processes doing no more than that are commonly
+    # reported at 1-3 GB resident. Generous, so a cluster job is not killed at start.
+    "cuda": 3 * GIB,
+    # Not measured here: the Metal runtime on top of the CPU's; generous.
+    "mps": 1 * GIB,
+}
+# GPU memory of the worker's own CUDA context and cuBLAS workspace (not measured here;
+# a context takes a few hundred MB, more with eager module loading): generous.
+CUDA_CONTEXT = 1 * GIB
 HEADROOM = 0.9  # a tenth of the free memory is left to the OS and other programs
 
 
@@ -77,19 +92,35 @@ def run_footprint(settings: dict) -> tuple[dict[str, ModelFootprint], int]:
 
 def timing_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]:
     """Bytes per memory pool of a timing process training ``models`` side by side."""
-    needs: dict[str, int] = defaultdict(int)
-    needs["host"] += (
-        RUNTIME + data + max((m.checkpoint_copy for m in models.values()), default=0)
-    )
+    needs = process_needs(models, data)
+    needs["host"] += max((m.checkpoint_copy for m in models.values()), default=0)
     for device, m in models.items():
         needs[memory_pool(device)] += m.training
     return dict(needs)
 
 
+def process_needs(devices, data: int) -> dict[str, int]:
+    """What a process holding ``devices`` needs before any model: its runtime and the
+    dataset in host memory, and a CUDA context if it uses CUDA."""
+    needs: dict[str, int] = defaultdict(int)
+    needs["host"] = runtime(devices) + data
+    if "cuda" in devices:
+        needs["cuda"] = CUDA_CONTEXT
+    return needs
+
+
+def runtime(devices) -> int:
+    """Host memory of a process's interpreter and libraries: its heaviest device's."""
+    return max(RUNTIME[kind(d)] for d in devices)
+
+
+def kind(device: str) -> str:
+    return "cpu" if device.startswith("cpu") else device
+
+
 def check_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]:
     """Bytes per memory pool of the inference check (it reloads one model at a time)."""
-    needs: dict[str, int] = defaultdict(int)
-    needs["host"] += RUNTIME + data
+    needs = process_needs(models, data)
     for pool in {memory_pool(d) for d in models}:
         needs[pool] += max(
             m.reload for d, m in models.items() if memory_pool(d) == pool
@@ -111,13 +142,9 @@ def shortfall(needs: dict[str, int], free: dict[str, int]) -> str:
     return "needs about " + "; ".join(short)
 
 
-def available_memory(pool: str) -> int:
-    """Bytes a pool can still give: free RAM for the host, free memory for CUDA."""
-    if pool == "cuda":
-        import torch
-
-        free, _total = torch.cuda.mem_get_info()
-        return int(free)
+def available_host_memory() -> int:
+    """Bytes of host memory still available (a CUDA device's free memory comes from
+    the probe, ``probe.py``: asking here would create a CUDA context)."""
     import psutil
 
     return int(psutil.virtual_memory().available)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,15 +14,16 @@ from . import devices as dev
 from . import keys
 from .config import ConfigError, scale_settings, validate_config
 from .devices import INTERLEAVED, SEPARATE
-from .env import accelerator_name, host_environment, host_tag, machine_id, torch_version
+from .env import hardware_name, host_environment, host_tag, machine_id
 from .memory import (
-    available_memory,
+    available_host_memory,
     check_needs,
     fits,
     run_footprint,
     shortfall,
     timing_needs,
 )
+from .probe import machine_facts
 from .sizes import ModelSizes
 
 # The entry scripts (in workflow/scripts/) behind each kind of result.
@@ -63,6 +63,7 @@ class ScaleRun:
     # INTERLEAVED: one process holds every device; SEPARATE: one process per device.
     pairing: str
     settings: dict
+    pairing_reason: str = ""  # why SEPARATE: memory, or a BLAS that fixes its threads
 
     @property
     def folder(self) -> str:
@@ -113,6 +114,7 @@ class Plan:
     environment: dict = field(default_factory=dict)
     imported: dict[str, dict] = field(default_factory=dict)  # other machines' plans
     free: dict[str, int] = field(default_factory=dict)  # memory planned with, per pool
+    facts: dict = field(default_factory=dict)  # what torch offers here (probe.py)
 
     def manifest(self) -> dict:
         """What the aggregation reads: every machine's plan, and how to analyse them."""
@@ -143,6 +145,7 @@ class Plan:
                     "devices": list(r.devices),
                     "params": r.settings["params"],
                     "pairing": r.pairing,
+                    "pairing_reason": r.pairing_reason,
                     "processes": r.settings["timing"]["processes"],
                 }
                 for r in self.runs
@@ -190,39 +193,33 @@ def runtime_minutes(settings: dict, devices: int) -> int:
     return int(seconds / 60) + 10
 
 
-def detect_devices() -> list[str]:
-    """Devices available here. Avoids importing torch (over a second) where the answer
-    is certain without it: a ``+cpu`` build has no CUDA, and MPS exists only on macOS.
-    """
-    if "+cpu" in torch_version() and sys.platform != "darwin":
-        return ["cpu", "cpu1"]
-    return dev.available_devices()
-
-
 def plan_sweep(
     config: dict,
     scripts: Path,
     schema_path: Path,
-    available: list[str] | None = None,
+    facts: dict | None = None,
     memory: dict[str, int] | None = None,
 ) -> Plan:
     """Validate the config and expand it; raise PlanError before anything runs.
 
-    ``available`` and ``memory`` (bytes free per memory pool) default to what
-    this machine has; tests pass their own.
+    ``facts`` (what torch offers here: ``probe.py``) and ``memory`` (bytes free
+    per memory pool) default to what this machine has; tests pass their own.
     """
     try:
         config, notes = validate_config(config, schema_path)
-        found = detect_devices() if available is None else available
+        facts = machine_facts() if facts is None else facts
+        found = dev.available_devices(facts)
         devices = dev.resolve_devices(config["devices"], found)
         baseline = dev.resolve_baseline(config["baseline"], devices)
     except (ConfigError, ValueError) as exc:
         raise PlanError(str(exc)) from exc
-    env = host_environment()
-    machine, info = describe_machine(env, found)
-    identity = [device_identity(d, config["cpu_threads"], env) for d in devices]
-    free = free_memory(devices, memory)
-    planner = Planner(machine, config, identity, env, code_digests(scripts), free)
+    env = {**host_environment(), **torch_environment(facts)}
+    machine, info = describe_machine(env, facts)
+    identity = [device_identity(d, config["cpu_threads"], env, facts) for d in devices]
+    free = free_memory(devices, memory, facts)
+    planner = Planner(
+        machine, config, identity, env, code_digests(scripts), free, facts
+    )
     runs, skipped, datasets = [], [], {}
     for entry in config["scales"]:
         run, skips, dataset = planner.plan_scale(scale_settings(config, entry))
@@ -248,6 +245,7 @@ def plan_sweep(
         env,
         imported,
         free,
+        facts,
     )
 
 
@@ -302,6 +300,7 @@ class Planner:
     env: dict
     code: dict[str, str]
     free: dict[str, int]  # bytes free per memory pool
+    facts: dict  # what torch offers here (probe.py)
 
     @property
     def devices(self) -> list[str]:
@@ -327,7 +326,7 @@ class Planner:
             )
             for pairing in (INTERLEAVED, SEPARATE)
         }
-        pairing, reason = choose_pairing(self.machine, self.free, settings)
+        pairing, reason = choose_pairing(self.machine, self.free, settings, self.facts)
         if pairing is None:
             skipped = {
                 "scale": s["scale"],
@@ -344,6 +343,7 @@ class Planner:
             tuple(self.devices),
             pairing,
             chosen,
+            reason if pairing == SEPARATE else "",
         )
         return run, [], data
 
@@ -358,55 +358,97 @@ class Planner:
         return probes
 
 
-def describe_machine(env: dict, available: list[str]) -> tuple[str, dict]:
+def torch_environment(facts: dict) -> dict:
+    """What the probe found about torch's threads and libraries, for the report."""
+    threads, source = dev.all_threads(facts)
+    return {
+        "torch_blas": f"{facts['blas']} (threads set {facts['blas_threading']})",
+        "torch_parallel": facts["parallel"],
+        "cpu_threads_all": threads,
+        "cpu_threads_all_source": source,
+    }
+
+
+def describe_machine(env: dict, facts: dict) -> tuple[str, dict]:
     """This machine's results folder name, and its description (machine.json)."""
-    accelerators = {d: accelerator_name(d) for d in available if d in dev.ACCELERATORS}
+    accelerators = {d: a["name"] for d, a in facts["accelerators"].items()}
     machine = host_tag(env, accelerators)
     return machine, {"tag": machine, **env, "accelerators": accelerators}
 
 
-def device_identity(device: str, cpu_threads, env: dict) -> dict:
+def device_identity(device: str, cpu_threads, env: dict, facts: dict) -> dict:
     """What identifies a device's results: name, threads, hardware, machine tag."""
-    hardware = accelerator_name(device)
+    hardware = hardware_name(device, facts)
     return {
         "name": device,
-        "threads": dev.device_threads(device, cpu_threads),
+        "threads": dev.device_threads(device, cpu_threads, facts),
         "hardware": hardware,
         "machine": machine_id(hardware, env),
     }
 
 
-def free_memory(devices: list[str], given: dict[str, int] | None) -> dict[str, int]:
+def free_memory(
+    devices: list[str], given: dict[str, int] | None, facts: dict
+) -> dict[str, int]:
     """Bytes free per memory pool: assumed, given, as the main process planned, or
-    measured here and now."""
+    measured now (the host here; a CUDA device by the probe, in its own process)."""
     pools = {dev.memory_pool(d) for d in devices} | {"host"}
     assumed = os.environ.get(ASSUME_MEMORY)
     if assumed:
         return {p: int(float(assumed)) for p in pools}
     given = {**json.loads(os.environ.get(PLANNED_MEMORY, "{}")), **(given or {})}
-    return {p: int(given[p]) if p in given else available_memory(p) for p in pools}
+    measured = {
+        "host": available_host_memory,
+        "cuda": lambda: facts["accelerators"]["cuda"]["free_bytes"],
+    }
+    return {p: int(given[p]) if p in given else measured[p]() for p in pools}
 
 
 def choose_pairing(
-    machine: str, free: dict[str, int], settings: dict[str, dict]
+    machine: str, free: dict[str, int], settings: dict[str, dict], facts: dict
 ) -> tuple[str | None, str]:
     """How a scale's devices are timed: interleaved in one process if their models fit
-    in memory together, else each in processes of its own; None (with the reason) if
-    even one model alone does not fit. A scale already measured keeps its results,
-    whatever memory is free today. ``settings`` holds the run's settings per pairing."""
+    in memory together and every device can run at its own threads there; else each
+    in processes of its own (with the reason); None (with the reason) if even one
+    model alone does not fit. A scale already measured keeps its results, whatever
+    memory is free today. ``settings`` holds the run's settings per pairing; ``facts``
+    tell how torch's BLAS takes its threads (``devices.threads_fixed_at_load``)."""
+    models, nbytes = run_footprint(settings[INTERLEAVED])
+    check = check_needs(models, nbytes)
+    apart = why_apart(settings[INTERLEAVED], models, nbytes, free, facts)
     devices = [d["name"] for d in settings[INTERLEAVED]["devices"]]
     for pairing in (INTERLEAVED, SEPARATE):
         scale, key = settings[pairing]["scale"], keys.digest(settings[pairing])
         run = keys.RUN.format(machine=machine, scale=scale, key=key)
         if all((Path(run) / d / "timings.csv").exists() for d in devices):
-            return pairing, "already measured"
-    models, nbytes = run_footprint(settings[INTERLEAVED])
-    check = check_needs(models, nbytes)
-    together = timing_needs(models, nbytes)
-    if fits(together, free) and fits(check, free):
+            if pairing == SEPARATE and not apart:
+                apart = "so it was planned when it was measured (memory was short then)"
+            return pairing, apart if pairing == SEPARATE else "already measured"
+    if not apart and fits(check, free):
         return INTERLEAVED, ""
     alone = [timing_needs({d: m}, nbytes) for d, m in models.items()]
     if all(fits(n, free) for n in alone) and fits(check, free):
-        return SEPARATE, shortfall(together, free)
+        return SEPARATE, apart
     worst = max(alone + [check], key=lambda n: max(v / free[p] for p, v in n.items()))
     return None, shortfall(worst, free)
+
+
+def why_apart(
+    settings: dict, models: dict, nbytes: int, free: dict[str, int], facts: dict
+) -> str:
+    """Why a scale's devices cannot share a process ("" if they can)."""
+    threads = sorted({d["threads"] for d in settings["devices"]})
+    if len(threads) > 1 and dev.threads_fixed_at_load(facts):
+        return (
+            f"torch's BLAS ({facts['blas']}) keeps the thread count it loaded with, "
+            f"so devices with {' and '.join(map(str, threads))} threads cannot share "
+            "a process"
+        )
+    together = timing_needs(models, nbytes)
+    if not fits(together, free):
+        return (
+            "the models did not fit in memory together ("
+            + shortfall(together, free)
+            + ")"
+        )
+    return ""

@@ -98,6 +98,7 @@ class ScaleJob:
                 "devices": held,
                 "dataset": self.dataset,
                 "out": str(out),
+                "threads": process_threads(self.settings, held),
                 "mem_estimate_bytes": host_estimate(self.settings, held),
                 "save": {d: self.outputs[d] for d in held if last[d] == i},
             }
@@ -106,6 +107,13 @@ class ScaleJob:
             steps.append(pd.read_csv(out / "steps.csv"))
             procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
         return pd.concat(steps, ignore_index=True), pd.concat(procs, ignore_index=True)
+
+
+def process_threads(settings: dict, devices: list[str]) -> int:
+    """The threads a process training ``devices`` runs its thread variables with: the
+    most any of them uses (each window then claims its own with
+    ``torch.set_num_threads``)."""
+    return max(d["threads"] for d in settings["devices"] if d["name"] in devices)
 
 
 def host_estimate(settings: dict, devices: list[str]) -> int:
@@ -167,15 +175,19 @@ def window_table(steps: pd.DataFrame) -> pd.DataFrame:
         .first()
         .rename("switch_step_s")
     )
-    return out.join(switch).reset_index()
+    first_timed = by["step_s"].first().rename("first_timed_step_s")
+    return out.join(switch).join(first_timed).reset_index()
 
 
 PROCESS_COLUMNS = [
     "node",
     "build_s",
     "peak_rss_bytes",
-    "peak_device_bytes",
+    "device_peak_bytes",
+    "device_end_bytes",
     "mem_estimate_bytes",
+    "process_threads",
+    "thread_variables",
     "started_at",
     "ended_at",
     "process_wall_s",
@@ -251,22 +263,19 @@ def post_total(
     extrapolated.
 
     Training steps: when a process trained the whole protocol, the median over processes
-    of all its steps; otherwise the median warm-up time plus the median timed step for
-    every remaining step. Evaluation: one measured pass per epoch.
+    of its first protocol's worth of steps; otherwise the median time of the first
+    ``warmup_steps`` steps plus the median timed step for every remaining step (an
+    accelerator's warm-up may run longer, by time: those extra steps are not the
+    post's). Evaluation: one measured pass per epoch.
     """
     eval_s = float(procs["eval_s"].median()) if procs["eval_s"].notna().any() else 0.0
+
+    def first(n: int) -> float:
+        head = steps[steps["step"] < n]
+        return float(head.groupby("process")["step_s"].sum().median()) if n else 0.0
+
     if not schedule.capped:
-        return float(
-            steps.groupby("process")["step_s"].sum().median()
-        ) + eval_s * epochs, False
-    warm = (
-        float(
-            steps[steps["kind"] == "warmup"].groupby("process")["step_s"].sum().median()
-        )
-        if schedule.warmup_steps
-        else 0.0
-    )
+        return first(schedule.protocol_steps) + eval_s * epochs, False
     step = float(steps.loc[steps["kind"] == "timed", "step_s"].median())
-    return warm + step * (
-        schedule.protocol_steps - schedule.warmup_steps
-    ) + eval_s * epochs, True
+    remaining = schedule.protocol_steps - schedule.warmup_steps
+    return first(schedule.warmup_steps) + step * remaining + eval_s * epochs, True

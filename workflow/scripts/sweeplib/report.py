@@ -144,6 +144,9 @@ def head(sweep: Sweep, here: Machine) -> dict:
         "n_scales": len(here.manifest["scales"]),
         "n_machines": len(sweep.manifest["plans"]),
         "stand_in": not any(d in ACCELERATORS for d in here.manifest["devices"]),
+        "unused": ", ".join(
+            d.upper() for d in here.manifest["info"].get("accelerators", {})
+        ),
         "cores": here.manifest["environment"]["usable_cores"],
     }
 
@@ -171,12 +174,47 @@ def warnings(m: Machine) -> list[str]:
         "with nothing else running"
         for o in m.summary["overlaps"]
     ]
-    return out + [
+    out += [
         f"{m.labels.get(r.device, r.device)} asked for {r.threads_requested} threads "
         f"and ran with {r.threads}: the machine gave fewer cores than planned"
         for r in m.cells.drop_duplicates("device").itertuples()
         if r.threads != r.threads_requested
     ]
+    return out + _thread_variable_warnings(m) + _implausible_warnings(m)
+
+
+def _thread_variable_warnings(m: Machine) -> list[str]:
+    if "thread_variables_as_planned" not in m.cells:
+        return []
+    off = m.cells[~m.cells["thread_variables_as_planned"].fillna(True).astype(bool)]
+    return [
+        f"scale {r.scale}, {m.labels.get(r.device, r.device)}: its processes ran with "
+        f"the thread variables {r.thread_variables}, not the {r.process_threads} "
+        "planned; a BLAS that reads them when it loads ran on other threads than "
+        "the report states"
+        for r in off.itertuples()
+    ]
+
+
+def _implausible_warnings(m: Machine) -> list[str]:
+    if "implausible" not in m.cells:
+        return []
+    margin = m.manifest["analysis"]["implausible_margin"]
+    bad = m.cells[m.cells["implausible"].fillna(False).astype(bool)]
+    return [
+        f"**implausible**: scale {r.scale} on {m.labels.get(r.device, r.device)}, a "
+        f"median step of {fmt_time(r.step_median_s)}, is more than {margin:g}× "
+        f"faster than the {fmt_time(r.bound_s)} its hardware needs at least (its "
+        f"{_bound_words(r)}): a synchronisation is missing or the measurement is "
+        "broken; do not trust this cell"
+        for r in bad.itertuples()
+    ]
+
+
+def _bound_words(r) -> str:
+    if r.bound_by == "bandwidth":
+        return f"{r.bytes_per_step / 1e6:,.1f} MB at the measured copy bandwidth"
+    return f"{r.flops_per_step / 1e9:,.3f} GFLOP at the measured matmul throughput"
 
 
 def summary_table(machines: list[Machine]) -> str:
@@ -297,7 +335,8 @@ def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
 
 def speedup(sweep: Machine) -> dict:
     analysis = sweep.manifest["analysis"]
-    notes = _separate_note(sweep.table) + _disagreeing_notes(sweep)
+    notes = _separate_note(sweep.table, sweep.manifest["runs"])
+    notes += _disagreeing_notes(sweep)
     notes += _noisy_note(sweep) + _switch_note(sweep)
     return {
         "confidence": f"{analysis['confidence']:.0%}",
@@ -307,18 +346,25 @@ def speedup(sweep: Machine) -> dict:
     }
 
 
-def _separate_note(table: pd.DataFrame) -> list[str]:
+def _separate_note(table: pd.DataFrame, runs: list[dict]) -> list[str]:
     separate = sorted(set(table.loc[table["pairing"] != INTERLEAVED, "scale"]))
     if not separate:
         return []
+    why = {r["scale"]: r.get("pairing_reason") or _MEMORY for r in runs}
+    by_reason: dict[str, list] = {}
+    for scale in separate:
+        by_reason.setdefault(why.get(scale, _MEMORY), []).append(scale)
     return [
-        f"† Scale{'s' if len(separate) > 1 else ''} {', '.join(map(str, separate))}: "
-        "the models did not fit in memory together, so each device was timed in "
-        "processes of its own, alternating with the other devices' processes. No "
-        "round is paired there: drift between neighbouring processes is not "
-        "cancelled, and the interval (resampling processes, then windows) can "
-        "understate it."
+        f"† Scale{'s' if len(scales) > 1 else ''} {', '.join(map(str, scales))}: "
+        f"{reason}, so each device was timed in processes of its own, alternating "
+        "with the other devices' processes. No round is paired there: drift "
+        "between neighbouring processes is not cancelled, and the interval "
+        "(resampling processes, then windows) can understate it."
+        for reason, scales in by_reason.items()
     ]
+
+
+_MEMORY = "the models did not fit in memory together"
 
 
 def _disagreeing_notes(sweep: Machine) -> list[str]:
@@ -353,12 +399,42 @@ def _switch_note(sweep: Machine) -> list[str]:
     if not len(switch):
         return []
     worst = switch.loc[switch["switch_ratio"].idxmax()]
-    return [
+    out = [
         "The first step after switching device or thread count is not timed: it took "
         f"a median {switch['switch_ratio'].median():.2f}× a window's median step (up "
         f"to {worst['switch_ratio']:.2f}× at scale {worst['scale']} on "
         f"{sweep.labels.get(worst['device'], worst['device'])})."
     ]
+    return out + _first_timed_note(sweep)
+
+
+# Above this, the first timed step of a window was still paying for the switch.
+FIRST_TIMED_LIMIT = 1.25
+
+
+def _first_timed_note(sweep: Machine) -> list[str]:
+    """Whether the untimed switch steps covered the switch: the first timed step of a
+    window against the window's median, on each accelerator."""
+    if "first_timed_ratio" not in sweep.cells:
+        return []
+    acc = sweep.cells[sweep.cells["device"].isin(ACCELERATORS)].dropna(
+        subset=["first_timed_ratio"]
+    )
+    if not len(acc):
+        return []
+    worst = acc.loc[acc["first_timed_ratio"].idxmax()]
+    line = (
+        "On the accelerator, the first timed step of a window took a median "
+        f"{acc['first_timed_ratio'].median():.2f}× the window's median (up to "
+        f"{worst['first_timed_ratio']:.2f}× at scale {worst['scale']})"
+    )
+    if worst["first_timed_ratio"] > FIRST_TIMED_LIMIT:
+        return [
+            line + f": above {FIRST_TIMED_LIMIT}×, the switch steps did not cover the "
+            "device's warm-up after the other devices' windows; raise "
+            "`timing.accelerator_switch_s`."
+        ]
+    return [line + ": the switch steps covered the switch."]
 
 
 def cost_model(sweep: Machine) -> dict:
@@ -372,6 +448,7 @@ def cost_model(sweep: Machine) -> dict:
         "miss_flag": f"{sweep.manifest['analysis']['model_miss_flag']:.0%}",
         "hardware": _hardware_table(sweep.hardware, labels),
         "bandwidth": _bandwidth_table(sweep.cells, labels),
+        "margin": f"1/{sweep.manifest['analysis']['implausible_margin']:g}",
     }
 
 
@@ -439,9 +516,25 @@ def _bandwidth_table(cells: pd.DataFrame, labels: dict) -> str:
                 "of copy bandwidth": cells["bandwidth_fraction"].map(
                     lambda f: f"{f:.0%}" if finite(f) else "n/a"
                 ),
+                **_bound_columns(cells),
             }
         )
     )
+
+
+def _bound_columns(cells: pd.DataFrame) -> dict:
+    if "bound_s" not in cells:
+        return {}
+    return {
+        "least step (bound by)": [
+            f"{fmt_time(b)} ({by})" if finite(b) else "n/a"
+            for b, by in zip(cells["bound_s"], cells["bound_by"])
+        ],
+        "median step": [
+            fmt_time(t) + (" ‼" if bad else "")
+            for t, bad in zip(cells["step_median_s"], cells["implausible"])
+        ],
+    }
 
 
 def _fit_paragraph(name: str, f: dict) -> str:
@@ -537,7 +630,47 @@ def post(sweep: Machine, published: pd.DataFrame) -> dict:
     return {
         "source": POST_SOURCE,
         "table": markdown_table(pd.DataFrame(rows).fillna("not run")),
+        "sanity": post_sanity(
+            published, sweep.manifest["analysis"]["implausible_margin"]
+        ),
     }
+
+
+# The post's machine, an M2 Max: "400GB/s of unified memory bandwidth" (Apple
+# Newsroom, "Apple unveils M2 Pro and M2 Max", 17 January 2023), shared by its CPU
+# and GPU: a bound neither can beat.
+POST_BANDWIDTH = 400e9
+# Weights and gradients at least this large stream from memory, past the M2 Max's
+# 48 MB system-level cache (the size of the CPU's default copy probe, 2 x 256 MiB).
+POST_STREAMED_BYTES = 2 * 256 * 2**20
+
+
+def post_sanity(published: pd.DataFrame, margin: float) -> str:
+    """The report's own plausibility check, applied to the post's table: each step of
+    a streamed size against the bytes it moves at the M2 Max's memory bandwidth."""
+    rows = published[8 * published["params"] >= POST_STREAMED_BYTES]
+    parts, bad = [], []
+    for r in rows.sort_values(["scale", "device"]).itertuples():
+        step = r.seconds / 1000  # the post's protocol: 1,000 steps
+        bound = ModelSizes.for_scale(int(r.scale)).bytes_per_step() / POST_BANDWIDTH
+        parts.append(
+            f"scale {r.scale} on {r.device.upper()}: {fmt_time(step)} per step, "
+            f"{step / bound:.1f}× its {fmt_time(bound)} bound"
+        )
+        if step * margin < bound:
+            bad.append(f"scale {r.scale} on {r.device.upper()}")
+    verdict = (
+        "implausible at " + ", ".join(bad) + "."
+        if bad
+        else f"none is more than {margin:g}× faster than its bound: plausible."
+    )
+    return (
+        "Sanity check of the post's figures, as our cells are checked: the bytes a "
+        "step moves at the sizes that stream from memory, over the M2 Max's published "
+        f"{POST_BANDWIDTH / 1e9:.0f} GB/s (Apple), against the post's time per step "
+        "(its MPS times include per-batch prints and an evaluation per epoch, which "
+        f"only add time): {'; '.join(parts)}; {verdict}"
+    )
 
 
 def inference(sweep: Sweep, machines: list[Machine]) -> dict:
@@ -598,17 +731,29 @@ def skipped(machines: list[Machine]) -> str:
 
 def environment(sweep: Machine) -> list[str]:
     m, labels = sweep.manifest, sweep.labels
-    lines = [f"{k}: {v}" for k, v in m["environment"].items()]
+    env = dict(m["environment"])
+    source = env.pop("cpu_threads_all_source", None)
+    lines = [f"{k}: {v}" for k, v in env.items()]
+    if source:
+        lines.append(f"`cpu_threads: all` means {env['cpu_threads_all']}: {source}")
     for d in m["devices"]:
         h = m["hardware"][d]["device"]
-        ran = sweep.cells.loc[sweep.cells["device"] == d, "threads"]
-        actual = f", ran with {int(ran.iloc[0])}" if len(ran) else ""
+        mine = sweep.cells[sweep.cells["device"] == d]
+        actual = f", ran with {int(mine['threads'].iloc[0])}" if len(mine) else ""
         lines.append(
             f"{labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU "
             f"thread{'s' if h['threads'] != 1 else ''} planned{actual}, machine tag "
-            f"`{h['machine']}`"
+            f"`{h['machine']}`{_variables_of(mine)}"
         )
     return lines
+
+
+def _variables_of(cells: pd.DataFrame) -> str:
+    """The thread variables a device's processes ran with, where recorded."""
+    if "thread_variables" not in cells or not len(cells):
+        return ""
+    ran = sorted(set("; ".join(cells["thread_variables"].astype(str)).split("; ")))
+    return "; its processes ran with " + " | ".join(f"`{v}`" for v in ran)
 
 
 RUN_COLUMNS = [

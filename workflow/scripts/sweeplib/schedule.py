@@ -22,6 +22,11 @@ class Schedule:
     # None ("all"): the protocol after warm-up, spread over the rounds
     steps_per_window: int | None
     switch_steps: int
+    # On an accelerator, warm-up and switch steps also last at least these seconds:
+    # a GPU step can take well under a millisecond, and one step does not cover the
+    # clock's ramp after the device idled through another device's window.
+    accelerator_warmup_s: float = 0.0
+    accelerator_switch_s: float = 0.0
 
     def __post_init__(self):
         problem = self.problem()
@@ -37,7 +42,19 @@ class Schedule:
             rounds=timing["rounds"],
             steps_per_window=None if per_window == "all" else per_window,
             switch_steps=timing["switch_steps"],
+            accelerator_warmup_s=timing.get("accelerator_warmup_s", 0.0),
+            accelerator_switch_s=timing.get("accelerator_switch_s", 0.0),
         )
+
+    def min_seconds(self, kind: str, accelerator: bool) -> float:
+        """How long a device's untimed steps of ``kind`` (``warmup`` or ``switch``)
+        last at least: nothing beyond their count on the CPU."""
+        if not accelerator:
+            return 0.0
+        return {
+            "warmup": self.accelerator_warmup_s,
+            "switch": self.accelerator_switch_s,
+        }[kind]
 
     @property
     def window_steps(self) -> int:

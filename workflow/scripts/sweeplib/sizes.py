@@ -63,6 +63,15 @@ class ModelSizes:
             - BYTES_PER_FLOAT * self.first_layer_params
         )
 
+    def flops_per_step(self, batch_size: int) -> int:
+        """Floating-point operations a float32 SGD step needs at least
+        (docs/METHOD.md): 2 per weight and sample in each of the forward product,
+        the weight's gradient and the gradient of the layer's input (not for the
+        first layer), and 2 per parameter in the update."""
+        weights = [i * o for i, o in self.layer_shapes]
+        matrix = 2 * batch_size * (3 * sum(weights) - weights[0])
+        return matrix + 2 * self.num_params
+
     def activation_floats(self, batch_size: int) -> int:
         """Floats of one batch's activations: the input, each hidden layer before
         and after its ReLU, the logits and their gradient."""

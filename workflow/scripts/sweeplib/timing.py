@@ -4,11 +4,13 @@
   synchronisation after ``optimizer.step()``: fetching the batch (``data_s``),
   moving it to the device, forward, loss, ``zero_grad``, backward, update.
 - Each device first trains ``warmup_steps`` steps that are not timed steps
-  (lazy initialisation, first touch of the gradients' memory).
+  (lazy initialisation, first touch of the gradients' memory); on an
+  accelerator, for at least ``accelerator_warmup_s`` seconds too.
 - Then come ``rounds`` rounds. In each, every device gets one **window**, in
   an order shuffled per round (google/benchmark's random interleaving). A
   window starts with ``switch_steps`` untimed steps, which absorb the cost of
-  switching model and thread count, then ``steps_per_window`` timed steps.
+  switching model and thread count (on an accelerator, lasting at least
+  ``accelerator_switch_s`` seconds), then ``steps_per_window`` timed steps.
   A slow spell of the machine thus falls on every device alike.
 - Evaluation passes over the test set are timed apart, never inside a step.
 """
@@ -39,6 +41,10 @@ class Trainer:
         self.epoch, self.batch, self.steps = 0, 0, 0
         self.losses: list[torch.Tensor] = []
         self._batches = iter(loader)
+
+    @property
+    def on_accelerator(self) -> bool:
+        return torch.device(self.device).type != "cpu"
 
     def activate(self) -> None:
         """Claim this device's CPU threads (the host side of an accelerator too)."""
@@ -95,6 +101,7 @@ def run_rounds(
     records = []
 
     def steps(trainer, n, kind, round_, slot):
+        """``n`` steps; untimed ones on an accelerator also until their minimum time."""
         where = {
             "device": trainer.name,
             "kind": kind,
@@ -102,8 +109,15 @@ def run_rounds(
             "slot": slot,
             "threads": torch.get_num_threads(),
         }
-        for _ in range(n):
+        least = (
+            0.0
+            if kind == "timed"
+            else schedule.min_seconds(kind, trainer.on_accelerator)
+        )
+        started, done = time.perf_counter(), 0
+        while done < n or time.perf_counter() - started < least:
             records.append({**trainer.step(), **where})
+            done += 1
 
     for trainer in trainers.values():
         trainer.activate()
@@ -143,17 +157,34 @@ def evaluate(
 
 
 def time_calls(
-    fn: Callable[[], object], sync: Callable[[], None], repeats: int, warmup: int = 2
-) -> list[float]:
-    """Synchronised seconds of ``repeats`` calls of ``fn``, after ``warmup`` untimed
-    calls."""
+    fn: Callable[[], object],
+    sync: Callable[[], None],
+    repeats: int,
+    min_seconds: float = 0.0,
+    warmup: int = 2,
+) -> tuple[list[float], int]:
+    """Synchronised seconds per call of ``fn`` in ``repeats`` samples, after ``warmup``
+    untimed calls; and the calls per sample.
+
+    Each sample runs ``k`` calls between two synchronisations, ``k`` doubled from 1
+    until a sample lasts ``min_seconds``: on a GPU one call can take tens of
+    microseconds, and a sample of one call would mostly time the synchronisation
+    and the launch (as pyperf and torch.utils.benchmark calibrate a loop count)."""
     for _ in range(warmup):
         fn()
     sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    k = 1
+    while True:
+        elapsed = _timed(fn, sync, k)
+        if elapsed >= min_seconds or k >= 2**20:
+            break
+        k *= 2
+    return [_timed(fn, sync, k) / k for _ in range(repeats)], k
+
+
+def _timed(fn: Callable[[], object], sync: Callable[[], None], calls: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
         fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return times
+    sync()
+    return time.perf_counter() - t0

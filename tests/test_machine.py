@@ -1,0 +1,171 @@
+"""What the plan learns of the machine, and how: torch is asked in a short-lived
+process with no thread variables set (never in Snakemake's own), ``cpu_threads:
+all`` is torch's own choice, a BLAS that fixes its threads at load keeps devices
+of different thread counts apart, and jobs that plan again inherit the facts."""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import sweeplib.probe as probe_module
+from sweeplib.devices import (
+    INTERLEAVED,
+    SEPARATE,
+    THREAD_VARIABLES,
+    all_threads,
+    usable_cores,
+)
+from sweeplib.memory import CUDA_CONTEXT, RUNTIME, model_footprint, timing_needs
+from sweeplib.plan import PlanError, plan_sweep
+from sweeplib.probe import INHERITED, blas_of, run_probe
+from sweeplib.sizes import ModelSizes
+from synthetic import facts
+from workflow_helpers import SCHEMA, SCRIPTS, TINY
+
+ROOMY = {"host": 2**40, "cuda": 2**40}
+
+
+def plan(config, machine=None, memory=ROOMY):
+    return plan_sweep(copy.deepcopy(config), SCRIPTS, SCHEMA, machine, memory)
+
+
+def with_devices(devices, **more):
+    return {**copy.deepcopy(TINY), "devices": devices, **more}
+
+
+# --- cpu_threads: all ---------------------------------------------------------------
+
+
+def test_all_threads_on_apple_silicon_are_its_performance_cores():
+    # An M2 Max: 8 performance and 4 efficiency cores; torch's default is the 8.
+    m2 = {"logical": 12, "physical": 12, "performance": 8, "usable": 12}
+    n, why = all_threads(facts(default_threads=8, cpu=m2))
+    assert n == 8 and "performance cores" in why and "of 12 cores" in why
+
+
+def test_all_threads_on_linux_with_smt_are_the_physical_cores():
+    smt = {"logical": 32, "physical": 16, "performance": None, "usable": 32}
+    n, why = all_threads(facts(default_threads=16, cpu=smt))
+    assert n == 16 and "physical cores of 32 logical CPUs" in why
+
+
+def test_all_threads_are_bounded_by_the_affinity_mask():
+    pinned = {"logical": 32, "physical": 16, "performance": None, "usable": 4}
+    n, why = all_threads(facts(default_threads=16, cpu=pinned))
+    assert n == 4 and "bounded by the 4 CPUs this process may run on" in why
+
+
+def test_the_cpu_device_runs_with_torchs_own_count_not_every_core():
+    m2 = {"logical": 12, "physical": 12, "performance": 8, "usable": 12}
+    p = plan(TINY, facts(default_threads=8, cpu=m2))
+    threads = {d["name"]: d["threads"] for d in p.runs[0].settings["devices"]}
+    assert threads == {"cpu1": 1, "cpu": 8}
+    assert "performance cores" in p.environment["cpu_threads_all_source"]
+
+
+def test_the_probe_asks_a_fresh_torch_with_no_thread_variables(monkeypatch):
+    # Snakemake sets these to the job's threads (1 under --cores 1): the probe must
+    # not see them. The reference: torch asked in a clean process of its own.
+    for name in THREAD_VARIABLES:
+        monkeypatch.setenv(name, "1")
+    clean = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    reference = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+        capture_output=True,
+        text=True,
+        env=clean,
+        check=True,
+    )
+    found = run_probe()
+    assert found["default_threads"] == int(reference.stdout)
+    assert found["cpu"]["usable"] == usable_cores()
+    assert found["blas"] != "" and found["blas_threading"] in ("per window", "at load")
+
+
+def test_blas_is_read_from_torchs_build_settings():
+    assert blas_of("  - Build settings: BLAS_INFO=accelerate, BUILD_TYPE=Release") == (
+        "accelerate"
+    )
+    assert blas_of("no BLAS here") == "none"
+
+
+# --- Snakemake's process never imports torch ---------------------------------------
+
+
+def test_planning_never_imports_torch_in_snakemakes_process(tmp_path):
+    # Even where torch is a CUDA build (its version says so here), the plan asks the
+    # probe: importing torch in this process, let alone asking CUDA for its free
+    # memory, would hold a CUDA context for the whole run.
+    script = f"""
+import importlib.metadata as m, sys, yaml
+real = m.version
+m.version = lambda name: "2.13.0+cu128" if name == "torch" else real(name)
+sys.path[:0] = [{str(SCRIPTS)!r}]
+from sweeplib.plan import plan_sweep
+config = yaml.safe_load(open({str(tmp_path / "c.yaml")!r}))
+plan = plan_sweep(config, {str(SCRIPTS)!r}, {str(SCHEMA)!r}, memory={{"host": 2**40}})
+assert plan.runs, plan
+print("torch imported:", "torch" in sys.modules)
+"""
+    (tmp_path / "c.yaml").write_text(json.dumps(TINY))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert "torch imported: False" in out.stdout
+
+
+def test_a_cuda_process_needs_its_context_and_more_host_memory():
+    sizes = ModelSizes.for_scale(1)
+    models = {d: model_footprint(sizes, 10, d) for d in ("cpu", "cuda")}
+    needs = timing_needs(models, 0)
+    assert needs["cuda"] == models["cuda"].training + CUDA_CONTEXT
+    assert needs["host"] >= RUNTIME["cuda"] > RUNTIME["cpu"]
+    cpu_only = timing_needs({"cpu": models["cpu"]}, 0)
+    assert cpu_only["host"] < RUNTIME["cuda"] and "cuda" not in cpu_only
+
+
+def test_a_cluster_job_asks_for_the_host_memory_of_a_cuda_process():
+    cuda = plan(with_devices(["cpu", "cuda"]), facts(["cuda"]))
+    cpu = plan(TINY, facts())
+    mem = [p.runs[0].resources("time")["mem_mb"] for p in (cuda, cpu)]
+    assert mem[0] > RUNTIME["cuda"] / 2**20 > mem[1]
+    assert cuda.runs[0].resources("time")["gpu"] == 1
+
+
+# --- a BLAS that fixes its threads when it loads ------------------------------------
+
+
+def test_devices_of_different_threads_are_kept_apart_where_the_blas_fixes_them():
+    accelerate = facts(blas="accelerate", threading="at load")
+    apart = plan(TINY, accelerate)  # cpu1 (1 thread) and cpu (2)
+    assert {r.pairing for r in apart.runs} == {SEPARATE}
+    assert "torch's BLAS (accelerate) keeps the thread count it loaded with" in (
+        apart.runs[0].pairing_reason
+    )
+    # The same threads on every device (the CPU beside MPS): they share a process.
+    mps = plan(with_devices(["cpu", "mps"]), facts(["mps"], "accelerate", "at load"))
+    assert {r.pairing for r in mps.runs} == {INTERLEAVED}
+    # MKL follows torch.set_num_threads window by window.
+    assert {r.pairing for r in plan(TINY, facts()).runs} == {INTERLEAVED}
+
+
+# --- jobs that plan again inherit the main process's facts --------------------------
+
+
+def test_a_job_that_plans_again_without_the_gpu_plans_the_same_keys(monkeypatch):
+    config = with_devices(["cpu", "cuda"])
+    main = plan(config, facts(["cuda"]))
+    # A job's node that hides the GPUs it did not ask for: its own probe sees none.
+    monkeypatch.setattr(probe_module, "run_probe", lambda: facts())
+    monkeypatch.delenv(INHERITED, raising=False)
+    with pytest.raises(PlanError, match="cuda requested but not available"):
+        plan(config)
+    monkeypatch.setenv(INHERITED, json.dumps(main.facts))
+    again = plan(config)
+    assert [r.key for r in again.runs] == [r.key for r in main.runs]
+    assert again.machine == main.machine
