@@ -3,7 +3,6 @@ memory."""
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import sys
@@ -17,11 +16,13 @@ import torch.nn.functional as F
 from sweeplib.atomic import torch_save
 from sweeplib.data import make_dataset
 from sweeplib.hardware import copy_bandwidth
-from sweeplib.processes import host_estimate, process_threads
+from sweeplib.processes import worker_spec
+from sweeplib.runspec import Process, RunSpec, Training
 from sweeplib.schedule import Schedule
 from sweeplib.sizes import ModelSizes
 from sweeplib.timing import run_rounds
 from sweeplib.training import build_trainer
+from synthetic import run_spec
 
 
 def spread(values) -> dict:
@@ -34,41 +35,29 @@ def spread(values) -> dict:
     }
 
 
-def settings(
-    scale: int, loader: str = "dataloader", workers: int = 0, lr: float = 0.05
-) -> dict:
-    sizes = ModelSizes.for_scale(scale)
-    return {
-        "scale": scale,
-        "sizes": sizes.to_dict(),
-        "params": sizes.num_params,
-        "data": {"n_train": 1000, "n_test": 200},
-        "train": {
-            "epochs": 10,
-            "batch_size": 10,
-            "lr": lr,
-            "model_seed": 123,
-            "loader": loader,
-            "num_workers": workers,
-        },
-        "timing": {
-            "processes": 1,
-            "rounds": 1,
-            "steps_per_window": 1,
-            "warmup_steps": 1,
-            "switch_steps": 0,
-            "order_seed": 0,
-            "mimic_post_prints": False,
-        },
-    }
+def spec(
+    scale: int, loader: str = "dataloader", workers: int = 0, devices=None
+) -> RunSpec:
+    """A one-process run of the post's protocol at ``scale`` on the CPU (all threads),
+    or on ``devices`` (name, threads)."""
+    threads = torch.get_num_threads()
+    return run_spec(
+        scale,
+        devices=devices or (("cpu", threads),),
+        training=Training(10, 10, 0.05, 123, loader, workers),
+        processes=1,
+        rounds=1,
+        steps_per_window=1,
+        warmup_steps=1,
+        switch_steps=0,
+    )
 
 
 def trainer(scale: int, loader: str = "dataloader", workers: int = 0):
     data = make_dataset(100 * scale, 1000, 200, seed=0)
-    device = {"name": "cpu", "threads": torch.get_num_threads()}
-    return build_trainer(
-        device, settings(scale, loader, workers), data, torch.get_num_threads()
-    )
+    threads = torch.get_num_threads()
+    run = spec(scale, loader, workers)
+    return build_trainer("cpu", threads, run.sizes, run.training, data, threads)
 
 
 def harness_steps(t, steps: int, warmup: int = 2) -> tuple[list[float], list[float]]:
@@ -188,26 +177,13 @@ def hardware_bound(scale: int, steps: int, copy_mib: int) -> dict:
 def memory(scale: int, devices: list[str], scripts: str, where: Path) -> dict:
     """Peak RSS of a fresh timing process holding ``devices``, against the estimate made
     before it ran."""
-    s = settings(scale)
-    s["devices"] = [
-        {"name": d, "threads": 1 if d == "cpu1" else torch.get_num_threads()}
-        for d in devices
-    ]
-    s["timing"] |= {"rounds": 1, "steps_per_window": 1, "switch_steps": 1}
+    threads = {d: 1 if d == "cpu1" else torch.get_num_threads() for d in devices}
+    run = spec(scale, devices=tuple(threads.items()))
     where.mkdir(parents=True, exist_ok=True)
     torch_save(where / "data.pt", make_dataset(100 * scale, 1000, 200, seed=0))
-    spec = {
-        "settings": s,
-        "run_key": "bench",
-        "process": 0,
-        "devices": devices,
-        "dataset": str(where / "data.pt"),
-        "out": str(where / "out"),
-        "threads": process_threads(s, devices),
-        "mem_estimate_bytes": host_estimate(s, devices),
-        "save": {},
-    }
-    (where / "spec.json").write_text(json.dumps(spec))
+    process = Process(0, tuple(devices), max(threads.values()))
+    told = worker_spec(run, process, where / "data.pt", where / "out", {})
+    (where / "spec.json").write_text(told.to_json())
     subprocess.run(
         [sys.executable, "-m", "sweeplib.worker", str(where / "spec.json")],
         check=True,
@@ -217,7 +193,7 @@ def memory(scale: int, devices: list[str], scripts: str, where: Path) -> dict:
     header, first = row[0].split(","), row[1].split(",")
     peak, estimate = (
         int(float(first[header.index("peak_rss_bytes")])),
-        spec["mem_estimate_bytes"],
+        told.mem_estimate_bytes,
     )
     sizes = ModelSizes.for_scale(scale)
     return {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -14,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from sweeplib.analysis import analyse, cell_table
 from sweeplib.sizes import params_of_scale
+from workflow_helpers import make_project
 
 ROOT = Path(__file__).resolve().parents[1]
 # Jobs that never import torch: the plan, the aggregation, and the parent of each
@@ -31,23 +30,6 @@ WITHOUT_TORCH = (
     "write_report",
     "all",
 )
-
-
-def make_project(where: Path, config: dict | None) -> Path:
-    """A scratch copy of the workflow, with ``config`` (or the default config) as its
-    config."""
-    where.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "workflow", "profiles", "data", "config"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(
-                src, where / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy(src, where / name)
-    if config is not None:
-        (where / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return where
 
 
 def snakemake(project: Path, *args, env=None) -> float:
@@ -231,7 +213,7 @@ def synthetic_windows(scales: int, processes: int = 5, rounds: int = 6) -> pd.Da
                             "device_name": "synthetic",
                             "threads": 1,
                             "threads_requested": 1,
-                            "machine": "m",
+                            "hardware_tag": "m",
                             "run_key": f"{scale:012d}",
                             "pairing": "interleaved",
                             "process": process,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' scratch projects and runs
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402

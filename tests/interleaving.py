@@ -4,30 +4,33 @@ that loop on the CPU's two devices and on an accelerator."""
 import random
 
 from sweeplib.data import make_dataset
+from sweeplib.runspec import Training
 from sweeplib.sizes import ModelSizes
 from sweeplib.timing import run_rounds
 from sweeplib.training import build_trainer
 
-SETTINGS = {
-    "scale": 1,
-    "sizes": ModelSizes(20, 30, 10).to_dict(),
-    "train": {
-        "epochs": 5,
-        "batch_size": 10,
-        "lr": 0.1,
-        "model_seed": 7,
-        "loader": "dataloader",
-        "num_workers": 0,
-    },
-    "timing": {"mimic_post_prints": False},
-}
+SIZES = ModelSizes(20, 30, 10)
+TRAINING = Training(
+    epochs=5, batch_size=10, lr=0.1, model_seed=7, loader="dataloader", num_workers=0
+)
 
 
-def trained(devices: list[dict], schedule, seed: int = 0, settings: dict = SETTINGS):
+def trainer(device: dict, data: dict, post_prints: bool = False):
+    """A device's trainer (``device``: its name and threads) of the small model."""
+    return build_trainer(
+        device["name"],
+        device["threads"],
+        SIZES,
+        TRAINING,
+        data,
+        build_threads=2,
+        post_prints=post_prints,
+    )
+
+
+def trained(devices: list[dict], schedule, seed: int = 0):
     """Each device's trainer after the warm-up and rounds of ``schedule``, and the step
     records. 60 samples in batches of 10: six steps an epoch, so rounds cross epochs."""
     data = make_dataset(20, 60, 10, seed=0)
-    trainers = {
-        d["name"]: build_trainer(d, settings, data, build_threads=2) for d in devices
-    }
+    trainers = {d["name"]: trainer(d, data) for d in devices}
     return trainers, run_rounds(trainers, schedule, random.Random(seed))

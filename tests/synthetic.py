@@ -68,7 +68,7 @@ def windows(
     machine=None,
     seed=0,
     pairing="interleaved",
-    host="here",
+    tag="here",
 ) -> pd.DataFrame:
     """Window rows as ``time_scale`` writes them, for an interleaved (or separate)
     design.
@@ -100,7 +100,7 @@ def windows(
                         * math.exp(rng.normal(0, noise))
                     )
                     rows.append(_row(d, scale, p, r, slot, value, pairing, t))
-    return pd.DataFrame(rows).assign(host=host)
+    return pd.DataFrame(rows).assign(machine=tag)
 
 
 def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
@@ -111,7 +111,7 @@ def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
         "device_name": f"{device} model",
         "threads": 1 if device == "cpu1" else 2,
         "threads_requested": 1 if device == "cpu1" else 2,
-        "machine": "m1",
+        "hardware_tag": "m1",
         "run_key": f"{scale:012d}",
         "pairing": pairing,
         "process": process,
@@ -136,7 +136,7 @@ def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
     }
 
 
-def hardware(devices, host="here") -> pd.DataFrame:
+def hardware(devices, machine="here") -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -152,19 +152,19 @@ def hardware(devices, host="here") -> pd.DataFrame:
             }
             for i, d in enumerate(devices)
         ]
-    ).assign(host=host)
+    ).assign(machine=machine)
 
 
-def plan(devices, baseline, scales, host="here", cpu="Test CPU") -> dict:
+def plan(devices, baseline, scales, machine="here", cpu="Test CPU") -> dict:
     """A machine's plan, as write_plan writes it, for the report's tests."""
     accelerators = {d: f"{d} model" for d in devices if d in ("cuda", "mps")}
     return {
-        "machine": host,
+        "machine": machine,
         "baseline": baseline,
         "devices": devices,
         "scales": list(scales),
         "info": {
-            "tag": host,
+            "tag": machine,
             "cpu_model": cpu,
             "usable_cores": 2,
             "torch": "2.13.0",
@@ -172,7 +172,9 @@ def plan(devices, baseline, scales, host="here", cpu="Test CPU") -> dict:
         },
         "environment": {"cpu_model": cpu, "usable_cores": 2, "torch": "2.13.0"},
         "hardware": {
-            d: {"device": {"hardware": f"{d} model", "threads": 2, "machine": "m1"}}
+            d: {
+                "device": {"hardware": f"{d} model", "threads": 2, "hardware_tag": "m1"}
+            }
             for d in devices
         },
         "skipped": [],
@@ -180,11 +182,11 @@ def plan(devices, baseline, scales, host="here", cpu="Test CPU") -> dict:
     }
 
 
-def inference(devices, scales, host="here") -> pd.DataFrame:
+def inference(devices, scales, machine="here") -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "host": host,
+                "machine": machine,
                 "scale": s,
                 "device": d,
                 "predictions_equal": True,
@@ -222,3 +224,44 @@ def facts(
             for a in accelerators
         },
     }
+
+
+def run_spec(
+    scale=1,
+    devices=(("cpu1", 1), ("cpu", 2)),
+    pairing="interleaved",
+    n_train=1000,
+    training=None,
+    **timing,
+):
+    """A run as the plan makes one (``sweeplib.runspec``): the post's model at
+    ``scale``, one epoch at lr 0.05 (or ``training``), two processes of two rounds of
+    two-step windows (``timing`` overrides), on ``devices`` (name, threads)."""
+    from sweeplib.runspec import Dataset, Device, RunSpec, Timing, Training
+    from sweeplib.sizes import ModelSizes
+
+    sizes = ModelSizes.for_scale(scale)
+    return RunSpec(
+        scale=scale,
+        sizes=sizes,
+        data=Dataset(sizes.num_inputs, n_train, 200, 0, "2.13.0", "code"),
+        training=training or Training(1, 10, 0.05, 123, "dataloader", 0),
+        timing=Timing(
+            **{
+                "processes": 2,
+                "rounds": 2,
+                "steps_per_window": 2,
+                "warmup_steps": 1,
+                "switch_steps": 1,
+                "order_seed": 0,
+                "accelerator_warmup_s": 0.25,
+                "accelerator_switch_s": 0.025,
+                "mimic_post_prints": False,
+                **timing,
+            }
+        ),
+        devices=tuple(Device(n, t, "test CPU", "m") for n, t in devices),
+        pairing=pairing,
+        torch="2.13.0",
+        code="code",
+    )

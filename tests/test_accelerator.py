@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from interleaving import SETTINGS, trained
+from interleaving import trained, trainer
 from sweeplib.data import make_dataset
 from sweeplib.devices import available_accelerators, synchronizer, torch_device
 from sweeplib.schedule import Schedule
 from sweeplib.timing import Trainer
-from sweeplib.training import build_trainer
 from workflow_helpers import SMALL, make_project, snakemake
 
 ACCELERATORS = available_accelerators()
@@ -78,7 +77,7 @@ def test_a_timed_step_includes_the_devices_work(accelerator):
     # waiting for the device would time only the launches.
     work = busy_work(accelerator)
     data = make_dataset(20, 40, 10, seed=0)
-    ref = build_trainer({"name": accelerator, "threads": 1}, SETTINGS, data, 1)
+    ref = trainer({"name": accelerator, "threads": 1}, data)
 
     class Slow(torch.nn.Module):
         def __init__(self, inner):
@@ -89,7 +88,7 @@ def test_a_timed_step_includes_the_devices_work(accelerator):
             work()
             return self.inner(x)
 
-    trainer = Trainer(
+    slow = Trainer(
         accelerator,
         Slow(ref.model),
         ref.optimizer,
@@ -98,9 +97,9 @@ def test_a_timed_step_includes_the_devices_work(accelerator):
         synchronizer(accelerator),
         threads=1,
     )
-    trainer.activate()
-    trainer.step()  # warm-up
-    assert trainer.step()["step_s"] >= 0.75 * BUSY_S
+    slow.activate()
+    slow.step()  # warm-up
+    assert slow.step()["step_s"] >= 0.75 * BUSY_S
 
 
 def weights(trainers) -> dict:

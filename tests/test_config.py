@@ -9,6 +9,8 @@ import sys
 import pytest
 
 from sweeplib.devices import INTERLEAVED, SEPARATE, resolve_baseline, resolve_devices
+from sweeplib.keys import digest
+from sweeplib.manifest import manifest
 from sweeplib.plan import PlanError, plan_sweep
 from synthetic import facts
 from workflow_helpers import (
@@ -182,10 +184,7 @@ def test_good_config_gets_its_defaults():
     p = plan({"scales": [1, {"scale": 2, "lr": 0.1, "rounds": 7}]})
     assert p.devices == ["cpu1", "cpu"] and p.baseline == "cpu1"
     assert p.config["train"]["epochs"] == 10 and p.config["timing"]["processes"] == 3
-    lrs = {
-        r.scale: (r.settings["train"]["lr"], r.settings["timing"]["rounds"])
-        for r in p.runs
-    }
+    lrs = {r.scale: (r.spec.training.lr, r.spec.timing.rounds) for r in p.runs}
     assert lrs == {1: (0.5, 5), 2: (0.1, 7)}
 
 
@@ -227,7 +226,7 @@ def test_models_that_cannot_share_memory_are_timed_in_separate_processes():
     # Scale 50 holds 1.68 GiB of weights and gradients per model: two need about 3.74
     # GiB with the process, one about 2.07 GiB; 90% of 3.5 GiB is 3.15.
     p = plan(with_(scales=[1, 50]), memory={"host": 3.5 * GIB})
-    pairing = {r.scale: r.pairing for r in p.runs}
+    pairing = {r.scale: r.spec.pairing for r in p.runs}
     assert pairing == {1: INTERLEAVED, 50: SEPARATE} and p.skipped == []
     assert {r.scale: r.key for r in p.runs}[1] == {
         r.scale: r.key for r in plan(with_(scales=[1, 50])).runs
@@ -249,11 +248,11 @@ def test_a_scale_already_measured_keeps_its_results_whatever_memory_is_free(
 ):
     monkeypatch.chdir(tmp_path)
     (run,) = [r for r in plan(with_(scales=[1, 50])).runs if r.scale == 50]
-    for d in run.devices:
+    for d in run.spec.device_names:
         (tmp_path / run.device_folder(d)).mkdir(parents=True)
         (tmp_path / run.device_folder(d) / "timings.csv").write_text("measured\n")
     tight = plan(with_(scales=[1, 50]), memory={"host": 2 * GIB})
-    assert {r.scale: r.pairing for r in tight.runs} == {
+    assert {r.scale: r.spec.pairing for r in tight.runs} == {
         1: INTERLEAVED,
         50: INTERLEAVED,
     } and tight.skipped == []
@@ -281,11 +280,12 @@ def test_keys_ignore_key_order_and_follow_every_setting():
     b = plan(with_(train__lr=0.25))
     assert not {r.key for r in a.runs} & {r.key for r in b.runs}
     # lr does not change the data
-    assert [r.dataset_key for r in a.runs] == [r.dataset_key for r in b.runs]
+    assert [r.spec.data.key for r in a.runs] == [r.spec.data.key for r in b.runs]
     c = plan(with_(cpu_threads=1))  # a device's setting reruns its scale
     assert not {r.key for r in a.runs} & {r.key for r in c.runs}
     d = plan(with_(analysis__bootstrap=100))  # the analysis reruns only the aggregation
-    assert [r.key for r in d.runs] == [r.key for r in a.runs] and d.key != a.key
+    assert [r.key for r in d.runs] == [r.key for r in a.runs]
+    assert digest(manifest(d)) != digest(manifest(a))
 
 
 # Through the real command line: the run stops before any job and results/ is untouched.

@@ -33,9 +33,15 @@ def copy_of(finished_project, tmp_path):
 
 
 def snapshot(project):
+    """Every measurement's file with its date: the runs and the hardware probes. (The
+    machine's plan.json and machine.json are not measurements: a changed config
+    rewrites them, before or after the timing jobs, in whatever order Snakemake picks
+    among jobs that are ready.)"""
+    machines = project / "results/machines"
     return {
         p: p.stat().st_mtime_ns
-        for p in (project / "results/machines").rglob("*")
+        for kind in ("runs", "hardware")
+        for p in machines.glob(f"*/{kind}/**/*")
         if p.is_file()
     }
 
@@ -91,6 +97,7 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     project = copy_of(finished_project, tmp_path)
     write_config(project, SLOW)
     before = snapshot(project)
+    assert sum(p.name == "timings.csv" for p in before) == 4  # 2 scales x 2 devices
     proc = start(project)
 
     def second_process_running():

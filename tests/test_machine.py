@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import sweeplib.probe as probe_module
+from sweeplib.cluster import run_resources
 from sweeplib.devices import (
     INTERLEAVED,
     SEPARATE,
@@ -62,7 +63,7 @@ def test_all_threads_are_bounded_by_the_affinity_mask():
 def test_the_cpu_device_runs_with_torchs_own_count_not_every_core():
     m2 = {"logical": 12, "physical": 12, "performance": 8, "usable": 12}
     p = plan(TINY, facts(default_threads=8, cpu=m2))
-    threads = {d["name"]: d["threads"] for d in p.runs[0].settings["devices"]}
+    threads = {d.name: d.threads for d in p.runs[0].spec.devices}
     assert threads == {"cpu1": 1, "cpu": 8}
     assert "performance cores" in p.environment["cpu_threads_all_source"]
 
@@ -132,9 +133,9 @@ def test_a_cuda_process_needs_its_context_and_more_host_memory():
 def test_a_cluster_job_asks_for_the_host_memory_of_a_cuda_process():
     cuda = plan(with_devices(["cpu", "cuda"]), facts(["cuda"]))
     cpu = plan(TINY, facts())
-    mem = [p.runs[0].resources("time")["mem_mb"] for p in (cuda, cpu)]
+    mem = [run_resources(p.runs[0].spec, "time")["mem_mb"] for p in (cuda, cpu)]
     assert mem[0] > RUNTIME["cuda"] / 2**20 > mem[1]
-    assert cuda.runs[0].resources("time")["gpu"] == 1
+    assert run_resources(cuda.runs[0].spec, "time")["gpu"] == 1
 
 
 # --- a BLAS that fixes its threads when it loads ------------------------------------
@@ -143,15 +144,15 @@ def test_a_cluster_job_asks_for_the_host_memory_of_a_cuda_process():
 def test_devices_of_different_threads_are_kept_apart_where_the_blas_fixes_them():
     accelerate = facts(blas="accelerate", threading="at load")
     apart = plan(TINY, accelerate)  # cpu1 (1 thread) and cpu (2)
-    assert {r.pairing for r in apart.runs} == {SEPARATE}
+    assert {r.spec.pairing for r in apart.runs} == {SEPARATE}
     assert "torch's BLAS (accelerate) keeps the thread count it loaded with" in (
         apart.runs[0].pairing_reason
     )
     # The same threads on every device (the CPU beside MPS): they share a process.
     mps = plan(with_devices(["cpu", "mps"]), facts(["mps"], "accelerate", "at load"))
-    assert {r.pairing for r in mps.runs} == {INTERLEAVED}
+    assert {r.spec.pairing for r in mps.runs} == {INTERLEAVED}
     # MKL follows torch.set_num_threads window by window.
-    assert {r.pairing for r in plan(TINY, facts()).runs} == {INTERLEAVED}
+    assert {r.spec.pairing for r in plan(TINY, facts()).runs} == {INTERLEAVED}
 
 
 # --- jobs that plan again inherit the main process's facts --------------------------

@@ -40,28 +40,28 @@ def build(
     post=None,
     runs_reason="",
 ):
-    """A report of a hand-made sweep on this machine (and on ``others``: (host, devices,
-    baseline) each), as write_report renders it."""
+    """A report of a hand-made sweep on this machine (and on ``others``: (machine,
+    devices, baseline) each), as write_report renders it."""
     machines = [("here", devices, baseline), *others]
     w = pd.concat(
         [
-            windows(d, list(scales), noise=0.02, pairing=pairing, host=h)
+            windows(d, list(scales), noise=0.02, pairing=pairing, tag=h)
             for h, d, _ in machines
         ]
     )
     if tamper:
         w = tamper(w)
-    hw = pd.concat([hardware(d, host=h) for h, d, _ in machines])
-    inf = pd.concat([inference(d, scales, host=h) for h, d, _ in machines])
+    hw = pd.concat([hardware(d, machine=h) for h, d, _ in machines])
+    inf = pd.concat([inference(d, scales, machine=h) for h, d, _ in machines])
     if overlap:  # the first check ran during a hardware probe
         inf.loc[inf.index[0], ["started_at", "ended_at"]] = [0.5, 1.5]
-    plans = {h: plan(d, b, scales, host=h, cpu=f"{h} CPU") for h, d, b in machines}
+    plans = {h: plan(d, b, scales, machine=h, cpu=f"{h} CPU") for h, d, b in machines}
     plans["here"]["skipped"] = [{**SKIPPED, "device": devices[-1]}]
     plans["here"]["runs"] = [
         {"scale": s, "pairing_reason": runs_reason} for s in scales
     ]
     manifest = {"machine": "here", "plans": plans, "analysis": ANALYSIS}
-    cells, table, summary, markdown = analyse_machines(w, inf, hw, manifest)
+    cells, table, summary = analyse_machines(w, inf, hw, manifest)
     summary = json.loads(json.dumps(summary))  # as the report reads analysis.json
     toy = (
         pd.DataFrame({"epoch": [1], "batch": [1], "loss": [0.75]}),
@@ -73,7 +73,6 @@ def build(
         cells,
         table,
         summary,
-        markdown,
         inf,
         hw,
         w,
@@ -150,7 +149,7 @@ def test_several_machines_get_a_section_each_and_one_summary():
         "| there CPU, 2 cores, torch 2.13.0 | CPU, 2 threads | CPU, 1 thread |" in text
     )
     # Speedups are only ever formed inside one machine.
-    assert set(zip(table["host"], table["baseline"])) == {
+    assert set(zip(table["machine"], table["baseline"])) == {
         ("here", "cpu"),
         ("there", "cpu1"),
     }

@@ -1,6 +1,7 @@
 """A simulated shared machine whose speed drifts by +-20% over a run and jumps twice by
-15%: the interleaved design's interval covers the true ratio, the design it
-replaced (each device in a job of its own, steps resampled) does not."""
+15%: the interleaved design's interval covers the true ratio; the project's own
+analysis of separate processes (its fallback when the devices cannot share one)
+covers it too, with intervals several times wider."""
 
 import numpy as np
 
@@ -16,8 +17,9 @@ def machine(sweep: int) -> Machine:
     return Machine(np.random.default_rng(1000 + sweep), drift=0.20, jumps=2, jump=0.15)
 
 
-def interleaved_interval(sweep: int) -> tuple[float, float]:
-    """Three processes of four rounds each, as the default config's large scales run."""
+def interval(sweep: int, pairing: str) -> tuple[float, float]:
+    """Three processes of four rounds each, as the default config's large scales run,
+    analysed as the workflow analyses them (``speedup.speedup_table``)."""
     w = windows(
         ["cpu1", "cpu"],
         [SCALE],
@@ -27,30 +29,18 @@ def interleaved_interval(sweep: int) -> tuple[float, float]:
         process_sd=0.02,
         machine=machine(sweep),
         seed=sweep,
+        pairing=pairing,
     )
     table, _ = speedup_table(w, "cpu1", 2000, 0.95, seed=sweep)
     return float(table["ci_low"].iloc[0]), float(table["ci_high"].iloc[0])
 
 
-def separate_jobs_interval(sweep: int, steps: int = 100) -> tuple[float, float]:
-    """The former design on the same machine: the baseline's job (100 timed steps) in
-    the first half of the run, the device's in the second; the ratio of medians, with an
-    interval from resampling each job's steps independently."""
-    rng = np.random.default_rng(sweep)
-    m = machine(sweep)
-    times = {}
-    for k, device in enumerate(("cpu1", "cpu")):
-        t = (k + np.arange(steps) / steps) / 2
-        times[device] = (
-            true_time(device, SCALE) * m.factor(t) * np.exp(rng.normal(0, 0.03, steps))
-        )
-    boot = [
-        np.median(rng.choice(times["cpu1"], steps))
-        / np.median(rng.choice(times["cpu"], steps))
-        for _ in range(2000)
-    ]
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return float(low), float(high)
+def interleaved_interval(sweep: int) -> tuple[float, float]:
+    return interval(sweep, "interleaved")
+
+
+def separate_interval(sweep: int) -> tuple[float, float]:
+    return interval(sweep, "separate")
 
 
 def coverage(interval) -> float:
@@ -61,5 +51,14 @@ def test_interleaved_intervals_cover_the_truth_despite_drift():
     assert coverage(interleaved_interval) >= 0.90
 
 
-def test_separate_jobs_do_not():
-    assert coverage(separate_jobs_interval) < 0.50
+def test_separate_processes_cover_it_too_with_far_wider_intervals():
+    # Unpaired, drift between the devices' processes is not cancelled: the interval
+    # (resampling processes, then windows) holds by being wide.
+    assert coverage(separate_interval) >= 0.90
+
+    def log_width(interval) -> float:
+        return float(
+            np.median([np.log(hi / lo) for lo, hi in map(interval, range(10))])
+        )
+
+    assert log_width(separate_interval) > 2 * log_width(interleaved_interval)

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from interleaving import SETTINGS, trained
+from interleaving import trained, trainer
 from sweeplib.data import make_dataset
 from sweeplib.schedule import Schedule, protocol_steps
 from sweeplib.timing import Trainer, run_rounds, time_calls
-from sweeplib.training import build_trainer
 
 
 def test_schedule_counts_windows_and_steps():
@@ -124,15 +123,15 @@ class StubDevice:
 
 def test_every_step_waits_for_the_device_inside_the_timed_region():
     data = make_dataset(20, 40, 10, seed=0)
-    ref = build_trainer(DEVICES[0], SETTINGS, data, build_threads=1)
+    ref = trainer(DEVICES[0], data)
     sync = StubDevice(delay=0.005)
-    trainer = Trainer(
+    stubbed = Trainer(
         "cpu1", ref.model, ref.optimizer, ref.loader, "cpu", sync, threads=1
     )
     schedule = Schedule(
         protocol_steps=20, warmup_steps=1, rounds=2, steps_per_window=2, switch_steps=1
     )
-    records = run_rounds({"cpu1": trainer}, schedule, random.Random(0))
+    records = run_rounds({"cpu1": stubbed}, schedule, random.Random(0))
     assert sync.calls == len(records) == 1 + 2 * 3
     # a step cannot be shorter than the sync it contains
     assert min(r["step_s"] for r in records) >= 0.005
@@ -144,9 +143,11 @@ def test_post_prints_only_when_asked(capsys):
         protocol_steps=8, warmup_steps=0, rounds=1, steps_per_window=4, switch_steps=0
     )
     for mimic, expected in ((True, 4), (False, 0)):
-        settings = {**SETTINGS, "timing": {"mimic_post_prints": mimic}}
-        trainer = build_trainer(DEVICES[0], settings, data, build_threads=1)
-        run_rounds({"cpu1": trainer}, schedule, random.Random(0))
+        run_rounds(
+            {"cpu1": trainer(DEVICES[0], data, post_prints=mimic)},
+            schedule,
+            random.Random(0),
+        )
         out = capsys.readouterr().out
         assert out.count("Train Loss:") == expected
         if mimic:

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sweeplib.toy import X_TEST, Y_TEST, predict, train_toy
+from sweeplib.toy import predict, tensors, train_toy
 from workflow_helpers import ROOT
 
 # What the post printed (its losses to two decimals, and its eval accuracy).
@@ -52,7 +52,8 @@ def test_losses_equal_the_posts_code_to_the_last_bit(post_losses):
 
 def test_predictions_are_the_labels():
     model, _, _ = train_toy()
-    assert torch.equal(predict(model, X_TEST), Y_TEST)
+    data = tensors()
+    assert torch.equal(predict(model, data["X_test"]), data["Y_test"])
 
 
 def test_a_different_seed_gives_different_losses(post_losses):

@@ -1,7 +1,6 @@
 """One timing process as the scale's job starts it: its tables, its memory against the
 estimate, and out-of-memory errors that say what ran out."""
 
-import json
 import math
 import subprocess
 import sys
@@ -13,55 +12,18 @@ from sweeplib import training, worker
 from sweeplib.atomic import torch_save
 from sweeplib.data import make_dataset
 from sweeplib.devices import THREAD_VARIABLES
-from sweeplib.processes import (
-    device_timings,
-    host_estimate,
-    process_specs,
-    process_threads,
-)
-from sweeplib.sizes import ModelSizes
+from sweeplib.processes import device_timings, worker_spec
+from sweeplib.runspec import Process
+from synthetic import run_spec
 from workflow_helpers import SCRIPTS
 
-DEVICES = [
-    {"name": "cpu1", "threads": 1, "hardware": "test CPU", "machine": "m"},
-    {"name": "cpu", "threads": 2, "hardware": "test CPU", "machine": "m"},
-]
 
-
-def settings(scale=1, devices=DEVICES, pairing="interleaved"):
-    return {
-        "scale": scale,
-        "sizes": ModelSizes.for_scale(scale).to_dict(),
-        "params": ModelSizes.for_scale(scale).num_params,
-        "data": {"n_train": 1000, "n_test": 200},
-        "train": {
-            "epochs": 1,
-            "batch_size": 10,
-            "lr": 0.05,
-            "model_seed": 123,
-            "loader": "dataloader",
-            "num_workers": 0,
-        },
-        "timing": {
-            "processes": 2,
-            "rounds": 2,
-            "steps_per_window": 2,
-            "warmup_steps": 1,
-            "switch_steps": 1,
-            "order_seed": 0,
-            "mimic_post_prints": False,
-        },
-        "devices": devices,
-        "pairing": pairing,
-    }
-
-
-def run_worker(tmp_path, s, devices, save=False, env=None):
+def run_worker(tmp_path, spec, devices, save=False, env=None):
     """A worker in a fresh process, as the scale's job runs it (with ``env`` on top of
     a bare environment)."""
     data = tmp_path / "data.pt"
     if not data.exists():
-        torch_save(data, make_dataset(100 * s["scale"], 1000, 200, seed=0))
+        torch_save(data, make_dataset(spec.sizes.num_inputs, 1000, 200, seed=0))
     out = tmp_path / f"out-{'+'.join(devices)}"
     paths = {
         d: {
@@ -70,18 +32,10 @@ def run_worker(tmp_path, s, devices, save=False, env=None):
         }
         for d in devices
     }
-    spec = {
-        "settings": s,
-        "run_key": "k",
-        "process": 0,
-        "devices": devices,
-        "dataset": str(data),
-        "out": str(out),
-        "threads": process_threads(s, devices),
-        "mem_estimate_bytes": host_estimate(s, devices),
-        "save": paths if save else {},
-    }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    threads = max(spec.device(d).threads for d in devices)
+    process = Process(0, tuple(devices), threads)
+    told = worker_spec(spec, process, data, out, paths if save else {})
+    (tmp_path / "spec.json").write_text(told.to_json())
     subprocess.run(
         [sys.executable, "-m", worker.__name__, str(tmp_path / "spec.json")],
         check=True,
@@ -95,29 +49,28 @@ def test_a_worker_sets_its_thread_variables_before_torch_loads(tmp_path):
     # worker runs a 2-thread device, so it sets them to 2 before importing torch (a
     # BLAS such as Accelerate reads its count once, when it loads).
     snakemakes = {name: "1" for name in THREAD_VARIABLES}
-    _, procs = run_worker(tmp_path, settings(), ["cpu1", "cpu"], env=snakemakes)
+    _, procs = run_worker(tmp_path, run_spec(), ["cpu1", "cpu"], env=snakemakes)
     expected = " ".join(f"{name}=2" for name in THREAD_VARIABLES)
     assert set(procs["thread_variables"]) == {expected}
     assert set(procs["process_threads"]) == {2}
-    _, alone = run_worker(tmp_path / "alone", settings(), ["cpu1"], env=snakemakes)
+    _, alone = run_worker(tmp_path / "alone", run_spec(), ["cpu1"], env=snakemakes)
     assert set(alone["thread_variables"]) == {expected.replace("=2", "=1")}
 
 
 def test_processes_hold_every_device_or_alternate_one_each():
-    assert process_specs(["cpu1", "cpu"], 2, "interleaved") == [
-        (0, ["cpu1", "cpu"]),
-        (1, ["cpu1", "cpu"]),
-    ]
-    assert process_specs(["cpu1", "cpu"], 2, "separate") == [
-        (0, ["cpu1"]),
-        (0, ["cpu"]),
-        (1, ["cpu1"]),
-        (1, ["cpu"]),
+    together = [(p.index, p.devices, p.threads) for p in run_spec().processes()]
+    assert together == [(0, ("cpu1", "cpu"), 2), (1, ("cpu1", "cpu"), 2)]
+    apart = run_spec(pairing="separate").processes()
+    assert [(p.index, p.devices, p.threads) for p in apart] == [
+        (0, ("cpu1",), 1),
+        (0, ("cpu",), 2),
+        (1, ("cpu1",), 1),
+        (1, ("cpu",), 2),
     ]
 
 
 def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
-    steps, procs = run_worker(tmp_path, settings(), ["cpu1", "cpu"], save=True)
+    steps, procs = run_worker(tmp_path, run_spec(), ["cpu1", "cpu"], save=True)
     procs = procs.assign(process_wall_s=3.0)  # the scale's job adds the wall it timed
     assert set(steps["device"]) == {"cpu1", "cpu"} and len(steps) == 2 * (
         1 + 2 * (1 + 2)
@@ -127,9 +80,8 @@ def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
     table = device_timings(
         steps[steps["device"] == "cpu"].assign(run_key="k", scale=1),
         procs[procs["device"] == "cpu"],
-        settings(),
+        run_spec(),
         "cpu",
-        "k",
         {"cpu_model": "test"},
     )
     assert list(table["round"]) == [0, 1] and set(table["window_steps"]) == {2}
@@ -153,7 +105,7 @@ def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
 )
 def test_memory_estimate_matches_the_measured_peak(tmp_path, scale, devices):
     # A fresh process, so its peak RSS (VmHWM) is this process's alone.
-    _, procs = run_worker(tmp_path, settings(scale), devices)
+    _, procs = run_worker(tmp_path, run_spec(scale), devices)
     peak, estimate = (
         procs["peak_rss_bytes"].iloc[0],
         procs["mem_estimate_bytes"].iloc[0],
@@ -170,9 +122,7 @@ def test_out_of_memory_names_the_scale_devices_and_estimate():
         MemoryError,
         match=r"scale 1 on cpu1, cpu ran out of memory; the estimate was 0\.\d\d GiB",
     ):
-        with training.memory_errors(
-            settings(), {"devices": ["cpu1", "cpu"], "mem_estimate_bytes": 5 * 10**8}
-        ):
+        with training.memory_errors(1, ["cpu1", "cpu"], 5 * 10**8):
             raise error
     # MPS raises a plain RuntimeError.
     mps = RuntimeError(
@@ -180,14 +130,12 @@ def test_out_of_memory_names_the_scale_devices_and_estimate():
         "1.00 GB, max allowed: 36.27 GB). Tried to allocate 6.00 GB on private pool."
     )
     with pytest.raises(MemoryError, match=r"scale 1 on mps ran out of memory; the es"):
-        with training.memory_errors(
-            settings(), {"devices": ["mps"], "mem_estimate_bytes": 5 * 10**8}
-        ):
+        with training.memory_errors(1, ["mps"], 5 * 10**8):
             raise mps
     with pytest.raises(
         RuntimeError, match="something else"
     ):  # other errors pass through unchanged
-        with training.memory_errors(settings(), {"devices": ["cpu"]}):
+        with training.memory_errors(1, ["cpu"]):
             raise RuntimeError("something else")
 
 

@@ -277,7 +277,7 @@ def test_another_machines_folder_joins_the_report_without_retraining(project, tm
     assert "| machine | device | against | crossover | top speedup |" in summary
     assert "| Other CPU, 2 cores, torch " in summary
     speedup = pd.read_csv(project / "results/analysis/speedup.csv")
-    assert set(speedup["host"]) == {here.name, there.name}
+    assert set(speedup["machine"]) == {here.name, there.name}
     analysis = json.loads((project / "results/analysis/analysis.json").read_text())
     assert set(analysis["machines"]) == {here.name, there.name}
     shutil.rmtree(there)

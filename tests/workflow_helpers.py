@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["Snakefile", "workflow", "profiles", "data"]
+PROJECT_FILES = ["Snakefile", "workflow", "profiles", "data", "config"]
 SCRIPTS = ROOT / "workflow" / "scripts"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -36,7 +36,10 @@ SMALL = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
 TINY = {**SMALL, "devices": ["cpu1", "cpu"]}
 
 
-def make_project(where: Path, config: dict) -> Path:
+def make_project(where: Path, config: dict | str | None) -> Path:
+    """A scratch copy of the workflow in ``where``, with ``config`` as its config (or,
+    with None, the project's own default config)."""
+    where.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():
@@ -45,7 +48,8 @@ def make_project(where: Path, config: dict) -> Path:
             )
         else:
             shutil.copy(src, where / name)
-    write_config(where, config)
+    if config is not None:
+        write_config(where, config)
     return where
 
 

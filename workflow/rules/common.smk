@@ -1,54 +1,19 @@
-# The plan of runs (each keyed on everything that affects it; sweeplib/keys.py)
-# and the small helpers the rules use to find a run's settings and files.
+# The plan of runs (each keyed on everything that determines it: sweeplib/runspec.py,
+# sweeplib/keys.py), made while the workflow is read (sweeplib/startup.py), and the
+# small helpers the rules use to find a run's settings, files and resources.
 import json
-import os
 import re
-import sys
+from dataclasses import asdict
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
+from sweeplib import cluster, keys, manifest
+from sweeplib.startup import read_workflow
 
-from sweeplib import keys
-from sweeplib.invocation import runs_jobs
-from sweeplib.locks import clear_stale_locks
-from sweeplib.plan import PLANNED_MEMORY, PlanError, plan_sweep
-from sweeplib.probe import INHERITED, ProbeError
-
-try:
-    PLAN = plan_sweep(
-        config,
-        Path(workflow.basedir) / "workflow" / "scripts",
-        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
-    )
-except (PlanError, ProbeError) as error:
-    sys.exit(f"Error: {error}")
-
-for note in PLAN.notes:
-    print(f"Note: {note}", file=sys.stderr)
-
-# Only a real run touches the disk while the workflow is read (never a dry run).
-if runs_jobs(workflow):
-    if clear_stale_locks():
-        print(
-            "Removed a stale lock left by a killed run (no other Snakemake runs here).",
-            file=sys.stderr,
-        )
-    # Jobs on a cluster read the workflow again, on a node busy with other jobs and
-    # perhaps without the GPUs they did not ask for: they inherit the memory and the
-    # machine's facts (devices, their names, threads) this plan was made with, and so
-    # plan the same runs.
-    os.environ[PLANNED_MEMORY] = json.dumps(PLAN.free)
-    os.environ[INHERITED] = json.dumps(PLAN.facts)
-
+PLAN = read_workflow(config, workflow)
 RUNS = {run.key: run for run in PLAN.runs}
-
-# The threads a timed job claims: every core Snakemake was given, so that no other
-# job runs beside it. A cluster executor may run without --cores (profiles/slurm);
-# a timed job then claims the cores its devices use, and has its node to itself.
-try:
-    TIMED_THREADS = workflow.cores
-except WorkflowError:
-    TIMED_THREADS = max(h["device"]["threads"] for h in PLAN.hardware.values())
+TIMED_THREADS = cluster.timed_threads(
+    workflow, max(h["device"]["threads"] for h in PLAN.hardware.values())
+)
 
 
 wildcard_constraints:
@@ -59,27 +24,37 @@ wildcard_constraints:
     stamp=r"\d+",
 
 
-def run_settings(wildcards):
-    return json.dumps(RUNS[wildcards.key].settings, sort_keys=True)
+def run_spec(wildcards):
+    return RUNS[wildcards.key].spec.to_json()
 
 
 def time_resource(name):
-    """A resource of a scale's timing job, for a cluster (ScaleRun.resources)."""
-    return lambda wildcards: RUNS[wildcards.key].resources("time")[name]
+    """A resource of a scale's timing job, for a cluster (sweeplib/cluster.py)."""
+    return lambda wildcards: cluster.run_resources(RUNS[wildcards.key].spec, "time")[
+        name
+    ]
 
 
 def check_resource(name):
     """A resource of a scale's inference check, for a cluster."""
-    return lambda wildcards: RUNS[wildcards.key].resources("check")[name]
+    return lambda wildcards: cluster.run_resources(RUNS[wildcards.key].spec, "check")[
+        name
+    ]
+
+
+def probe_resource(name):
+    """A resource of a device's hardware probe, for a cluster."""
+    return lambda wildcards: cluster.probe_resources(
+        PLAN.hardware[wildcards.device]["device"]
+    )[name]
 
 
 def run_dataset(wildcards):
-    run = RUNS[wildcards.key]
-    return keys.DATASET.format(scale=run.scale, key=run.dataset_key)
+    return RUNS[wildcards.key].spec.dataset
 
 
 def dataset_settings(wildcards):
-    return json.dumps(PLAN.datasets[wildcards.key], sort_keys=True)
+    return json.dumps(asdict(PLAN.datasets[wildcards.key]), sort_keys=True)
 
 
 def hardware_settings(wildcards):
@@ -97,7 +72,11 @@ def device_files(name):
 def all_device_files(name):
     """That file of every device of every run: this machine's, and those of the
     other machines' plans that were copied in with their folders."""
-    here = [f"{run.device_folder(d)}/{name}" for run in PLAN.runs for d in run.devices]
+    here = [
+        f"{run.device_folder(d)}/{name}"
+        for run in PLAN.runs
+        for d in run.spec.device_names
+    ]
     return here + imported_files(name)
 
 
@@ -117,17 +96,20 @@ def plan_change(wildcards=None):
     with it all that reads the plan: with or without Snakemake's metadata, and in a
     dry run too (this check only reads)."""
     written = Path(keys.PLAN)
-    if not written.exists() or PLAN.is_written():
+    if not written.exists() or manifest.is_written(PLAN):
         return []
     return [f"results/plan/change-{written.stat().st_mtime_ns}.stamp"]
 
 
-def hardware_threads(wildcards):
-    return PLAN.hardware[wildcards.device]["device"]["threads"]
-
-
-def hardware_gpu(wildcards):
-    return int(wildcards.device == "cuda")
+def plan_text(kind):
+    """The text of a plan file: the manifest, this machine's plan or its description."""
+    return manifest.text(
+        {
+            "manifest": lambda: manifest.manifest(PLAN),
+            "plan": lambda: manifest.machine_plan(PLAN),
+            "info": lambda: PLAN.machine_info,
+        }[kind]()
+    )
 
 
 def hardware_files():

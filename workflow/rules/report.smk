@@ -23,9 +23,9 @@ rule write_plan:
     log:
         "results/logs/write_plan.log",
     params:
-        manifest=PLAN.manifest_text(),
-        plan=PLAN.text(PLAN.machine_plan()),
-        info=PLAN.text(PLAN.machine_info),
+        manifest=plan_text("manifest"),
+        plan=plan_text("plan"),
+        info=plan_text("info"),
     script:
         "../scripts/write_plan.py"
 
@@ -69,7 +69,6 @@ rule analyse_sweep:
             caption="../report/speedup.rst",
             category="Result",
         ),
-        speedup_md="results/analysis/speedup.md",
         analysis="results/analysis/analysis.json",
     log:
         "results/logs/analyse_sweep.log",
@@ -106,7 +105,6 @@ rule write_report:
         plan="results/plan/sweep.json",
         cells="results/analysis/cells.csv",
         speedup="results/analysis/speedup.csv",
-        speedup_md="results/analysis/speedup.md",
         analysis="results/analysis/analysis.json",
         inference="results/aggregate/inference.csv",
         hardware="results/aggregate/hardware.csv",

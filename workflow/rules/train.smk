@@ -1,9 +1,10 @@
 # One job per scale times every device side by side (sweeplib/processes.py);
 # timed jobs claim every core (TIMED_THREADS: workflow.cores), so no other job
-# runs beside one, whatever --cores is. Each process sets its own torch threads per
-# device (one for cpu1, all usable cores for cpu). On a cluster (profiles/slurm),
-# a timed job asks for the cores its devices use, a GPU for CUDA, memory from
-# the estimate, and the node to itself.
+# runs beside one, whatever --cores is. Each process sets its own thread variables
+# and torch threads per device (one for cpu1, cpu_threads for cpu). On a cluster
+# (profiles/slurm), a timed job asks for what sweeplib/cluster.py gives it: the
+# cores its devices use, a GPU for CUDA, memory from the estimate, and the node to
+# itself.
 
 
 rule time_scale:
@@ -25,7 +26,7 @@ rule time_scale:
         gpu=time_resource("gpu"),
         slurm_extra=time_resource("slurm_extra"),
     params:
-        settings=run_settings,
+        run=run_spec,
     script:
         "../scripts/time_scale.py"
 
@@ -47,7 +48,7 @@ rule check_inference:
         gpu=check_resource("gpu"),
         slurm_extra=check_resource("slurm_extra"),
     params:
-        settings=run_settings,
+        run=run_spec,
     script:
         "../scripts/check_inference.py"
 
@@ -59,11 +60,11 @@ rule measure_hardware:
         "results/machines/{machine}/hardware/{device}/{key}.log",
     threads: TIMED_THREADS
     resources:
-        mem_mb=2048,
-        runtime=10,
-        cpus_per_task=hardware_threads,
-        gpu=hardware_gpu,
-        slurm_extra="--exclusive",
+        mem_mb=probe_resource("mem_mb"),
+        runtime=probe_resource("runtime"),
+        cpus_per_task=probe_resource("cpus_per_task"),
+        gpu=probe_resource("gpu"),
+        slurm_extra=probe_resource("slurm_extra"),
     params:
         settings=hardware_settings,
     script:

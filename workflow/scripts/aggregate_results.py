@@ -1,5 +1,5 @@
 """Gather every machine's timing, step, inference and hardware files into tidy tables,
-each row tagged with the machine (results folder) it comes from."""
+each row tagged with the ``machine`` (results folder) it comes from."""
 
 from pathlib import Path
 
@@ -18,7 +18,7 @@ def machine_of(path: str) -> str:
 
 
 def concat(paths) -> pd.DataFrame:
-    frames = [pd.read_csv(p).assign(host=machine_of(p)) for p in paths]
+    frames = [pd.read_csv(p).assign(machine=machine_of(p)) for p in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

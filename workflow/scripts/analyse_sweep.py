@@ -18,12 +18,11 @@ def main(snakemake) -> None:
             name: pd.read_csv(getattr(snakemake.input, name))
             for name in ("timings", "inference", "hardware")
         }
-        cells, table, summary, markdown = analyse_machines(
+        cells, table, summary = analyse_machines(
             tables["timings"], tables["inference"], tables["hardware"], manifest
         )
         write_csv(snakemake.output.cells, cells)
         write_csv(snakemake.output.speedup, table)
-        write_text(snakemake.output.speedup_md, markdown)
         write_text(
             snakemake.output.analysis,
             json.dumps(summary, indent=2, sort_keys=True) + "\n",

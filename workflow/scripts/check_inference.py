@@ -1,7 +1,6 @@
 """Reload each device's checkpoint of one scale in a fresh process and check its
 predictions."""
 
-import json
 import platform
 import time
 
@@ -14,15 +13,16 @@ from sweeplib.data import load_dataset
 from sweeplib.devices import synchronizer, torch_device
 from sweeplib.inference import ATOL, RTOL, check
 from sweeplib.logs import job
+from sweeplib.runspec import Device, RunSpec
 
 
 def check_device(
-    device: dict, checkpoint: str, predictions: str, data: dict, batch_size: int
+    device: Device, checkpoint: str, predictions: str, data: dict, batch_size: int
 ) -> dict:
     """One device's check, timed; its model is freed before the next one is loaded."""
     started_at = time.time()
-    torch.set_num_threads(device["threads"])
-    model, meta = load_checkpoint(checkpoint, torch_device(device["name"]))
+    torch.set_num_threads(device.threads)
+    model, meta = load_checkpoint(checkpoint, torch_device(device.name))
     reference = torch.load(predictions, map_location="cpu", weights_only=True)["logits"]
     where = f"scale {meta['scale']} on {meta['device']} (run {meta['run_key']})"
     result = check(
@@ -30,8 +30,8 @@ def check_device(
         data,
         reference,
         batch_size,
-        torch_device(device["name"]),
-        synchronizer(device["name"]),
+        torch_device(device.name),
+        synchronizer(device.name),
         where,
     )
     return {
@@ -49,15 +49,15 @@ def check_device(
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "check_inference") as log:
-        settings = json.loads(snakemake.params.settings)
+        spec = RunSpec.from_json(snakemake.params.run)
         data = load_dataset(snakemake.input.dataset)
-        for i, device in enumerate(settings["devices"]):
+        for i, device in enumerate(spec.devices):
             row = check_device(
                 device,
                 snakemake.input.checkpoints[i],
                 snakemake.input.predictions[i],
                 data,
-                settings["train"]["batch_size"],
+                spec.training.batch_size,
             )
             log.info("%s", row)
             write_csv(snakemake.output[i], pd.DataFrame([row]))

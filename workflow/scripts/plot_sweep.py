@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from sweeplib.atomic import atomic_path
-from sweeplib.formatting import machine_label
 from sweeplib.logs import job
+from sweeplib.machines import machine_label
 from sweeplib.plots import speedup_figure, step_time_figure
 
 
@@ -18,7 +18,7 @@ def main(snakemake) -> None:
         summary = json.loads(Path(snakemake.input.analysis).read_text())
         post = pd.read_csv(snakemake.input.post)
         plans = json.loads(Path(snakemake.input.plan).read_text())["plans"]
-        names = {host: machine_label(plan["info"]) for host, plan in plans.items()}
+        names = {tag: machine_label(plan["info"]) for tag, plan in plans.items()}
         figures = (
             (
                 speedup_figure(cells, table, summary, post, names),

@@ -5,18 +5,21 @@ import pandas as pd
 from sweeplib.atomic import write_csv
 from sweeplib.checkpoint import load_checkpoint
 from sweeplib.logs import job
-from sweeplib.toy import X_TEST, Y_TEST, predict
+from sweeplib.toy import predict, tensors
 
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "predict_toy") as log:
         model, _ = load_checkpoint(snakemake.input.checkpoint)
-        predicted = predict(model, X_TEST)
+        data = tensors()
+        predicted = predict(model, data["X_test"])
         rows = [
             {"x1": float(x[0]), "x2": float(x[1]), "label": int(y), "predicted": int(p)}
-            for x, y, p in zip(X_TEST, Y_TEST, predicted)
+            for x, y, p in zip(data["X_test"], data["Y_test"], predicted)
         ]
-        log.info("predictions %s, labels %s", predicted.tolist(), Y_TEST.tolist())
+        log.info(
+            "predictions %s, labels %s", predicted.tolist(), data["Y_test"].tolist()
+        )
         write_csv(snakemake.output[0], pd.DataFrame(rows))
 
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from sweeplib import toy
 from sweeplib.atomic import write_csv
 from sweeplib.checkpoint import save_checkpoint
 from sweeplib.logs import job
@@ -13,9 +14,11 @@ def main(snakemake) -> None:
         model, batches, evals = train_toy()
         for b in batches:
             log.info(
-                "Epoch: %02d/03 | Batch: %02d/02 | Train Loss: %.2f",
+                "Epoch: %02d/%02d | Batch: %02d/%02d | Train Loss: %.2f",
                 b["epoch"],
+                toy.EPOCHS,
                 b["batch"],
+                toy.BATCHES_PER_EPOCH,
                 b["loss"],
             )
         save_checkpoint(snakemake.output.checkpoint, model, {"example": "toy"})

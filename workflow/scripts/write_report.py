@@ -20,7 +20,6 @@ def main(snakemake) -> None:
             cells=pd.read_csv(i.cells),
             table=pd.read_csv(i.speedup),
             summary=json.loads(Path(i.analysis).read_text()),
-            speedup_md=Path(i.speedup_md).read_text(),
             inference=pd.read_csv(i.inference),
             hardware=pd.read_csv(i.hardware),
             timings=pd.read_csv(i.timings),

@@ -4,22 +4,46 @@ The workflow's entry scripts (one per rule, in ``workflow/scripts/``) are thin:
 they read Snakemake's inputs and call plain functions from these modules, which
 the tests import directly. Where to look:
 
-- the experiment: ``sizes`` (the model's widths and parameter count), ``model``,
-  ``data`` (the synthetic data and its loaders), ``toy`` (the post's Part 1);
+- the experiment: ``sizes`` (the model's widths, parameter count, bytes and
+  FLOPs per step), ``model``, ``data`` (the synthetic data and its loaders),
+  ``toy`` (the post's Part 1);
 - the config and the plan: ``config`` (validation, renamed keys, each scale's
-  settings), ``schedule`` (which steps a process runs and times), ``devices``,
-  ``memory`` (footprints and whether models can share a process), ``plan``
-  (scales into keyed runs), ``keys`` (how every cache key is formed, and which
-  code each result depends on);
+  effective settings), ``runspec`` (a run, typed), ``schedule`` (which steps a
+  process runs and times), ``devices`` (names, threads, pools, sync),
+  ``probe`` (what torch offers here, asked in a process of its own),
+  ``memory`` (footprints), ``plan`` (scales into keyed runs), ``keys`` (how
+  every cache key is formed, and which code each result depends on),
+  ``machines`` (results folders, hardware tags, labels, other machines'
+  plans), ``manifest`` (the plan files), ``cluster`` (what a cluster gives
+  each job), ``startup`` (what happens while Snakemake reads the workflow);
 - the measurement: ``timing`` (how a step is timed; rounds of interleaved
-  windows), ``worker`` (one timing process), ``processes`` (a scale's job: its
-  processes and each device's files), ``checkpoint``, ``inference``,
-  ``hardware``, ``env``;
+  windows), ``worker`` (one timing process's entry) and ``training`` (its
+  work), ``processes`` (a scale's job: its processes and each device's
+  files), ``checkpoint``, ``inference``, ``hardware``, ``env``;
 - the analysis: ``speedup`` (paired ratios and their intervals), ``crossover``
   (how the crossover is computed and stated), ``costmodel`` (the cache and
-  memory regimes), ``analysis`` (cells, and all of it together);
+  memory regimes), ``analysis`` (cells, bounds, and all of it together);
 - the output: ``report`` (what the report says, section by section, with
   ``templates/report.md.j2``), ``plots``, ``formatting``;
 - the plumbing: ``atomic`` (complete-or-absent writes), ``logs`` (a job's log),
   ``invocation`` (whether Snakemake will run jobs), ``locks`` (stale locks).
+
+How a run travels, for the next engineer: ``config/config.yaml`` is validated
+with the schema's defaults (``config.validate_config``); each scale entry's
+effective ``train`` and ``timing`` sections (``config.scale_sections``) become a
+``runspec.RunSpec`` with the devices the probe found (``plan.Planner``), whose
+pairing ``plan.choose_pairing`` settles; ``RunSpec.key`` names its folder. The
+rule passes ``RunSpec.to_json()`` as its only parameter; ``time_scale.py``
+reads it back (``from_json``) into a ``processes.ScaleJob``, which gives each of
+``RunSpec.processes()`` a spec (``processes.worker_spec``) that a fresh
+``python -m sweeplib.worker`` reads back into the same ``RunSpec``. Nothing on
+the way reads a run's settings by string. A new setting that changes what is
+measured belongs in ``RunSpec`` (and so in the key); one that only changes the
+analysis belongs in ``analysis`` and the manifest.
+
+The layers import downwards only: entry scripts, then the output and analysis
+modules, then measurement, then the plan and config, then the experiment and
+plumbing. Only ``training``, ``timing``, ``hardware``, ``checkpoint``,
+``inference``, ``model``, ``data`` and the toy's functions import torch;
+Snakemake's own process never does.
 """

@@ -10,8 +10,7 @@ import pandas as pd
 
 from . import costmodel, crossover
 from .devices import SEPARATE
-from .formatting import speedup_markdown
-from .sizes import ModelSizes
+from .sizes import STATE_BYTES_PER_PARAM, ModelSizes
 from .speedup import speedup_table
 
 CELL = ["scale", "device"]
@@ -22,34 +21,31 @@ def analyse_machines(
     inference: pd.DataFrame,
     hardware: pd.DataFrame,
     manifest: dict,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict, str]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Every machine's cells, speedups and summary, each against that machine's own
-    baseline; and the speedup tables in markdown, one block per machine."""
+    baseline (values: the report formats them)."""
     settings = manifest["analysis"]
-    cells, tables, summaries, markdown = [], [], {}, []
-    for host, plan in manifest["plans"].items():
-        w = timings[timings["host"] == host]
+    cells, tables, summaries = [], [], {}
+    for machine, plan in manifest["plans"].items():
+        w = timings[timings["machine"] == machine]
         if w.empty:
             continue
-        hw = hardware[hardware["host"] == host]
+        hw = hardware[hardware["machine"] == machine]
         c = with_bounds(
             cell_table(w, hw, settings["spread_flag"]),
             hw,
             settings["implausible_margin"],
-        ).assign(host=host)
-        spans = timed_spans(w, inference[inference["host"] == host], hw)
-        t, summaries[host] = analyse(
+        ).assign(machine=machine)
+        spans = timed_spans(w, inference[inference["machine"] == machine], hw)
+        t, summaries[machine] = analyse(
             c, w, plan["baseline"], settings, plan["scales"], spans
         )
         cells.append(c)
-        tables.append(t.assign(host=host))
-        block = speedup_markdown(c, t, plan["baseline"])
-        markdown.append(f"<!-- machine: {host} -->\n{block}")
+        tables.append(t.assign(machine=machine))
     return (
         pd.concat(cells, ignore_index=True),
         pd.concat(tables, ignore_index=True),
         {"machines": summaries},
-        "\n".join(markdown),
     )
 
 
@@ -59,7 +55,7 @@ def timing_processes(timings: pd.DataFrame) -> pd.DataFrame:
     one per device: ``held`` names that device, and is empty otherwise."""
     held = timings["device"].where(timings["pairing"] == SEPARATE, "")
     return timings.assign(held=held).drop_duplicates(
-        ["host", "run_key", "process", "held"]
+        ["machine", "run_key", "process", "held"]
     )
 
 
@@ -116,7 +112,7 @@ def cell_table(
             "device_name": first["device_name"],
             "threads": by["threads"].agg(lambda t: int(t.mode().iloc[0])),
             "threads_requested": first["threads_requested"],
-            "machine": first["machine"],
+            "hardware_tag": first["hardware_tag"],
             "run_key": first["run_key"],
             "pairing": first["pairing"],
             "windows": by.size(),
@@ -190,7 +186,7 @@ def with_bounds(
 
     Two bounds, the larger counts: the FLOPs of a step over the device's measured
     matrix throughput, always; the bytes a step moves over its measured copy
-    bandwidth, where the weights and gradients (8 bytes per parameter) are at least
+    bandwidth, where the weights and gradients (``STATE_BYTES_PER_PARAM``) are at least
     the probe's own buffers: smaller ones may be served from a cache, faster than
     the copy streamed from memory."""
     probe = hardware.drop_duplicates("device").set_index("device")
@@ -199,7 +195,8 @@ def with_bounds(
     sizes = [ModelSizes.for_scale(int(s)) for s in out["scale"]]
     out["flops_per_step"] = [z.flops_per_step(b) for z, b in zip(sizes, batch)]
     flops_bound = out["flops_per_step"] / out["device"].map(probe["flops"])
-    streamed = 8 * out["params"] >= out["device"].map(probe["copy_bytes"])
+    state = STATE_BYTES_PER_PARAM * out["params"]
+    streamed = state >= out["device"].map(probe["copy_bytes"])
     bytes_bound = out["bytes_per_step"] / out["device"].map(probe["bandwidth_Bps"])
     out["bound_s"] = pd.concat(
         [flops_bound, bytes_bound.where(streamed, 0.0)], axis=1

@@ -13,25 +13,19 @@ training set, too few steps for the timing schedule) follow.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator
 
-from .schedule import Schedule, protocol_steps
+from .runspec import Timing, Training, schedule_of
 
-# Settings a scale entry may override, and the section of the config each lives in.
-OVERRIDABLE = {
-    "epochs": "train",
-    "batch_size": "train",
-    "lr": "train",
-    "warmup_steps": "timing",
-    "processes": "timing",
-    "rounds": "timing",
-    "steps_per_window": "timing",
-    "switch_steps": "timing",
-}
+# The schema: the one place the settings, their defaults and what a scale entry may
+# override are stated.
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
 
 # Keys renamed since earlier versions: old name -> new name (in `timing` and in scale
 # entries).
@@ -107,28 +101,53 @@ def translate_renamed(config: dict) -> tuple[list[str], list[str]]:
     return notes, problems
 
 
-def scale_settings(config: dict, entry) -> dict:
-    """The effective settings of one scale: the global ones with the entry's overrides
-    applied."""
-    out = {"scale": entry["scale"] if isinstance(entry, dict) else entry}
-    for key, section in OVERRIDABLE.items():
-        out[key] = config[section][key]
+def overridable(schema: dict) -> dict[str, str]:
+    """Settings a scale entry may override, and the section each lives in: the
+    properties of a scale entry in the schema, other than ``scale``."""
+    entry = next(
+        b for b in schema["properties"]["scales"]["items"]["anyOf"] if "properties" in b
+    )
+    sections = ("train", "timing")
+    return {
+        key: next(s for s in sections if key in schema["properties"][s]["properties"])
+        for key in entry["properties"]
+        if key != "scale"
+    }
+
+
+@functools.cache
+def _overridable() -> dict[str, str]:
+    return overridable(load_schema(SCHEMA))
+
+
+def scale_of(entry) -> int:
+    return entry["scale"] if isinstance(entry, dict) else entry
+
+
+def scale_sections(config: dict, entry) -> dict[str, dict]:
+    """The effective ``train`` and ``timing`` settings of one scale: the global ones
+    with the entry's overrides applied."""
+    out = {section: dict(config[section]) for section in ("train", "timing")}
     if isinstance(entry, dict):
-        out.update({k: v for k, v in entry.items() if k != "scale"})
+        for key, value in entry.items():
+            if key != "scale":
+                out[_overridable()[key]][key] = value
     return out
 
 
 def _semantic_problems(config: dict) -> list[str]:
     problems, seen = [], {}
     for i, entry in enumerate(config["scales"]):
-        s = scale_settings(config, entry)
-        if s["scale"] in seen:
+        scale = scale_of(entry)
+        if scale in seen:
             problems.append(
-                f"scales[{i}] = {s['scale']} duplicates scales[{seen[s['scale']]}]; "
+                f"scales[{i}] = {scale} duplicates scales[{seen[scale]}]; "
                 "allowed: each scale once"
             )
-        seen.setdefault(s["scale"], i)
-        problems += _protocol_problems(s, i, entry, config["data"]["n_train"])
+        seen.setdefault(scale, i)
+        problems += _protocol_problems(
+            scale, scale_sections(config, entry), i, entry, config["data"]["n_train"]
+        )
     return list(dict.fromkeys(problems))
 
 
@@ -136,22 +155,23 @@ def _where(i: int, entry, key: str) -> str:
     """Where a scale's effective value was set: its entry, or the global section."""
     if isinstance(entry, dict) and key in entry:
         return f"scales[{i}].{key}"
-    return f"{OVERRIDABLE[key]}.{key}"
+    return f"{_overridable()[key]}.{key}"
 
 
-def _protocol_problems(s: dict, i: int, entry, n_train: int) -> list[str]:
+def _protocol_problems(scale: int, s: dict, i: int, entry, n_train: int) -> list[str]:
     """A batch larger than the training set, or a schedule the protocol cannot hold."""
-    if s["batch_size"] > n_train:
+    batch = s["train"]["batch_size"]
+    if batch > n_train:
         return [
-            f"{_where(i, entry, 'batch_size')} = {s['batch_size']} is larger than the "
+            f"{_where(i, entry, 'batch_size')} = {batch} is larger than the "
             f"training set; allowed: at most data.n_train = {n_train}"
         ]
     try:
-        Schedule.from_settings(s, protocol_steps(s["epochs"], n_train, s["batch_size"]))
+        schedule_of(Training(**s["train"]), Timing(**s["timing"]), n_train)
     except ValueError as exc:
         keys = ("warmup_steps", "rounds", "switch_steps", "steps_per_window")
-        names = ", ".join(f"{_where(i, entry, k)} = {s[k]!r}" for k in keys)
-        return [f"scale {s['scale']}: {names}: {exc}"]
+        names = ", ".join(f"{_where(i, entry, k)} = {s['timing'][k]!r}" for k in keys)
+        return [f"scale {scale}: {names}: {exc}"]
     return []
 
 

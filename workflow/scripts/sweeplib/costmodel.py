@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STATE_BYTES_PER_PARAM = 8  # a float32 weight and its gradient
+from .sizes import STATE_BYTES_PER_PARAM
 
 
 @dataclass

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
-import re
 import subprocess
 import sys
 from importlib import metadata
@@ -107,35 +105,3 @@ def host_environment() -> dict:
         "python": platform.python_version(),
         "torch": torch_version(),
     }
-
-
-def host_tag(env: dict, accelerators: dict[str, str]) -> str:
-    """The name of this machine's results folder: readable, and unique to its CPU,
-    core count, accelerators and torch build (``accelerators`` maps each accelerator
-    device to its hardware name)."""
-    text = "|".join(
-        [
-            env["cpu_model"],
-            str(env["usable_cores"]),
-            env["torch"],
-            *(f"{d}={n}" for d, n in sorted(accelerators.items())),
-        ]
-    )
-    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    cpu = re.sub(r"[^a-z0-9]+", "-", env["cpu_model"].lower()).strip("-")
-    cpu = cpu[:24].strip("-")
-    kinds = "+".join(sorted(accelerators)) or "cpu"
-    return f"{cpu}-{env['usable_cores']}c-{kinds}-{digest}"
-
-
-def machine_id(device_name: str, env: dict) -> str:
-    """A short tag of the hardware class and software a result belongs to.
-
-    Results carry it so that tables never mix machines silently: two machines
-    share a tag only if they have the same device, CPU model, core count and
-    torch build.
-    """
-    text = "|".join(
-        [device_name, env["cpu_model"], str(env["usable_cores"]), env["torch"]]
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:8]

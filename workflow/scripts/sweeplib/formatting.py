@@ -95,11 +95,3 @@ def speedup_markdown(cells: pd.DataFrame, table: pd.DataFrame, baseline: str) ->
         )
         rows.append(row)
     return markdown_table(pd.DataFrame(rows))
-
-
-def machine_label(info: dict) -> str:
-    """A machine as tables and plots name it (``info``: its machine.json)."""
-    accelerators = ", ".join(info["accelerators"].values())
-    extra = f" + {accelerators}" if accelerators else ""
-    cores = f"{info['usable_cores']} cores"
-    return f"{info['cpu_model']}, {cores}{extra}, torch {info['torch']}"

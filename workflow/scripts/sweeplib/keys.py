@@ -34,7 +34,6 @@ import json
 from pathlib import Path
 
 from .devices import ACCELERATORS
-from .sizes import ModelSizes
 
 # Where each kind of result lives; {key} is its cache key. What a machine
 # measured lives in a folder of its own ({machine}: ``env.host_tag``), with its
@@ -94,63 +93,6 @@ def code_digest(scripts: list[str], scripts_dir: str | Path) -> str:
 
 
 # --- what each result is keyed on ---------------------------------------------
-
-
-def dataset_settings(
-    sizes: ModelSizes, data: dict, torch_version: str, code: str
-) -> dict:
-    return {
-        "num_inputs": sizes.num_inputs,
-        "n_train": data["n_train"],
-        "n_test": data["n_test"],
-        "seed": data["seed"],
-        "torch": torch_version,
-        "code": code,
-    }
-
-
-def scale_run_settings(
-    scale: dict,
-    train: dict,
-    timing: dict,
-    data: dict,
-    devices: list[dict],
-    pairing: str,
-    torch_version: str,
-    code: str,
-) -> dict:
-    """Everything that determines a scale's timing run; ``scale`` holds its effective
-    settings (``config.scale_settings``), ``data`` its dataset's settings and key."""
-    sizes = ModelSizes.for_scale(scale["scale"])
-    return {
-        "scale": scale["scale"],
-        "sizes": sizes.to_dict(),
-        "params": sizes.num_params,
-        "data": data,
-        "train": {
-            "epochs": scale["epochs"],
-            "batch_size": scale["batch_size"],
-            "lr": scale["lr"],
-            "model_seed": train["model_seed"],
-            "loader": train["loader"],
-            "num_workers": train["num_workers"],
-        },
-        "timing": {
-            "processes": scale["processes"],
-            "rounds": scale["rounds"],
-            "steps_per_window": scale["steps_per_window"],
-            "warmup_steps": scale["warmup_steps"],
-            "switch_steps": scale["switch_steps"],
-            "order_seed": timing["order_seed"],
-            "accelerator_warmup_s": timing["accelerator_warmup_s"],
-            "accelerator_switch_s": timing["accelerator_switch_s"],
-            "mimic_post_prints": timing["mimic_post_prints"],
-        },
-        "devices": devices,
-        "pairing": pairing,
-        "torch": torch_version,
-        "code": code,
-    }
 
 
 def hardware_settings(device: dict, probe: dict, torch_version: str, code: str) -> dict:

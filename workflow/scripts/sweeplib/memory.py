@@ -78,18 +78,6 @@ def data_bytes(sizes: ModelSizes, n_train: int, n_test: int) -> int:
     return BYTES_PER_FLOAT * n * sizes.num_inputs + 8 * n
 
 
-def run_footprint(settings: dict) -> tuple[dict[str, ModelFootprint], int]:
-    """Each device's model footprint and the dataset's bytes, from a scale's run
-    settings (``keys.scale_run_settings``)."""
-    sizes = ModelSizes(**settings["sizes"])
-    batch_size, data = settings["train"]["batch_size"], settings["data"]
-    models = {
-        d["name"]: model_footprint(sizes, batch_size, d["name"])
-        for d in settings["devices"]
-    }
-    return models, data_bytes(sizes, data["n_train"], data["n_test"])
-
-
 def timing_needs(models: dict[str, ModelFootprint], data: int) -> dict[str, int]:
     """Bytes per memory pool of a timing process training ``models`` side by side."""
     needs = process_needs(models, data)

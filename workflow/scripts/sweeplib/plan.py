@@ -1,30 +1,39 @@
-"""The plan of a sweep: the validated config expanded into one timing run per scale
-(its devices interleaved in one process, or in processes of their own when their
-models do not fit in memory together), the datasets, the hardware probes and the
-toy example, each keyed (``keys.py``); and the manifest the aggregation reads."""
+"""The plan of a sweep: the validated config expanded into one typed run per scale
+(``runspec.RunSpec``; its devices interleaved in one process, or in processes of
+their own when they cannot share one), the datasets, the hardware probes and
+the toy example, each keyed (``keys.py``).
+
+Planning only: what a cluster gives each job is ``cluster.py``, the other
+machines' folders ``machines.py``, the files the plan writes ``manifest.py``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import devices as dev
 from . import keys
-from .config import ConfigError, scale_settings, validate_config
+from .config import ConfigError, scale_of, scale_sections, validate_config
 from .devices import INTERLEAVED, SEPARATE
-from .env import hardware_name, host_environment, host_tag, machine_id
+from .env import hardware_name, host_environment
+from .machines import (
+    accelerator_identity,
+    describe_machine,
+    hardware_tag,
+    other_machines,
+)
 from .memory import (
     available_host_memory,
     check_needs,
     fits,
-    run_footprint,
     shortfall,
     timing_needs,
 )
 from .probe import machine_facts
-from .sizes import ModelSizes
+from .runspec import Dataset, Device, RunSpec
 
 # The entry scripts (in workflow/scripts/) behind each kind of result.
 DATA_SCRIPTS = ["make_dataset.py"]
@@ -53,17 +62,20 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True)
 class ScaleRun:
-    """One scale's timing job: every device of the sweep, timed together."""
+    """One scale's timing job on a machine: its run, and why its devices were timed
+    in separate processes, if they were."""
 
     machine: str  # the results folder of the machine that runs it
-    scale: int
-    key: str
-    dataset_key: str
-    devices: tuple[str, ...]
-    # INTERLEAVED: one process holds every device; SEPARATE: one process per device.
-    pairing: str
-    settings: dict
-    pairing_reason: str = ""  # why SEPARATE: memory, or a BLAS that fixes its threads
+    spec: RunSpec
+    pairing_reason: str = ""  # memory, or a BLAS that fixes its threads
+
+    @property
+    def scale(self) -> int:
+        return self.spec.scale
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
 
     @property
     def folder(self) -> str:
@@ -72,41 +84,17 @@ class ScaleRun:
     def device_folder(self, device: str) -> str:
         return f"{self.folder}/{device}"
 
-    def resources(self, job: str) -> dict:
-        """What a cluster should give this run's ``time`` or ``check`` job: memory from
-        the estimate (with a fifth more), a time limit, every core its devices use, a
-        GPU for CUDA, and the node to itself (nothing may share a timed job's cores)."""
-        s = self.settings
-        models, nbytes = run_footprint(s)
-        held = (
-            [models]
-            if self.pairing == INTERLEAVED
-            else [{d: m} for d, m in models.items()]
-        )
-        needs = (
-            [timing_needs(h, nbytes) for h in held]
-            if job == "time"
-            else [check_needs(models, nbytes)]
-        )
-        return {
-            "mem_mb": int(1.2 * max(n["host"] for n in needs) / 2**20) + 1,
-            "runtime": runtime_minutes(s, len(self.devices)) if job == "time" else 30,
-            "cpus_per_task": max(d["threads"] for d in s["devices"]),
-            "gpu": int("cuda" in self.devices),
-            "slurm_extra": "--exclusive",
-        }
-
 
 @dataclass
 class Plan:
-    machine: str  # this machine's results folder (env.host_tag)
+    machine: str  # this machine's results folder (machines.machine_tag)
     machine_info: dict
     config: dict
     devices: list[str]
     baseline: str
     runs: list[ScaleRun]
     skipped: list[dict]
-    datasets: dict[str, dict]
+    datasets: dict[str, Dataset]
     hardware: dict[str, dict]
     toy_key: str
     aggregation_code: str
@@ -115,82 +103,6 @@ class Plan:
     imported: dict[str, dict] = field(default_factory=dict)  # other machines' plans
     free: dict[str, int] = field(default_factory=dict)  # memory planned with, per pool
     facts: dict = field(default_factory=dict)  # what torch offers here (probe.py)
-
-    def manifest(self) -> dict:
-        """What the aggregation reads: every machine's plan, and how to analyse them."""
-        return {
-            "machine": self.machine,
-            "plans": {self.machine: self.machine_plan(), **self.imported},
-            "analysis": self.config["analysis"],
-            "toy_key": self.toy_key,
-            "code": self.aggregation_code,
-        }
-
-    def machine_plan(self) -> dict:
-        """This machine's runs and how it ran them; travels with its results folder."""
-        return {
-            "machine": self.machine,
-            "info": self.machine_info,
-            "baseline": self.baseline,
-            "devices": self.devices,
-            "scales": [
-                r["scale"] if isinstance(r, dict) else r for r in self.config["scales"]
-            ],
-            "analysis": self.config["analysis"],
-            "runs": [
-                {
-                    "scale": r.scale,
-                    "key": r.key,
-                    "folder": r.folder,
-                    "devices": list(r.devices),
-                    "params": r.settings["params"],
-                    "pairing": r.pairing,
-                    "pairing_reason": r.pairing_reason,
-                    "processes": r.settings["timing"]["processes"],
-                }
-                for r in self.runs
-            ],
-            "skipped": self.skipped,
-            "hardware": {
-                d: {
-                    **h,
-                    "file": keys.HARDWARE.format(
-                        machine=self.machine, device=d, key=h["key"]
-                    ),
-                }
-                for d, h in self.hardware.items()
-            },
-            "environment": self.environment,
-            "config": self.config,
-        }
-
-    def text(self, obj: dict) -> str:
-        return json.dumps(obj, indent=2, sort_keys=True) + "\n"
-
-    @property
-    def key(self) -> str:
-        return keys.digest(self.manifest())
-
-    def manifest_text(self) -> str:
-        return self.text(self.manifest())
-
-    def is_written(self, path: str = keys.PLAN) -> bool:
-        """Whether ``path`` already holds this plan (read only: a dry run may ask)."""
-        p = Path(path)
-        return p.exists() and p.read_text() == self.manifest_text()
-
-
-def runtime_minutes(settings: dict, devices: int) -> int:
-    """A generous time limit for a scale's timing job: a minute per process to start
-    and build, and every step at 10 ms plus 10 ns per parameter (a slow CPU thread)."""
-    t = settings["timing"]
-    per_window = t["switch_steps"] + (
-        t["steps_per_window"] if t["steps_per_window"] != "all" else 1000
-    )
-    steps = t["warmup_steps"] + t["rounds"] * per_window
-    step_s = 0.01 + 1e-8 * settings["params"]
-    seconds = t["processes"] * devices * (60 + steps * step_s)
-    return int(seconds / 60) + 10
 
 
 def plan_sweep(
@@ -215,18 +127,22 @@ def plan_sweep(
         raise PlanError(str(exc)) from exc
     env = {**host_environment(), **torch_environment(facts)}
     machine, info = describe_machine(env, facts)
-    identity = [device_identity(d, config["cpu_threads"], env, facts) for d in devices]
-    free = free_memory(devices, memory, facts)
     planner = Planner(
-        machine, config, identity, env, code_digests(scripts), free, facts
+        machine,
+        config,
+        tuple(device_identity(d, config["cpu_threads"], env, facts) for d in devices),
+        env,
+        code_digests(scripts),
+        free_memory(devices, memory, facts),
+        facts,
     )
     runs, skipped, datasets = [], [], {}
     for entry in config["scales"]:
-        run, skips, dataset = planner.plan_scale(scale_settings(config, entry))
+        run, skips, dataset = planner.plan_scale(entry)
         skipped += skips
         if run:
             runs.append(run)
-            datasets[run.dataset_key] = dataset
+            datasets[dataset.key] = dataset
     toy_key = keys.digest(keys.toy_settings(env["torch"], planner.code["toy"]))
     imported, import_notes = other_machines(machine)
     return Plan(
@@ -244,38 +160,9 @@ def plan_sweep(
         notes + import_notes,
         env,
         imported,
-        free,
+        planner.free,
         facts,
     )
-
-
-def other_machines(
-    machine: str, results: Path = Path("results")
-) -> tuple[dict, list[str]]:
-    """The plans of the other machines whose folders were copied into
-    ``results/machines`` (read only), and a note for each folder that is not one."""
-    plans, notes = {}, []
-    for path in sorted(results.glob("machines/*/plan.json")):
-        tag = path.parent.name
-        if tag == machine:
-            continue
-        try:
-            plan = json.loads(path.read_text())
-            ok = plan["machine"] == tag and {
-                "runs",
-                "baseline",
-                "devices",
-                "info",
-            } <= set(plan)
-        except (ValueError, KeyError, TypeError):
-            ok = False
-        if ok:
-            plans[tag] = plan
-        else:
-            notes.append(
-                f"{path} is not a machine's plan written by this workflow; ignored"
-            )
-    return plans, notes
 
 
 def code_digests(scripts: Path) -> dict[str, str]:
@@ -296,65 +183,45 @@ class Planner:
 
     machine: str
     config: dict
-    identity: list[dict]  # each device's name, threads, hardware and machine tag
+    devices: tuple[Device, ...]
     env: dict
     code: dict[str, str]
     free: dict[str, int]  # bytes free per memory pool
     facts: dict  # what torch offers here (probe.py)
 
-    @property
-    def devices(self) -> list[str]:
-        return [d["name"] for d in self.identity]
-
-    def plan_scale(self, s: dict) -> tuple[ScaleRun | None, list[dict], dict]:
+    def plan_scale(self, entry) -> tuple[ScaleRun | None, list[dict], Dataset]:
         """One scale's run (None if it cannot fit), its skipped rows, its dataset."""
-        sizes = ModelSizes.for_scale(s["scale"])
-        data = keys.dataset_settings(
-            sizes, self.config["data"], self.env["torch"], self.code["data"]
+        spec = RunSpec.from_config(
+            scale_sections(self.config, entry),
+            scale_of(entry),
+            self.config["data"],
+            self.devices,
+            INTERLEAVED,
+            self.env["torch"],
+            self.code,
         )
-        dataset_key = keys.digest(data)
-        settings = {
-            pairing: keys.scale_run_settings(
-                s,
-                self.config["train"],
-                self.config["timing"],
-                {**data, "key": dataset_key},
-                self.identity,
-                pairing,
-                self.env["torch"],
-                self.code["run"],
-            )
-            for pairing in (INTERLEAVED, SEPARATE)
-        }
-        pairing, reason = choose_pairing(self.machine, self.free, settings, self.facts)
+        pairing, reason = choose_pairing(self.machine, self.free, spec, self.facts)
         if pairing is None:
-            skipped = {
-                "scale": s["scale"],
-                "params": sizes.num_params,
-                "reason": reason,
-            }
-            return None, [{**skipped, "device": d} for d in self.devices], data
-        chosen = settings[pairing]
-        run = ScaleRun(
-            self.machine,
-            s["scale"],
-            keys.digest(chosen),
-            dataset_key,
-            tuple(self.devices),
-            pairing,
-            chosen,
-            reason if pairing == SEPARATE else "",
-        )
-        return run, [], data
+            skipped = {"scale": spec.scale, "params": spec.params, "reason": reason}
+            return (
+                None,
+                [{**skipped, "device": d.name} for d in self.devices],
+                spec.data,
+            )
+        why = reason if pairing == SEPARATE else ""
+        return ScaleRun(self.machine, spec.with_pairing(pairing), why), [], spec.data
 
     def hardware(self) -> dict[str, dict]:
         """Each device's hardware probe, keyed."""
         probes = {}
-        for ident in self.identity:
+        for device in self.devices:
             h = keys.hardware_settings(
-                ident, self.config["hardware"], self.env["torch"], self.code["hardware"]
+                asdict(device),
+                self.config["hardware"],
+                self.env["torch"],
+                self.code["hardware"],
             )
-            probes[ident["name"]] = {**h, "key": keys.digest(h)}
+            probes[device.name] = {**h, "key": keys.digest(h)}
         return probes
 
 
@@ -369,22 +236,20 @@ def torch_environment(facts: dict) -> dict:
     }
 
 
-def describe_machine(env: dict, facts: dict) -> tuple[str, dict]:
-    """This machine's results folder name, and its description (machine.json)."""
-    accelerators = {d: a["name"] for d, a in facts["accelerators"].items()}
-    machine = host_tag(env, accelerators)
-    return machine, {"tag": machine, **env, "accelerators": accelerators}
-
-
-def device_identity(device: str, cpu_threads, env: dict, facts: dict) -> dict:
-    """What identifies a device's results: name, threads, hardware, machine tag."""
+def device_identity(device: str, cpu_threads, env: dict, facts: dict) -> Device:
+    """What identifies a device's results: name, threads, hardware, hardware tag."""
     hardware = hardware_name(device, facts)
-    return {
-        "name": device,
-        "threads": dev.device_threads(device, cpu_threads, facts),
-        "hardware": hardware,
-        "machine": machine_id(hardware, env),
-    }
+    identity = (
+        accelerator_identity(facts["accelerators"][device])
+        if device in facts["accelerators"]
+        else hardware
+    )
+    return Device(
+        name=device,
+        threads=dev.device_threads(device, cpu_threads, facts),
+        hardware=hardware,
+        hardware_tag=hardware_tag(identity, env),
+    )
 
 
 def free_memory(
@@ -405,22 +270,20 @@ def free_memory(
 
 
 def choose_pairing(
-    machine: str, free: dict[str, int], settings: dict[str, dict], facts: dict
+    machine: str, free: dict[str, int], spec: RunSpec, facts: dict
 ) -> tuple[str | None, str]:
     """How a scale's devices are timed: interleaved in one process if their models fit
     in memory together and every device can run at its own threads there; else each
     in processes of its own (with the reason); None (with the reason) if even one
     model alone does not fit. A scale already measured keeps its results, whatever
-    memory is free today. ``settings`` holds the run's settings per pairing; ``facts``
-    tell how torch's BLAS takes its threads (``devices.threads_fixed_at_load``)."""
-    models, nbytes = run_footprint(settings[INTERLEAVED])
+    memory is free today. ``facts`` tell how torch's BLAS takes its threads
+    (``devices.threads_fixed_at_load``)."""
+    models, nbytes = spec.footprint()
     check = check_needs(models, nbytes)
-    apart = why_apart(settings[INTERLEAVED], models, nbytes, free, facts)
-    devices = [d["name"] for d in settings[INTERLEAVED]["devices"]]
+    apart = why_apart(spec, models, nbytes, free, facts)
     for pairing in (INTERLEAVED, SEPARATE):
-        scale, key = settings[pairing]["scale"], keys.digest(settings[pairing])
-        run = keys.RUN.format(machine=machine, scale=scale, key=key)
-        if all((Path(run) / d / "timings.csv").exists() for d in devices):
+        run = ScaleRun(machine, spec.with_pairing(pairing))
+        if all((Path(run.device_folder(d)) / "timings.csv").exists() for d in models):
             if pairing == SEPARATE and not apart:
                 apart = "so it was planned when it was measured (memory was short then)"
             return pairing, apart if pairing == SEPARATE else "already measured"
@@ -434,10 +297,10 @@ def choose_pairing(
 
 
 def why_apart(
-    settings: dict, models: dict, nbytes: int, free: dict[str, int], facts: dict
+    spec: RunSpec, models: dict, nbytes: int, free: dict[str, int], facts: dict
 ) -> str:
     """Why a scale's devices cannot share a process ("" if they can)."""
-    threads = sorted({d["threads"] for d in settings["devices"]})
+    threads = sorted({d.threads for d in spec.devices})
     if len(threads) > 1 and dev.threads_fixed_at_load(facts):
         return (
             f"torch's BLAS ({facts['blas']}) keeps the thread count it loaded with, "
@@ -447,8 +310,6 @@ def why_apart(
     together = timing_needs(models, nbytes)
     if not fits(together, free):
         return (
-            "the models did not fit in memory together ("
-            + shortfall(together, free)
-            + ")"
+            f"the models did not fit in memory together ({shortfall(together, free)})"
         )
     return ""

@@ -17,17 +17,17 @@ from .formatting import finite, labels_of  # noqa: E402
 
 def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
     """(rows, colour, label) of each curve: every machine's devices, baseline first; a
-    label names the machine when there are several (``names``: host -> its name)."""
+    label names the machine when there are several (``names``: machine -> its label)."""
     out = []
-    for host, s in summary["machines"].items():
-        mine = frame[frame["host"] == host]
+    for tag, s in summary["machines"].items():
+        mine = frame[frame["machine"] == tag]
         labels = labels_of(mine) if "threads" in mine else {}
         for device in device_order(mine["device"], s["baseline"]):
             label = labels.get(device, device.upper())
             if len(summary["machines"]) > 1:
-                label = f"{names.get(host, host)}: {label}"
+                label = f"{names.get(tag, tag)}: {label}"
             rows = mine[mine["device"] == device].sort_values("params")
-            out.append((host, device, rows, f"C{len(out) % 10}", label))
+            out.append((tag, device, rows, f"C{len(out) % 10}", label))
     return out
 
 
@@ -40,7 +40,7 @@ def step_time_figure(
     """Median window per size with the windows' IQR, each device's cost model dashed,
     sizes the model misses ringed, and the post's times per step."""
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for host, device, g, colour, label in curves(cells, summary, names or {}):
+    for tag, device, g, colour, label in curves(cells, summary, names or {}):
         bars(
             ax,
             g,
@@ -50,7 +50,7 @@ def step_time_figure(
             colour,
             f"{label} (median window, IQR)",
         )
-        fit = summary["machines"][host]["fits"].get(device)
+        fit = summary["machines"][tag]["fits"].get(device)
         if fit:
             draw_model(ax, g, fit, colour, label)
     for marker, device in (("s", "cpu"), ("^", "mps")):
@@ -118,16 +118,16 @@ def speedup_figure(
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ax.axhline(1.0, color="grey", lw=1)
     labelled = table.merge(
-        cells[["host", "device", "threads"]].drop_duplicates(["host", "device"]),
-        on=["host", "device"],
+        cells[["machine", "device", "threads"]].drop_duplicates(["machine", "device"]),
+        on=["machine", "device"],
         how="left",
     )
-    for host, device, g, colour, label in curves(labelled, summary, names or {}):
+    for tag, device, g, colour, label in curves(labelled, summary, names or {}):
         if g.empty:  # the baseline: nothing to compare with itself
             continue
-        base = summary["machines"][host]["baseline"]
+        base = summary["machines"][tag]["baseline"]
         bars(ax, g, "speedup", "ci_low", "ci_high", colour, f"{label} over its {base}")
-        for c in summary["machines"][host]["devices"][device]["crossings"]:
+        for c in summary["machines"][tag]["devices"][device]["crossings"]:
             draw_crossing(ax, c, colour)
     wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
     ax.plot(

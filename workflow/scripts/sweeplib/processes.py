@@ -2,15 +2,15 @@
 (``worker.py``), and each device's files are assembled from what they measured.
 
 Interleaved, every process trains every device of the scale side by side.
-Separate (when the models do not fit in memory together), each process trains
-one device, and the devices' processes alternate (as asv's
-``--interleave-processes`` does), so a slow minute still falls near both.
-The last process of each device saves its checkpoint and test-set logits.
+Separate (when they cannot share a process: their models do not fit in memory
+together, or torch's BLAS fixes its threads at load), each process trains one
+device, and the devices' processes alternate (``RunSpec.processes``), so a slow
+minute still falls near both. The last process of each device saves its
+checkpoint and test-set logits.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import write_csv, write_text
-from .devices import INTERLEAVED
 from .env import host_environment
-from .memory import run_footprint, timing_needs
-from .schedule import Schedule, protocol_steps
+from .memory import timing_needs
+from .runspec import Process, RunSpec, WorkerSpec
+from .schedule import Schedule
 
 WINDOW = ["device", "process", "round"]
 
@@ -36,22 +36,12 @@ RESOURCES = ("worker.py",)
 WORKER = f"{__package__}.worker"
 
 
-def process_specs(
-    devices: list[str], processes: int, pairing: str
-) -> list[tuple[int, list[str]]]:
-    """(process index, devices it trains), in the order the processes run."""
-    if pairing == INTERLEAVED:
-        return [(p, list(devices)) for p in range(processes)]
-    return [(p, [d]) for p in range(processes) for d in devices]
-
-
 @dataclass(frozen=True)
 class ScaleJob:
-    """One scale's timing job: its settings and key, its dataset, each device's output
-    paths, and a scratch folder for its processes' tables."""
+    """One scale's timing job: its run, its dataset, each device's output paths, and a
+    scratch folder for its processes' tables."""
 
-    settings: dict
-    run_key: str
+    spec: RunSpec
     dataset: str
     outputs: dict[str, dict[str, str]]  # device -> name -> path
     work: Path
@@ -64,69 +54,57 @@ class ScaleJob:
         env = host_environment()
         for device, paths in self.outputs.items():
             mine = steps[steps["device"] == device]
-            mine = mine.assign(run_key=self.run_key, scale=self.settings["scale"])
+            mine = mine.assign(run_key=self.spec.key, scale=self.spec.scale)
             table = device_timings(
-                mine,
-                procs[procs["device"] == device],
-                self.settings,
-                device,
-                self.run_key,
-                env,
+                mine, procs[procs["device"] == device], self.spec, device, env
             )
             write_csv(paths["steps"], mine)
-            write_text(
-                paths["settings"],
-                json.dumps(self.settings, indent=2, sort_keys=True) + "\n",
-            )
+            write_text(paths["settings"], self.spec.to_json() + "\n")
             write_csv(paths["timings"], table)  # last: its presence means done
         shutil.rmtree(self.work, ignore_errors=True)
 
     def run_processes(self, log) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every process of the scale, one after another: all their steps, and one row
         per (process, device). The last process of each device saves its checkpoint."""
-        devices = [d["name"] for d in self.settings["devices"]]
-        timing = self.settings["timing"]
-        specs = process_specs(devices, timing["processes"], self.settings["pairing"])
-        last = {d: i for i, (_, held) in enumerate(specs) for d in held}
+        processes = self.spec.processes()
+        last = {d: i for i, p in enumerate(processes) for d in p.devices}
         steps, procs = [], []
-        for i, (process, held) in enumerate(specs):
-            out = self.work / f"process{process}-{'+'.join(held)}"
-            spec = {
-                "settings": self.settings,
-                "run_key": self.run_key,
-                "process": process,
-                "devices": held,
-                "dataset": self.dataset,
-                "out": str(out),
-                "threads": process_threads(self.settings, held),
-                "mem_estimate_bytes": host_estimate(self.settings, held),
-                "save": {d: self.outputs[d] for d in held if last[d] == i},
-            }
-            log(f"process {process} ({', '.join(held)}): started")
+        for i, process in enumerate(processes):
+            out = self.work / f"process{process.index}-{'+'.join(process.devices)}"
+            save = {d: self.outputs[d] for d in process.devices if last[d] == i}
+            spec = worker_spec(self.spec, process, self.dataset, out, save)
+            log(f"process {process.index} ({', '.join(process.devices)}): started")
             wall = run_worker(spec, out, log)
             steps.append(pd.read_csv(out / "steps.csv"))
             procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
         return pd.concat(steps, ignore_index=True), pd.concat(procs, ignore_index=True)
 
 
-def process_threads(settings: dict, devices: list[str]) -> int:
-    """The threads a process training ``devices`` runs its thread variables with: the
-    most any of them uses (each window then claims its own with
-    ``torch.set_num_threads``)."""
-    return max(d["threads"] for d in settings["devices"] if d["name"] in devices)
+def worker_spec(
+    spec: RunSpec, process: Process, dataset: str, out: Path, save: dict
+) -> WorkerSpec:
+    """What one timing process is told (``runspec.WorkerSpec``)."""
+    return WorkerSpec(
+        spec,
+        process,
+        str(dataset),
+        str(out),
+        host_estimate(spec, process.devices),
+        save,
+    )
 
 
-def host_estimate(settings: dict, devices: list[str]) -> int:
+def host_estimate(spec: RunSpec, devices) -> int:
     """Host memory a process training ``devices`` side by side is estimated to need."""
-    models, nbytes = run_footprint(settings)
+    models, nbytes = spec.footprint()
     return timing_needs({d: models[d] for d in devices}, nbytes)["host"]
 
 
-def run_worker(spec: dict, out: Path, log) -> float:
+def run_worker(spec: WorkerSpec, out: Path, log) -> float:
     """One fresh process; its output goes to the job's log, and a failure names its last
     lines. Returns its wall time, interpreter start-up included."""
     out.mkdir(parents=True)
-    (out / "spec.json").write_text(json.dumps(spec))
+    (out / "spec.json").write_text(spec.to_json())
     scripts = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": scripts}
     started = time.perf_counter()
@@ -142,8 +120,9 @@ def run_worker(spec: dict, out: Path, log) -> float:
         log(f"  {line}")
     if done.returncode != 0:
         tail = "\n".join(text.splitlines()[-15:])
+        held = ", ".join(spec.process.devices)
         raise RuntimeError(
-            f"timing process {spec['process']} ({', '.join(spec['devices'])}) failed "
+            f"timing process {spec.process.index} ({held}) failed "
             f"(exit {done.returncode}):\n{tail}"
         )
     return time.perf_counter() - started
@@ -195,16 +174,11 @@ PROCESS_COLUMNS = [
 
 
 def device_timings(
-    steps: pd.DataFrame,
-    procs: pd.DataFrame,
-    settings: dict,
-    device: str,
-    run_key: str,
-    env: dict,
+    steps: pd.DataFrame, procs: pd.DataFrame, spec: RunSpec, device: str, env: dict
 ) -> pd.DataFrame:
     """A device's timing table: one row per window, with the run's and the process's
     facts (docs/COLUMNS.md)."""
-    run = {**run_columns(steps, procs, settings, device, run_key), **env}
+    run = {**run_columns(steps, procs, spec, device), **env}
     per_process = procs.set_index("process")[PROCESS_COLUMNS]
     warm = steps[steps["kind"] == "warmup"].groupby("process")["step_s"].sum()
     first = steps.sort_values("step").groupby("process")["step_s"].first()
@@ -216,37 +190,35 @@ def device_timings(
 
 
 def run_columns(
-    steps: pd.DataFrame, procs: pd.DataFrame, settings: dict, device: str, run_key: str
+    steps: pd.DataFrame, procs: pd.DataFrame, spec: RunSpec, device: str
 ) -> dict:
     """What a device's run is: its settings, totals, and what its saved model did."""
-    train, timing = settings["train"], settings["timing"]
-    steps_in_protocol = protocol_steps(
-        train["epochs"], settings["data"]["n_train"], train["batch_size"]
-    )
-    schedule = Schedule.from_settings(timing, steps_in_protocol)
-    identity = next(d for d in settings["devices"] if d["name"] == device)
-    total_s, extrapolated = post_total(steps, procs, schedule, train["epochs"])
+    train, timing, schedule = spec.training, spec.timing, spec.schedule()
+    identity = spec.device(device)
+    total_s, extrapolated = post_total(steps, procs, schedule, train.epochs)
     evaluated = procs.dropna(subset=["eval_s"])
     saved = evaluated.iloc[-1] if len(evaluated) else procs.iloc[-1]
     return {
-        "run_key": run_key,
-        "pairing": settings["pairing"],
-        "machine": identity["machine"],
-        "scale": settings["scale"],
-        "params": settings["params"],
+        "run_key": spec.key,
+        "pairing": spec.pairing,
+        "hardware_tag": identity.hardware_tag,
+        "scale": spec.scale,
+        "params": spec.params,
         "device": device,
-        "device_name": identity["hardware"],
-        "threads_requested": identity["threads"],
-        **{
-            k: train[k] for k in ("epochs", "batch_size", "lr", "loader", "num_workers")
-        },
-        "processes": timing["processes"],
-        "rounds": timing["rounds"],
+        "device_name": identity.hardware,
+        "threads_requested": identity.threads,
+        "epochs": train.epochs,
+        "batch_size": train.batch_size,
+        "lr": train.lr,
+        "loader": train.loader,
+        "num_workers": train.num_workers,
+        "processes": timing.processes,
+        "rounds": timing.rounds,
         "warmup_steps": schedule.warmup_steps,
         "switch_steps": schedule.switch_steps,
         "steps_per_window": schedule.window_steps,
         "protocol_steps": schedule.protocol_steps,
-        "mimic_post_prints": timing["mimic_post_prints"],
+        "mimic_post_prints": timing.mimic_post_prints,
         **{
             k: saved.get(k)
             for k in ("eval_s", "eval_batches", "final_accuracy", "dataset_sha256")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
+from . import toy as toy_example
 from .analysis import timing_processes
 from .devices import ACCELERATORS, INTERLEAVED
 from .formatting import (
@@ -22,7 +22,9 @@ from .formatting import (
     fmt_time,
     labels_of,
     markdown_table,
+    speedup_markdown,
 )
+from .machines import machine_label
 from .sizes import ModelSizes
 
 RESOURCES = ("templates/report.md.j2",)
@@ -36,13 +38,13 @@ POST_SOURCE = (
 
 @dataclass
 class Sweep:
-    """Everything the report is written from: every machine's rows, tagged ``host``."""
+    """Everything the report is written from: every machine's rows, each tagged with
+    its ``machine`` (its results folder)."""
 
     manifest: dict
     cells: pd.DataFrame
     table: pd.DataFrame
     summary: dict
-    speedup_md: str
     inference: pd.DataFrame
     hardware: pd.DataFrame
     timings: pd.DataFrame
@@ -54,32 +56,24 @@ class Sweep:
 
     def machines(self) -> list[Machine]:
         """This machine first, then the others that were brought in."""
-        blocks = dict(
-            re.findall(
-                r"<!-- machine: (\S+) -->\n(.*?)(?=<!-- machine: |\Z)",
-                self.speedup_md,
-                re.S,
-            )
-        )
         here = self.manifest["machine"]
-        hosts = [here] + sorted(h for h in self.manifest["plans"] if h != here)
+        tags = [here] + sorted(t for t in self.manifest["plans"] if t != here)
+
+        def rows(frame: pd.DataFrame, tag: str) -> pd.DataFrame:
+            return (
+                frame[frame["machine"] == tag] if "machine" in frame else frame.iloc[:0]
+            )
+
         return [
             Machine(
-                host,
-                host == here,
-                {**self.manifest["plans"][host], "analysis": self.manifest["analysis"]},
-                *(
-                    f[f["host"] == host] if "host" in f else f.iloc[:0]
-                    for f in (self.cells, self.table)
-                ),
-                self.summary["machines"].get(host, EMPTY),
-                blocks.get(host, "No runs.\n"),
-                *(
-                    f[f["host"] == host] if "host" in f else f.iloc[:0]
-                    for f in (self.hardware, self.inference, self.timings)
-                ),
+                tag,
+                tag == here,
+                {**self.manifest["plans"][tag], "analysis": self.manifest["analysis"]},
+                *(rows(f, tag) for f in (self.cells, self.table)),
+                self.summary["machines"].get(tag, EMPTY),
+                *(rows(f, tag) for f in (self.hardware, self.inference, self.timings)),
             )
-            for host in hosts
+            for tag in tags
         ]
 
 
@@ -91,13 +85,12 @@ class Machine:
     """One machine's share of the sweep, as the sections about a machine read it:
     ``manifest`` is its plan, with the sweep's analysis settings."""
 
-    host: str
+    tag: str  # its results folder
     here: bool
     manifest: dict
     cells: pd.DataFrame
     table: pd.DataFrame
     summary: dict
-    speedup_md: str
     hardware: pd.DataFrame
     inference: pd.DataFrame
     timings: pd.DataFrame
@@ -108,12 +101,7 @@ class Machine:
 
     @property
     def label(self) -> str:
-        info = self.manifest["info"]
-        accelerators = ", ".join(info["accelerators"].values())
-        return (
-            f"{info['cpu_model']}, {info['usable_cores']} cores"
-            f"{' + ' + accelerators if accelerators else ''}, torch {info['torch']}"
-        )
+        return machine_label(self.manifest["info"])
 
 
 def render(sweep: Sweep) -> str:
@@ -156,7 +144,7 @@ def machine_section(m: Machine) -> dict:
     base = m.manifest["baseline"]
     return {
         "title": f"{'This machine' if m.here else 'Machine'}: {m.label}",
-        "folder": f"results/machines/{m.host}",
+        "folder": f"results/machines/{m.tag}",
         "devices": ", ".join(labels.get(d, d) for d in m.manifest["devices"]),
         "baseline": labels.get(base, base),
         "warnings": warnings(m),
@@ -261,15 +249,15 @@ def crossover_cell(entry: dict) -> str:
     return "; ".join(words) or "none clear"
 
 
-def result(sweep: Machine) -> list[str]:
+def result(m: Machine) -> list[str]:
     """A statement per crossing of each device, no sharper than its intervals allow."""
     labels, base = (
-        sweep.labels,
-        sweep.labels.get(sweep.summary["baseline"], sweep.summary["baseline"]),
+        m.labels,
+        m.labels.get(m.summary["baseline"], m.summary["baseline"]),
     )
-    conf = f"{sweep.manifest['analysis']['confidence']:.0%}"
+    conf = f"{m.manifest['analysis']['confidence']:.0%}"
     out = []
-    for device, entry in sweep.summary["devices"].items():
+    for device, entry in m.summary["devices"].items():
         name = labels.get(device, device)
         if entry["winner_throughout"]:
             winner = name if entry["winner_throughout"] == "device" else base
@@ -333,14 +321,16 @@ def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
     return line
 
 
-def speedup(sweep: Machine) -> dict:
-    analysis = sweep.manifest["analysis"]
-    notes = _separate_note(sweep.table, sweep.manifest["runs"])
-    notes += _disagreeing_notes(sweep)
-    notes += _noisy_note(sweep) + _switch_note(sweep)
+def speedup(m: Machine) -> dict:
+    analysis = m.manifest["analysis"]
+    notes = _separate_note(m.table, m.manifest["runs"])
+    notes += _disagreeing_notes(m)
+    notes += _noisy_note(m) + _switch_note(m)
     return {
         "confidence": f"{analysis['confidence']:.0%}",
-        "table": sweep.speedup_md,
+        "table": speedup_markdown(m.cells, m.table, m.manifest["baseline"])
+        if len(m.cells)
+        else "No runs.\n",
         "notes": notes,
         "spread_flag": f"{analysis['spread_flag']:.0%}",
     }
@@ -367,10 +357,10 @@ def _separate_note(table: pd.DataFrame, runs: list[dict]) -> list[str]:
 _MEMORY = "the models did not fit in memory together"
 
 
-def _disagreeing_notes(sweep: Machine) -> list[str]:
-    odd = sweep.table[sweep.table["disagreeing"].fillna("").astype(str) != ""]
+def _disagreeing_notes(m: Machine) -> list[str]:
+    odd = m.table[m.table["disagreeing"].fillna("").astype(str) != ""]
     return [
-        f"‡ Scale {r.scale}, {sweep.labels.get(r.device, r.device)}: a process "
+        f"‡ Scale {r.scale}, {m.labels.get(r.device, r.device)}: a process "
         f"disagrees with the others ({r.disagreeing}; per-process speedups "
         f"{r.process_speedups.replace(';', ', ')}). It is kept: its rounds are in the "
         "estimate and in the interval, which widens accordingly."
@@ -378,15 +368,15 @@ def _disagreeing_notes(sweep: Machine) -> list[str]:
     ]
 
 
-def _noisy_note(sweep: Machine) -> list[str]:
-    flagged = sweep.cells[sweep.cells["flagged"]]
+def _noisy_note(m: Machine) -> list[str]:
+    flagged = m.cells[m.cells["flagged"]]
     if not len(flagged):
         return []
     where = ", ".join(
-        f"scale {r.scale} on {sweep.labels.get(r.device, r.device)} ({r.iqr_rel:.0%})"
+        f"scale {r.scale} on {m.labels.get(r.device, r.device)} ({r.iqr_rel:.0%})"
         for r in flagged.itertuples()
     )
-    limit = sweep.manifest["analysis"]["spread_flag"]
+    limit = m.manifest["analysis"]["spread_flag"]
     return [
         f"⚠ Noisy cells, whose windows' IQR exceeds {limit:.0%} of their median: "
         f"{where}. Their step times are less certain; the paired speedups cancel what "
@@ -394,8 +384,8 @@ def _noisy_note(sweep: Machine) -> list[str]:
     ]
 
 
-def _switch_note(sweep: Machine) -> list[str]:
-    switch = sweep.cells.dropna(subset=["switch_ratio"])
+def _switch_note(m: Machine) -> list[str]:
+    switch = m.cells.dropna(subset=["switch_ratio"])
     if not len(switch):
         return []
     worst = switch.loc[switch["switch_ratio"].idxmax()]
@@ -403,21 +393,21 @@ def _switch_note(sweep: Machine) -> list[str]:
         "The first step after switching device or thread count is not timed: it took "
         f"a median {switch['switch_ratio'].median():.2f}× a window's median step (up "
         f"to {worst['switch_ratio']:.2f}× at scale {worst['scale']} on "
-        f"{sweep.labels.get(worst['device'], worst['device'])})."
+        f"{m.labels.get(worst['device'], worst['device'])})."
     ]
-    return out + _first_timed_note(sweep)
+    return out + _first_timed_note(m)
 
 
 # Above this, the first timed step of a window was still paying for the switch.
 FIRST_TIMED_LIMIT = 1.25
 
 
-def _first_timed_note(sweep: Machine) -> list[str]:
+def _first_timed_note(m: Machine) -> list[str]:
     """Whether the untimed switch steps covered the switch: the first timed step of a
     window against the window's median, on each accelerator."""
-    if "first_timed_ratio" not in sweep.cells:
+    if "first_timed_ratio" not in m.cells:
         return []
-    acc = sweep.cells[sweep.cells["device"].isin(ACCELERATORS)].dropna(
+    acc = m.cells[m.cells["device"].isin(ACCELERATORS)].dropna(
         subset=["first_timed_ratio"]
     )
     if not len(acc):
@@ -437,18 +427,18 @@ def _first_timed_note(sweep: Machine) -> list[str]:
     return [line + ": the switch steps covered the switch."]
 
 
-def cost_model(sweep: Machine) -> dict:
-    fits, labels = sweep.summary["fits"], sweep.labels
+def cost_model(m: Machine) -> dict:
+    fits, labels = m.summary["fits"], m.labels
     paragraphs = [_fit_paragraph(labels.get(d, d), f) for d, f in fits.items()]
-    paragraphs += _model_crossing_paragraphs(sweep)
+    paragraphs += _model_crossing_paragraphs(m)
     return {
         "paragraphs": paragraphs,
         "terms": _terms_table(fits, labels),
         "residuals": _residuals_table(fits, labels),
-        "miss_flag": f"{sweep.manifest['analysis']['model_miss_flag']:.0%}",
-        "hardware": _hardware_table(sweep.hardware, labels),
-        "bandwidth": _bandwidth_table(sweep.cells, labels),
-        "margin": f"1/{sweep.manifest['analysis']['implausible_margin']:g}",
+        "miss_flag": f"{m.manifest['analysis']['model_miss_flag']:.0%}",
+        "hardware": _hardware_table(m.hardware, labels),
+        "bandwidth": _bandwidth_table(m.cells, labels),
+        "margin": f"1/{m.manifest['analysis']['implausible_margin']:g}",
     }
 
 
@@ -577,12 +567,12 @@ def _fit_paragraph(name: str, f: dict) -> str:
     return text
 
 
-def _model_crossing_paragraphs(sweep: Machine) -> list[str]:
-    labels, base = sweep.labels, sweep.summary["baseline"]
+def _model_crossing_paragraphs(m: Machine) -> list[str]:
+    labels, base = m.labels, m.summary["baseline"]
     out = []
-    for device, entry in sweep.summary["devices"].items():
+    for device, entry in m.summary["devices"].items():
         found = entry.get("model_crossings") or []
-        if device not in sweep.summary["fits"] or base not in sweep.summary["fits"]:
+        if device not in m.summary["fits"] or base not in m.summary["fits"]:
             continue
         where = (
             ", ".join(fmt_params(p) for p in found)
@@ -603,8 +593,8 @@ def _model_crossing_paragraphs(sweep: Machine) -> list[str]:
     return out
 
 
-def post(sweep: Machine, published: pd.DataFrame) -> dict:
-    labels = sweep.labels
+def post(m: Machine, published: pd.DataFrame) -> dict:
+    labels = m.labels
     wide = published.pivot(
         index=["scale", "params"], columns="device", values="seconds"
     ).reset_index()
@@ -619,20 +609,18 @@ def post(sweep: Machine, published: pd.DataFrame) -> dict:
                 f"{fmt_time(r.cpu / 1000)} / {fmt_time(r.mps / 1000)}"
             ),
         }
-        for c in sweep.cells[sweep.cells["scale"] == r.scale].itertuples():
+        for c in m.cells[m.cells["scale"] == r.scale].itertuples():
             mark = "*" if c.total_extrapolated else ""
             row[f"ours {labels[c.device]}: step / total"] = (
                 f"{fmt_time(c.step_median_s)} / {fmt_time(c.total_s)}{mark}"
             )
-        for s in sweep.table[sweep.table["scale"] == r.scale].itertuples():
+        for s in m.table[m.table["scale"] == r.scale].itertuples():
             row[f"our speedup {labels[s.device]}"] = f"{s.speedup:.2f}x"
         rows.append(row)
     return {
         "source": POST_SOURCE,
         "table": markdown_table(pd.DataFrame(rows).fillna("not run")),
-        "sanity": post_sanity(
-            published, sweep.manifest["analysis"]["implausible_margin"]
-        ),
+        "sanity": post_sanity(published, m.manifest["analysis"]["implausible_margin"]),
     }
 
 
@@ -711,6 +699,10 @@ def toy(sweep: Sweep) -> dict:
         "accuracy": ", ".join(f"{a:.2f}" for a in sweep.toy_evals["accuracy"]),
         "predictions": sweep.toy_predictions["predicted"].tolist(),
         "labels": sweep.toy_predictions["label"].tolist(),
+        "protocol": (
+            f"seed {toy_example.SEED}, batch {toy_example.BATCH_SIZE}, `drop_last`, "
+            f"{toy_example.EPOCHS} epochs, lr {toy_example.LR}"
+        ),
     }
 
 
@@ -729,21 +721,21 @@ def skipped(machines: list[Machine]) -> str:
     return markdown_table(pd.DataFrame(rows)[columns]) if rows else ""
 
 
-def environment(sweep: Machine) -> list[str]:
-    m, labels = sweep.manifest, sweep.labels
-    env = dict(m["environment"])
+def environment(m: Machine) -> list[str]:
+    plan, labels = m.manifest, m.labels
+    env = dict(plan["environment"])
     source = env.pop("cpu_threads_all_source", None)
     lines = [f"{k}: {v}" for k, v in env.items()]
     if source:
         lines.append(f"`cpu_threads: all` means {env['cpu_threads_all']}: {source}")
-    for d in m["devices"]:
-        h = m["hardware"][d]["device"]
-        mine = sweep.cells[sweep.cells["device"] == d]
+    for d in plan["devices"]:
+        h = plan["hardware"][d]["device"]
+        mine = m.cells[m.cells["device"] == d]
         actual = f", ran with {int(mine['threads'].iloc[0])}" if len(mine) else ""
         lines.append(
             f"{labels.get(d, d)}: {h['hardware']}, {h['threads']} CPU "
-            f"thread{'s' if h['threads'] != 1 else ''} planned{actual}, machine tag "
-            f"`{h['machine']}`{_variables_of(mine)}"
+            f"thread{'s' if h['threads'] != 1 else ''} planned{actual}, hardware tag "
+            f"`{h['hardware_tag']}`{_variables_of(mine)}"
         )
     return lines
 
@@ -773,9 +765,9 @@ def runs(sweep: Sweep) -> dict:
         return {"table": "No runs.\n", "summary": ""}
     procs = timing_processes(t)
     here = sweep.manifest["machine"]
-    mine = procs[procs["host"] == here]
+    mine = procs[procs["machine"] == here]
     start, end = mine["started_at"].min(), mine["ended_at"].max()
-    checks = sweep.inference[sweep.inference["host"] == here]
+    checks = sweep.inference[sweep.inference["machine"] == here]
     if len(checks):
         end = max(end, checks["ended_at"].max())
 
@@ -795,7 +787,7 @@ def runs(sweep: Sweep) -> dict:
 def run_table(timings: pd.DataFrame, procs: pd.DataFrame) -> pd.DataFrame:
     """One row per run: its machine, scale, key, devices, pairing, processes, wall."""
     per_run = (
-        procs.groupby(["host", "scale", "run_key", "pairing"])
+        procs.groupby(["machine", "scale", "run_key", "pairing"])
         .agg(
             processes=("process", "nunique"),
             ended=("ended_at", "max"),
@@ -810,4 +802,4 @@ def run_table(timings: pd.DataFrame, procs: pd.DataFrame) -> pd.DataFrame:
         lambda d: ", ".join(sorted(set(d)))
     )
     per_run["devices"] = per_run["run_key"].map(devices)
-    return per_run.rename(columns={"host": "machine folder"})
+    return per_run.rename(columns={"machine": "machine folder"})

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 WIDTHS_PER_SCALE = (100, 300, 200)
 NUM_OUTPUTS = 2
 BYTES_PER_FLOAT = 4  # float32
+STATE_BYTES_PER_PARAM = 2 * BYTES_PER_FLOAT  # a weight and its gradient
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,37 @@
-"""Part 1 of the post: a five-point toy problem, trained exactly as the post does."""
+"""Part 1 of the post: a five-point toy problem, trained exactly as the post does.
+
+The problem and its protocol are plain values here (the report reads them without
+torch); the functions below import torch.
+"""
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
-from .data import make_loader
-from .model import NeuralNetwork
 from .sizes import ModelSizes
 
 SIZES = ModelSizes(num_inputs=2, hidden1=30, hidden2=20, num_outputs=2)
-X_TRAIN = torch.tensor(
-    [[-1.2, 3.1], [-0.9, 2.9], [-0.5, 2.6], [2.3, -1.1], [2.7, -1.5]]
-)
-Y_TRAIN = torch.tensor([0, 0, 0, 1, 1])
-X_TEST = torch.tensor([[-0.8, 2.8], [2.6, -1.6]])
-Y_TEST = torch.tensor([0, 1])
+X_TRAIN = [[-1.2, 3.1], [-0.9, 2.9], [-0.5, 2.6], [2.3, -1.1], [2.7, -1.5]]
+Y_TRAIN = [0, 0, 0, 1, 1]
+X_TEST = [[-0.8, 2.8], [2.6, -1.6]]
+Y_TEST = [0, 1]
+# The post's protocol, stated once (the job's log and the report read it here).
+SEED, EPOCHS, LR, BATCH_SIZE = 123, 3, 0.5, 2
+# drop_last: the post's loader drops the fifth sample's short batch.
+BATCHES_PER_EPOCH = len(X_TRAIN) // BATCH_SIZE
 
 
-def train_toy(
-    seed: int = 123, epochs: int = 3, lr: float = 0.5
-) -> tuple[NeuralNetwork, list[dict], list[dict]]:
+def tensors() -> dict:
+    """The toy data as the post's tensors."""
+    import torch
+
+    return {
+        "X_train": torch.tensor(X_TRAIN),
+        "Y_train": torch.tensor(Y_TRAIN),
+        "X_test": torch.tensor(X_TEST),
+        "Y_test": torch.tensor(Y_TEST),
+    }
+
+
+def train_toy(seed: int = SEED, epochs: int = EPOCHS, lr: float = LR):
     """Train the toy model; return it, one record per batch (with its loss) and one per
     evaluation.
 
@@ -28,12 +39,28 @@ def train_toy(
     shuffle per epoch drawn when the training loader starts a pass. The loaders are
     built before the model, as in the post; building one draws nothing.
     """
+    import torch
+    import torch.nn.functional as F
+
+    from .data import make_loader
+    from .model import NeuralNetwork
+
+    data = tensors()
     torch.manual_seed(seed)
     train_loader = make_loader(
-        X_TRAIN, Y_TRAIN, kind="dataloader", batch_size=2, shuffle=True, drop_last=True
+        data["X_train"],
+        data["Y_train"],
+        kind="dataloader",
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        drop_last=True,
     )
     test_loader = make_loader(
-        X_TEST, Y_TEST, kind="dataloader", batch_size=2, shuffle=False
+        data["X_test"],
+        data["Y_test"],
+        kind="dataloader",
+        batch_size=BATCH_SIZE,
+        shuffle=False,
     )
     model = NeuralNetwork(SIZES)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
@@ -58,8 +85,11 @@ def train_toy(
     return model, batches, evals
 
 
-def predict(model: NeuralNetwork, X: torch.Tensor) -> torch.Tensor:
-    """The post's inference snippet (with its ``mmodel`` typo fixed)."""
+def predict(model, X):
+    """The post's inference snippet (with its ``mmodel`` typo fixed): the classes the
+    model predicts for the tensor ``X``."""
+    import torch
+
     model.eval()
     with torch.no_grad():
         return torch.argmax(model(X), dim=-1)

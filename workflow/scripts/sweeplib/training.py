@@ -2,8 +2,8 @@
 built from the same seed and warmed up, the rounds run (``timing.run_rounds``),
 each saved model evaluated, and what was measured returned as rows.
 
-The spec names the scale's settings, the devices of this process, its index,
-the dataset, the threads it runs with, where to write its tables, and, for the
+The spec (``processes.worker_spec``) names the run, this process (its index,
+devices and threads), the dataset, where to write its tables, and, for the
 process that provides the checkpoints, where to save each device's model and
 its final test-set logits.
 """
@@ -11,7 +11,6 @@ its final test-set logits.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import random
@@ -28,95 +27,94 @@ from .data import dataset_sha256, load_dataset, make_loader
 from .devices import THREAD_VARIABLES, synchronizer, torch_device
 from .memory import gib
 from .model import NeuralNetwork
-from .schedule import Schedule, protocol_steps
+from .runspec import RunSpec, Training, WorkerSpec
 from .sizes import ModelSizes
 from .timing import Trainer, evaluate, run_rounds
 
 
-def run_process(spec: dict) -> tuple[list[dict], list[dict]]:
-    """Train and time every device of this process; one row per step, one per device."""
+def run_process(spec: WorkerSpec) -> tuple[list[dict], list[dict]]:
+    """Train and time every device of this process; one row per step, one per
+    device."""
     started_at = time.time()
-    settings = spec["settings"]
-    train, timing = settings["train"], settings["timing"]
-    data = load_dataset(spec["dataset"])
-    devices = [d for d in settings["devices"] if d["name"] in spec["devices"]]
-    schedule = Schedule.from_settings(
-        timing,
-        protocol_steps(train["epochs"], len(data["Y_train"]), train["batch_size"]),
-    )
+    run, process = spec.run, spec.process
+    data = load_dataset(spec.dataset)
     trainers, build_s = {}, {}
-    with memory_errors(settings, spec):
-        for d in devices:
+    with memory_errors(run.scale, process.devices, spec.mem_estimate_bytes):
+        for name in process.devices:
             t0 = time.perf_counter()
-            trainers[d["name"]] = build_trainer(
-                d, settings, data, max(x["threads"] for x in devices)
+            trainers[name] = build_trainer(
+                name,
+                run.device(name).threads,
+                run.sizes,
+                run.training,
+                data,
+                build_threads=process.threads,
+                post_prints=run.timing.mimic_post_prints,
             )
-            build_s[d["name"]] = time.perf_counter() - t0
-        records = run_rounds(
-            trainers,
-            schedule,
-            random.Random(f"{timing['order_seed']}:{spec['process']}"),
-        )
-        saved = {"dataset_sha256": dataset_sha256(data)} if spec["save"] else {}
+            build_s[name] = time.perf_counter() - t0
+        order = random.Random(f"{run.timing.order_seed}:{process.index}")
+        records = run_rounds(trainers, run.schedule(), order)
+        saved = {"dataset_sha256": dataset_sha256(data)} if spec.save else {}
         evals = {
-            name: {**save_outputs(t, data, spec, settings), **saved}
+            name: {**save_outputs(t, data, spec.save[name], run), **saved}
             for name, t in trainers.items()
-            if name in spec["save"]
+            if name in spec.save
         }
     ended_at = time.time()
     rows = [
         {
-            "process": spec["process"],
+            "process": process.index,
             "device": name,
             "build_s": build_s[name],
             **evals.get(name, {}),
             "peak_rss_bytes": peak_rss(),
             **device_memory(name),
-            "process_threads": spec["threads"],
+            "process_threads": process.threads,
             "thread_variables": thread_variables(),
-            "mem_estimate_bytes": spec["mem_estimate_bytes"],
+            "mem_estimate_bytes": spec.mem_estimate_bytes,
             "started_at": started_at,
             "ended_at": ended_at,
             "node": platform.node(),
         }
         for name in trainers
     ]
-    return [{**r, "process": spec["process"]} for r in records], rows
+    return [{**r, "process": process.index} for r in records], rows
 
 
 def build_trainer(
-    device: dict, settings: dict, data: dict, build_threads: int
+    device: str,
+    threads: int,
+    sizes: ModelSizes,
+    training: Training,
+    data: dict,
+    build_threads: int,
+    post_prints: bool = False,
 ) -> Trainer:
     """The model as the post builds it (``torch.manual_seed`` first), on its device,
     with a loader whose shuffles come from a generator of its own, seeded alike for
-    every device."""
-    train = settings["train"]
-    name = device["name"]
+    every device; ``threads`` are the device's, claimed before each of its windows."""
     torch.set_num_threads(build_threads)  # building is not timed: every thread helps
-    torch.manual_seed(train["model_seed"])
-    model = NeuralNetwork(ModelSizes(**settings["sizes"])).to(torch_device(name))
-    optimizer = torch.optim.SGD(model.parameters(), lr=train["lr"])
+    torch.manual_seed(training.model_seed)
+    model = NeuralNetwork(sizes).to(torch_device(device))
+    optimizer = torch.optim.SGD(model.parameters(), lr=training.lr)
     loader = make_loader(
         data["X_train"],
         data["Y_train"],
-        kind=train["loader"],
-        batch_size=train["batch_size"],
+        kind=training.loader,
+        batch_size=training.batch_size,
         shuffle=True,
-        num_workers=train["num_workers"],
-        generator=torch.Generator().manual_seed(train["model_seed"]),
-    )
-    prints = (
-        post_print(train["epochs"]) if settings["timing"]["mimic_post_prints"] else None
+        num_workers=training.num_workers,
+        generator=torch.Generator().manual_seed(training.model_seed),
     )
     return Trainer(
-        name,
+        device,
         model,
         optimizer,
         loader,
-        torch_device(name),
-        synchronizer(name),
-        device["threads"],
-        prints,
+        torch_device(device),
+        synchronizer(device),
+        threads,
+        post_print(training.epochs) if post_prints else None,
     )
 
 
@@ -130,34 +128,33 @@ def post_print(epochs: int):
     return show
 
 
-def save_outputs(trainer: Trainer, data: dict, spec: dict, settings: dict) -> dict:
+def save_outputs(trainer: Trainer, data: dict, paths: dict, run: RunSpec) -> dict:
     """Evaluate the trained model once, and save its checkpoint and test-set logits."""
     trainer.activate()
     test = make_loader(
         data["X_test"],
         data["Y_test"],
-        kind=settings["train"]["loader"],
-        batch_size=settings["train"]["batch_size"],
+        kind=run.training.loader,
+        batch_size=run.training.batch_size,
         shuffle=False,
     )
     logits, eval_s, batches = evaluate(
         trainer.model, test, trainer.device, trainer.sync
     )
-    paths = spec["save"][trainer.name]
     meta = {
-        "run_key": spec["run_key"],
-        "scale": settings["scale"],
+        "run_key": run.key,
+        "scale": run.scale,
         "device": trainer.name,
-        "settings": json.dumps(settings, sort_keys=True),
+        "settings": run.to_json(),
     }
     save_checkpoint(paths["checkpoint"], trainer.model, meta)
-    torch_save(paths["predictions"], {"logits": logits, "run_key": spec["run_key"]})
+    torch_save(paths["predictions"], {"logits": logits, "run_key": run.key})
     accuracy = (logits.argmax(dim=1) == data["Y_test"]).float().mean().item()
     return {"eval_s": eval_s, "eval_batches": batches, "final_accuracy": accuracy}
 
 
 @contextlib.contextmanager
-def memory_errors(settings: dict, spec: dict) -> Iterator[None]:
+def memory_errors(scale, devices, estimate: int | None = None) -> Iterator[None]:
     """Turn an allocator's out-of-memory error into one naming the scale, devices and
     estimate."""
     try:
@@ -165,8 +162,7 @@ def memory_errors(settings: dict, spec: dict) -> Iterator[None]:
     except RuntimeError as exc:
         if not is_out_of_memory(exc):
             raise
-        where = f"scale {settings['scale']} on {', '.join(spec['devices'])}"
-        estimate = spec.get("mem_estimate_bytes")
+        where = f"scale {scale} on {', '.join(devices)}"
         detail = f"; the estimate was {gib(estimate)}" if estimate else ""
         raise MemoryError(f"{where} ran out of memory{detail}: {exc}") from exc
 

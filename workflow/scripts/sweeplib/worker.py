@@ -13,24 +13,23 @@ or OpenBLAS reads its own once, when it loads. The work itself is
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 from .devices import thread_environment
+from .runspec import WorkerSpec
 
 
 def main(argv: list[str]) -> None:
-    spec = json.loads(Path(argv[0]).read_text())
-    os.environ.update(thread_environment(spec["threads"]))
+    spec = WorkerSpec.from_json(Path(argv[0]).read_text())
+    os.environ.update(thread_environment(spec.process.threads))
     from .atomic import write_rows
     from .training import run_process  # imports torch: after the variables are set
 
     steps, processes = run_process(spec)
-    out = Path(spec["out"])
-    write_rows(out / "steps.csv", steps)
-    write_rows(out / "process.csv", processes)
+    write_rows(Path(spec.out) / "steps.csv", steps)
+    write_rows(Path(spec.out) / "process.csv", processes)
 
 
 if __name__ == "__main__":
