@@ -263,7 +263,6 @@ def aggregate_time(where: Path, scales: int) -> float:
         windows,
         "cpu1",
         {"bootstrap": 2000, "confidence": 0.95, "seed": 0, "model_miss_flag": 0.25},
-        list(range(1, scales + 1)),
         pd.DataFrame(columns=["job", "start", "end"]),
     )
     return time.perf_counter() - t0

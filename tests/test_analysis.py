@@ -19,7 +19,7 @@ SETTINGS = {
 def analysed(devices, scales, baseline, **kwargs):
     w = windows(devices, scales, **kwargs)
     cells = cell_table(w, hardware(devices), 0.1)
-    table, summary = analyse(cells, w, baseline, SETTINGS, list(scales), no_spans())
+    table, summary = analyse(cells, w, baseline, SETTINGS, no_spans())
     return cells, table, summary
 
 

@@ -50,15 +50,23 @@ def with_(**changes):
 
 
 POSITIVE = "a positive integer"
+SCALE = "a positive number with at most two decimals"
 # (config, the words the message must contain: setting, value, what is allowed)
 BAD = {
-    "scale zero": (with_(scales=[1, 0]), ["scales[1]", "0", POSITIVE]),
-    "scale negative": (with_(scales=[-3]), ["scales[0]", "-3", POSITIVE]),
-    "scale not an integer": (with_(scales=[1.5]), ["scales[0]", "1.5", POSITIVE]),
-    "scale not a number": (with_(scales=["ten"]), ["scales[0]", "'ten'", POSITIVE]),
+    "scale zero": (with_(scales=[1, 0]), ["scales[1]", "0", SCALE]),
+    "scale negative": (with_(scales=[-3]), ["scales[0]", "-3", SCALE]),
+    "scale with three decimals": (
+        with_(scales=[1.255]),
+        ["scales[0]", "1.255", SCALE],
+    ),
+    "scale not a number": (with_(scales=["ten"]), ["scales[0]", "'ten'", SCALE]),
     "scale duplicated": (
         with_(scales=[1, 2, 1]),
         ["scales[2]", "1", "duplicates scales[0]", "each scale once"],
+    ),
+    "scale duplicated in another spelling": (
+        with_(scales=[1, 2, 1.0]),
+        ["scales[2]", "1", "duplicates scales[0]"],
     ),
     "scale list empty": (with_(scales=[]), ["scales", "[]", "non-empty list"]),
     "scale entry with bad override": (
@@ -178,6 +186,18 @@ def test_bad_config_is_refused_with_a_clear_message(name):
         plan(config)
     for w in words:
         assert w in str(err.value), f"{w!r} missing from: {err.value}"
+
+
+def test_scales_between_and_below_the_integers_are_planned_and_never_collide():
+    p = plan(with_(scales=[0.25, 1.5, 15, 7]))
+    runs = {r.scale: r for r in p.runs}
+    # Widths 100 s, 300 s and 200 s rounded: scale 1.5 is 150, 450, 300, whose
+    # parameters are 150 x 450 + 450 + 450 x 300 + 300 + 300 x 2 + 2 = 203,852.
+    assert runs[1.5].spec.params == 203_852
+    assert runs[0.25].spec.sizes.hidden1 == 75 and runs[7].spec.params == 4_416_302
+    assert runs[1.5].folder.endswith(f"/runs/scale1.5/{runs[1.5].key}")
+    assert runs[15].folder.endswith(f"/runs/scale15/{runs[15].key}")
+    assert len({r.key for r in p.runs}) == 4 and len({r.folder for r in p.runs}) == 4
 
 
 def test_good_config_gets_its_defaults():

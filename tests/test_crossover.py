@@ -90,14 +90,25 @@ def test_a_sweep_that_never_crosses_names_the_winner():
     )
 
 
-def test_a_range_suggests_the_scale_in_its_middle():
-    r = cx.Crossing(
-        "range", "overtakes", params_of_scale(5), params_of_scale(10), level_scales=[7]
+def test_the_sizes_beyond_a_crossing_that_are_not_clearly_faster_are_named():
+    # Faster from scale 3 on, except at 4, where the interval contains 1 (the docs
+    # example's scale 3 at 0.88x [0.81, 1.10] is such a size).
+    (c,) = crossings(
+        [0.5, 0.7, 1.4, 1.05, 2.0],
+        [0.45, 0.6, 1.2, 0.9, 1.8],
+        [0.55, 0.8, 1.6, 1.2, 2.2],
     )
-    # The geometric middle of 2.25M and 9.0M parameters is 4.5M, scale 7.07.
-    assert cx.suggest_scale(r, [1, 5, 10]).startswith(
-        "add scale 7 (4,416,302 parameters)"
+    assert c.kind == "point" and c.between_scales == (2, 3) and c.then_level == [4]
+    # With a second crossing, each is followed only up to the next: faster from 2,
+    # level at 3, faster at 4, slower at 5.
+    first, second = crossings(
+        [0.5, 2.0, 1.0, 2.2, 0.5],
+        [0.45, 1.8, 0.9, 2.0, 0.45],
+        [0.55, 2.2, 1.1, 2.4, 0.55],
     )
-    narrow = cx.Crossing("point", "overtakes", 2.9e6, 3.1e6, params=3e6)
-    assert cx.suggest_scale(narrow, [1, 5, 10]) is None
-    assert "raise timing.rounds" in cx.suggest_scale(r, [5, 6, 7, 8, 10])
+    assert (first.direction, first.then_level) == ("overtakes", [3])
+    assert (second.direction, second.between_scales, second.then_level) == (
+        "falls_behind",
+        (4, 5),
+        [],
+    )

@@ -140,7 +140,10 @@ def test_several_machines_get_a_section_each_and_one_summary():
     assert "## Machine: there CPU, 2 cores, torch 2.13.0" in text
     assert text.count("### Speedup table") == 2
     # One summary row per machine and compared device, each against its own baseline.
-    assert "| machine | device | against | crossover | top speedup |" in text
+    assert (
+        "| machine | device | against | crossover | at the largest size | plateau |"
+        in text
+    )
     assert (
         "| here CPU, 2 cores + cuda model, torch 2.13.0 | CUDA | CPU, 2 threads |"
         in text
@@ -240,3 +243,32 @@ def test_a_separate_scale_says_why_its_devices_could_not_share_a_process():
     reason = "torch's BLAS (accelerate) keeps the thread count it loaded with"
     text, *_ = build(["cpu1", "cpu"], "cpu1", pairing="separate", runs_reason=reason)
     assert f"† Scales 1, 3, 5, 10, 50: {reason}, so each device was timed" in text
+
+
+def test_by_how_much_is_the_largest_size_and_the_plateau_not_the_luckiest_size():
+    # Scale 10's CUDA windows are made 3x faster: the largest speedup of the sweep,
+    # which the headline must not pick.
+    def lucky(w):
+        at = (w["scale"] == 10) & (w["device"] == "cuda")
+        return w.assign(
+            step_median_s=w["step_median_s"].where(~at, w["step_median_s"] / 3)
+        )
+
+    scales = (1, 3, 5, 10, 50, 100)
+    text, cells, table, summary, _ = build(["cpu", "cuda"], "cpu", scales, tamper=lucky)
+    head = summary["machines"]["here"]["devices"]["cuda"]["headline"]
+    speedup = table.set_index("scale")["speedup"]
+    assert speedup.idxmax() == 10  # the luckiest cell
+    assert head["largest"]["scale"] == 100
+    assert head["largest"]["speedup"] == pytest.approx(speedup[100])
+    # The plateau: both cost models put 50 and 100 in their per-parameter regime;
+    # its estimate is the geometric mean of their speedups.
+    plateau = head["plateau"]
+    assert plateau["scales"] == [50, 100]
+    assert plateau["speedup"] == pytest.approx((speedup[50] * speedup[100]) ** 0.5)
+    assert plateau["ci_low"] <= plateau["speedup"] <= plateau["ci_high"]
+    assert f"at 900,090,002 (scale 100) | {plateau['speedup']:.2f}x [" in text
+    assert "By how much: CUDA over CPU, 2 threads is " in text
+    lucky_figure = f"{speedup[10]:.2f}x"
+    result = text[text.index("## Result") : text.index("## This machine")]
+    assert lucky_figure not in result

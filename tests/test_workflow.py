@@ -274,7 +274,10 @@ def test_another_machines_folder_joins_the_report_without_retraining(project, tm
     assert "## This machine: " in report and "## Machine: Other CPU, 2 cores" in report
     assert report.count("### Speedup table") == 2
     summary = report[report.index("## Result") : report.index("## This machine")]
-    assert "| machine | device | against | crossover | top speedup |" in summary
+    assert (
+        "| machine | device | against | crossover | at the largest size | plateau |"
+        in summary
+    )
     assert "| Other CPU, 2 cores, torch " in summary
     speedup = pd.read_csv(project / "results/analysis/speedup.csv")
     assert set(speedup["machine"]) == {here.name, there.name}
@@ -319,3 +322,65 @@ def test_scales_that_cannot_share_memory_fall_back_to_separate_processes(tmp_pat
     assert re.search(
         r"\| 2 \| 361,802 \| .* \| \d+\.\d\dx \[[\d.]+, [\d.]+\] †( ‡)? \|", report
     )
+
+
+def level_at_1_faster_at_2(timings: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs' windows, made to say: at scale 1 the two devices are
+    indistinguishable (each round's ratio alternates 0.9 and 1.1), at scale 2 two
+    threads are 1.5x as fast, in every round."""
+    base = timings[timings["device"] == "cpu1"].set_index(["scale", "process", "round"])
+    cpu = timings["device"] == "cpu"
+    keys = list(zip(timings["scale"], timings["process"], timings["round"]))
+    ratio = [
+        (0.9 if r % 2 else 1.1) if s == 1 else 1.5
+        for s, (_, _, r) in zip(timings["scale"], keys)
+    ]
+    paired = [base.loc[k, "step_median_s"] for k in keys]
+    out = timings.copy()
+    out.loc[cpu, "step_median_s"] = [t / q for t, q, c in zip(paired, ratio, cpu) if c]
+    return out
+
+
+def test_refinement_adds_a_size_where_the_statement_is_uncertain_and_reruns_nothing(
+    project, tmp_path
+):
+    # The finished sweep's timings made deterministic: level at scale 1, faster from
+    # scale 2 on, so the crossing is open below and the rules add the middle of
+    # scales 1 and 2. By hand: sqrt(90,902 x 361,802) = 181,352 parameters, scale
+    # 1.4145 rounded to 1.41, whose widths 141, 423 and 282 give
+    # 141 x 423 + 423 + 423 x 282 + 282 + 282 x 2 + 2 = 180,200 parameters.
+    work = tmp_path / "refining"
+    shutil.copytree(project, work, symlinks=True)
+    for path in work.glob("results/machines/*/runs/scale*/*/cpu*/timings.csv"):
+        run = path.parent.parent
+        both = pd.concat(
+            [pd.read_csv(run / d / "timings.csv") for d in ("cpu1", "cpu")]
+        )
+        mine = level_at_1_faster_at_2(both)
+        mine[mine["device"] == path.parent.name].to_csv(path, index=False)
+    refine = {"max_sizes": 1, "max_passes": 1, "max_batches": 0, "seconds": 5.0}
+    write_config(work, edited(lambda c: c.update(refine=refine)))
+    snakemake(work, "--cores", "1")
+    (first,) = work.glob("results/refine/*/after0.json")
+    decision = json.loads(first.read_text())
+    assert [(a["scale"], a["batch"]) for a in decision["added"]] == [(1.41, 0)]
+    assert (
+        "indistinguishable below a size and faster from it on"
+        in (decision["added"][0]["reason"])
+    )
+    # The added size was measured and checked like a configured one, and reported.
+    timings = pd.read_csv(work / "results/aggregate/timings.csv")
+    assert set(timings["scale"]) == {1, 1.41, 2}
+    inference = pd.read_csv(work / "results/aggregate/inference.csv")
+    assert set(inference["scale"]) == {1, 1.41, 2}
+    report = (work / "results/report.md").read_text()
+    assert "### Refinement" in report
+    assert "Pass 1 adds scale 1.41 (180,200 parameters)" in report
+    assert "Refinement stops after pass 1: the most passes, 1, have run." in report
+    # Nothing changed: nothing is added and nothing runs.
+    assert planned_jobs(work) == []
+    snakemake(work, "--cores", "1")
+    assert sorted(p.name for p in first.parent.glob("after*.json")) == [
+        "after0.json",
+        "after1.json",
+    ]

@@ -32,8 +32,9 @@ REPORT_HEADINGS = [
 SMALL = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
 # The tests of the CPU stand-in pin its two devices, so that they mean the same on a
 # machine with an accelerator (where ``devices: auto`` would compare the CPU with it;
-# tests/test_accelerator.py runs the small sweep that way).
-TINY = {**SMALL, "devices": ["cpu1", "cpu"]}
+# tests/test_accelerator.py runs the small sweep that way). Refinement adds sizes by
+# what was measured, so it is off here; tests/test_workflow.py turns it on.
+TINY = {**SMALL, "devices": ["cpu1", "cpu"], "refine": {"enabled": False}}
 
 
 def make_project(where: Path, config: dict | str | None) -> Path:

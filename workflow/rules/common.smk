@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from sweeplib import cluster, keys, manifest
+from sweeplib.plan import decision_on_disk, refined
 from sweeplib.startup import read_workflow
 
 PLAN = read_workflow(config, workflow)
@@ -14,30 +15,41 @@ RUNS = {run.key: run for run in PLAN.runs}
 TIMED_THREADS = cluster.timed_threads(
     workflow, max(h["device"]["threads"] for h in PLAN.hardware.values())
 )
+REFINING = PLAN.config["refine"]["enabled"]
 
 
 wildcard_constraints:
     machine=re.escape(PLAN.machine),
-    scale=r"\d+",
+    scale=r"\d+(?:\.\d{1,2})?",
     key=r"[0-9a-f]{12}",
     device="|".join(PLAN.devices),
     stamp=r"\d+",
+    chain=r"[0-9a-f]{12}",
+    n=r"\d+",
+
+
+def run_of(key):
+    """A planned run: configured, or added by refinement (planned from its pass files
+    when this process has not planned it yet, as a job on a cluster node)."""
+    if key not in RUNS:
+        RUNS.update({r.key: r for r in plan_on_disk().runs})
+    return RUNS[key]
 
 
 def run_spec(wildcards):
-    return RUNS[wildcards.key].spec.to_json()
+    return run_of(wildcards.key).spec.to_json()
 
 
 def time_resource(name):
     """A resource of a scale's timing job, for a cluster (sweeplib/cluster.py)."""
-    return lambda wildcards: cluster.run_resources(RUNS[wildcards.key].spec, "time")[
+    return lambda wildcards: cluster.run_resources(run_of(wildcards.key).spec, "time")[
         name
     ]
 
 
 def check_resource(name):
     """A resource of a scale's inference check, for a cluster."""
-    return lambda wildcards: cluster.run_resources(RUNS[wildcards.key].spec, "check")[
+    return lambda wildcards: cluster.run_resources(run_of(wildcards.key).spec, "check")[
         name
     ]
 
@@ -50,15 +62,90 @@ def probe_resource(name):
 
 
 def run_dataset(wildcards):
-    return RUNS[wildcards.key].spec.dataset
+    return run_of(wildcards.key).spec.dataset
 
 
 def dataset_settings(wildcards):
-    return json.dumps(asdict(PLAN.datasets[wildcards.key]), sort_keys=True)
+    datasets = PLAN.datasets
+    if wildcards.key not in datasets:
+        datasets = plan_on_disk().datasets
+    return json.dumps(asdict(datasets[wildcards.key]), sort_keys=True)
 
 
 def hardware_settings(wildcards):
     return json.dumps(PLAN.hardware[wildcards.device], sort_keys=True)
+
+
+# --- refinement (workflow/rules/refine.smk) ----------------------------------------
+
+
+def decision_file(n):
+    return f"{PLAN.refine_dir}/after{n}.json"
+
+
+def decision(n):
+    """The decision after pass n, as Snakemake's checkpoint gives it (asking for it
+    makes the DAG wait for it)."""
+    path = checkpoints.refine_sweep.get(chain=PLAN.refine_chain, n=n).output[0]
+    return json.loads(Path(path).read_text())
+
+
+def final_decision():
+    """The decision of the pass that stopped refinement."""
+    n = 0
+    while not (found := decision(n))["stop"]:
+        n += 1
+    return found
+
+
+def planned(found):
+    """This machine's plan with the runs a decision lists; each one registered."""
+    plan = refined(PLAN, found)
+    RUNS.update({r.key: r for r in plan.runs})
+    return plan
+
+
+def sweep_plan():
+    """This machine's plan once refinement has stopped (the configured one without)."""
+    return planned(final_decision()) if REFINING else PLAN
+
+
+def plan_on_disk():
+    """The plan with what the pass files already on disk add (reads only)."""
+    return refined(PLAN, decision_on_disk(PLAN.refine_dir)) if REFINING else PLAN
+
+
+def refine_inputs(wildcards):
+    """Pass n's decision reads every run measured so far, and the decision before."""
+    n = int(wildcards.n)
+    plan = planned(decision(n - 1)) if n else PLAN
+    return {
+        "timings": [
+            f"{r.device_folder(d)}/timings.csv"
+            for r in plan.runs
+            for d in r.spec.device_names
+        ],
+        "previous": [decision_file(n - 1)] if n else [],
+    }
+
+
+def refine_settings(wildcards):
+    return json.dumps(
+        {
+            "baseline": PLAN.baseline,
+            "analysis": PLAN.config["analysis"],
+            "refine": PLAN.config["refine"],
+        },
+        sort_keys=True,
+    )
+
+
+def refinement_done(wildcards):
+    """The last pass file, once refinement has stopped (nothing without it)."""
+    return [decision_file(final_decision()["pass"])] if REFINING else []
+
+
+# --- files ---------------------------------------------------------------------------
 
 
 def device_files(name):
@@ -70,14 +157,18 @@ def device_files(name):
 
 
 def all_device_files(name):
-    """That file of every device of every run: this machine's, and those of the
-    other machines' plans that were copied in with their folders."""
-    here = [
-        f"{run.device_folder(d)}/{name}"
-        for run in PLAN.runs
-        for d in run.spec.device_names
-    ]
-    return here + imported_files(name)
+    """That file of every device of every run (an input function): this machine's,
+    refinement's included, and those of the other machines' plans that were copied
+    in with their folders."""
+
+    def files(wildcards):
+        runs = sweep_plan().runs
+        here = [
+            f"{r.device_folder(d)}/{name}" for r in runs for d in r.spec.device_names
+        ]
+        return here + imported_files(name)
+
+    return files
 
 
 def imported_files(name):
@@ -96,20 +187,20 @@ def plan_change(wildcards=None):
     with it all that reads the plan: with or without Snakemake's metadata, and in a
     dry run too (this check only reads)."""
     written = Path(keys.PLAN)
-    if not written.exists() or manifest.is_written(PLAN):
+    if not written.exists() or manifest.is_written(plan_on_disk()):
         return []
     return [f"results/plan/change-{written.stat().st_mtime_ns}.stamp"]
 
 
 def plan_text(kind):
-    """The text of a plan file: the manifest, this machine's plan or its description."""
-    return manifest.text(
-        {
-            "manifest": lambda: manifest.manifest(PLAN),
-            "plan": lambda: manifest.machine_plan(PLAN),
-            "info": lambda: PLAN.machine_info,
-        }[kind]()
-    )
+    """The text of a plan file, refinement's runs included (a params function): the
+    manifest, this machine's plan or its description."""
+    write = {
+        "manifest": manifest.manifest,
+        "plan": manifest.machine_plan,
+        "info": lambda plan: plan.machine_info,
+    }[kind]
+    return lambda wildcards: manifest.text(write(sweep_plan()))
 
 
 def hardware_files():

@@ -16,6 +16,7 @@ rule note_plan_change:
 rule write_plan:
     input:
         plan_change,
+        refinement_done,
     output:
         manifest="results/plan/sweep.json",
         plan=machine_file(keys.MACHINE_PLAN),

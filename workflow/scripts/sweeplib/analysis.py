@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import costmodel, crossover
+from . import costmodel, crossover, refine
 from .devices import SEPARATE
-from .sizes import STATE_BYTES_PER_PARAM, ModelSizes
+from .sizes import STATE_BYTES_PER_PARAM, ModelSizes, canonical_scale
 from .speedup import speedup_table
 
 CELL = ["scale", "device"]
@@ -36,9 +36,11 @@ def analyse_machines(
             hw,
             settings["implausible_margin"],
         ).assign(machine=machine)
+        configured = {canonical_scale(x) for x in plan["scales"]}
+        c["added"] = [canonical_scale(x) not in configured for x in c["scale"]]
         spans = timed_spans(w, inference[inference["machine"] == machine], hw)
         t, summaries[machine] = analyse(
-            c, w, plan["baseline"], settings, plan["scales"], spans
+            c, w, plan["baseline"], settings, spans, refine_settings(manifest)
         )
         cells.append(c)
         tables.append(t.assign(machine=machine))
@@ -47,6 +49,12 @@ def analyse_machines(
         pd.concat(tables, ignore_index=True),
         {"machines": summaries},
     )
+
+
+def refine_settings(manifest: dict) -> refine.Settings | None:
+    """The refinement rules the sweep ran with (None where it ran none)."""
+    given = manifest.get("refine")
+    return refine.Settings(**given) if given else None
 
 
 def timing_processes(timings: pd.DataFrame) -> pd.DataFrame:
@@ -192,7 +200,7 @@ def with_bounds(
     probe = hardware.drop_duplicates("device").set_index("device")
     out = cells.copy()
     batch = out["batch_size"].fillna(10).astype(int)
-    sizes = [ModelSizes.for_scale(int(s)) for s in out["scale"]]
+    sizes = [ModelSizes.for_scale(canonical_scale(s)) for s in out["scale"]]
     out["flops_per_step"] = [z.flops_per_step(b) for z, b in zip(sizes, batch)]
     flops_bound = out["flops_per_step"] / out["device"].map(probe["flops"])
     state = STATE_BYTES_PER_PARAM * out["params"]
@@ -212,7 +220,7 @@ def with_bandwidth(cells: pd.DataFrame, hardware: pd.DataFrame) -> pd.DataFrame:
     """The bytes a step moves at each size, the bandwidth it achieved, its fraction of
     the device's copy bandwidth, and the device's last-level cache."""
     probe = hardware.drop_duplicates("device").set_index("device")
-    sizes = [ModelSizes.for_scale(int(s)) for s in cells["scale"]]
+    sizes = [ModelSizes.for_scale(canonical_scale(s)) for s in cells["scale"]]
     out = cells.assign(bytes_per_step=[s.bytes_per_step() for s in sizes])
     out["achieved_Bps"] = out["bytes_per_step"] / out["step_median_s"]
     out["bandwidth_fraction"] = out["achieved_Bps"] / out["device"].map(
@@ -227,11 +235,12 @@ def analyse(
     windows: pd.DataFrame,
     baseline: str,
     settings: dict,
-    scales: list[int],
     spans: pd.DataFrame,
+    refine_settings: refine.Settings | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """The speedup table and everything said about it: crossovers, cost models,
-    overlaps."""
+    """The speedup table and everything said about it: crossovers and their
+    exceptions, the headline speedups, cost models, overlaps, and the sizes that
+    refining would add next (``refine.py``, with ``refine_settings``)."""
     table, boots = speedup_table(
         windows,
         baseline,
@@ -247,10 +256,17 @@ def analyse(
     devices = {}
     for device, g in table.groupby("device"):
         order = np.argsort(g["params"].to_numpy())
-        g = g.iloc[order]
-        devices[device] = describe_crossings(
-            g, boots[device][:, order], settings["confidence"], scales
-        )
+        g, reps = g.iloc[order], boots[device][:, order]
+        devices[device] = {
+            **describe_crossings(g, reps, settings["confidence"]),
+            "headline": headline(
+                g, reps, settings["confidence"], fits.get(device), fits.get(baseline)
+            ),
+        }
+        if refine_settings:
+            devices[device]["proposals"] = [
+                vars(p) for p in next_sizes(g, devices[device], refine_settings)
+            ]
         if device in fits and baseline in fits:
             low, high = float(g["params"].min()), float(g["params"].max())
             devices[device]["model_crossings"] = costmodel.model_crossings(
@@ -265,8 +281,21 @@ def analyse(
     return table, summary
 
 
+def curve_of(g: pd.DataFrame) -> list[refine.Size]:
+    """A device's speedup curve as the refinement rules read it (ascending sizes)."""
+    return [
+        refine.Size(canonical_scale(r.scale), float(r.params), r.ci_low, r.ci_high)
+        for r in g.itertuples()
+    ]
+
+
+def next_sizes(g: pd.DataFrame, entry: dict, s: refine.Settings) -> list:
+    """The sizes the refinement rules would add next for one device."""
+    return refine.proposals(curve_of(g), entry["crossings"], s)
+
+
 def describe_crossings(
-    g: pd.DataFrame, replicates: np.ndarray, confidence: float, scales: list[int]
+    g: pd.DataFrame, replicates: np.ndarray, confidence: float
 ) -> dict:
     found = crossover.crossings(
         g["scale"].to_numpy(),
@@ -277,23 +306,79 @@ def describe_crossings(
         replicates,
         confidence,
     )
+    classes = crossover.classify(g["ci_low"], g["ci_high"])
     return {
         "winner_throughout": crossover.winner_throughout(g["ci_low"], g["ci_high"]),
+        "sizes": [
+            {"scale": canonical_scale(s), "params": float(p), "class": c}
+            for s, p, c in zip(g["scale"], g["params"], classes)
+        ],
         "level_scales": [
-            int(s)
-            for s, c in zip(g["scale"], crossover.classify(g["ci_low"], g["ci_high"]))
-            if c == "level"
+            canonical_scale(s) for s, c in zip(g["scale"], classes) if c == "level"
         ],
         "crossings": [
             {
                 **vars(c),
                 "between_scales": list(c.between_scales),
-                "suggestion": crossover.suggest_scale(c, scales),
+                "bracket_params": list(c.bracket_params),
             }
             for c in found
         ],
         "model_crossings": [],
     }
+
+
+def headline(
+    g: pd.DataFrame,
+    replicates: np.ndarray,
+    confidence: float,
+    device_fit: dict | None,
+    baseline_fit: dict | None,
+) -> dict:
+    """ "By how much", without picking the luckiest size: the speedup at the largest
+    size swept, and the plateau, the geometric mean of the speedups over the sizes
+    where both cost models put the step in their per-parameter (memory) regime, with
+    the interval of the same mean over the bootstrap replicates (docs/METHOD.md)."""
+    alpha = 100 * (1 - confidence) / 2
+    last = g.iloc[-1]
+    out = {
+        "largest": {
+            "scale": canonical_scale(last["scale"]),
+            "params": float(last["params"]),
+            "speedup": float(last["speedup"]),
+            "ci_low": float(last["ci_low"]),
+            "ci_high": float(last["ci_high"]),
+        },
+        "plateau": None,
+    }
+    bound = plateau_scales(device_fit, baseline_fit)
+    at = [k for k, s in enumerate(g["scale"]) if canonical_scale(s) in bound]
+    if len(at) >= 2:
+        means = np.exp(np.log(replicates[:, at]).mean(axis=1))
+        low, high = np.percentile(means, [alpha, 100 - alpha])
+        out["plateau"] = {
+            "scales": [canonical_scale(g["scale"].iloc[k]) for k in at],
+            "speedup": float(np.exp(np.log(g["speedup"].iloc[at]).mean())),
+            "ci_low": float(low),
+            "ci_high": float(high),
+        }
+    return out
+
+
+def plateau_scales(device_fit: dict | None, baseline_fit: dict | None) -> set:
+    """The sizes both devices' cost models put in the regime that scales with the
+    parameters beyond the cache (``memory``, or ``per-parameter`` without a knee)."""
+    if not device_fit or not baseline_fit:
+        return set()
+
+    def bound(fit):
+        return {
+            z["scale"]
+            for z in fit["sizes"]
+            if z["regime"] in ("memory", "per-parameter")
+        }
+
+    return bound(device_fit) & bound(baseline_fit)
 
 
 def fit_device(g: pd.DataFrame, miss_flag: float) -> dict:
@@ -307,7 +392,7 @@ def fit_device(g: pd.DataFrame, miss_flag: float) -> dict:
     m = costmodel.fit(g["params"], g["step_median_s"], llc)
     res = costmodel.residuals(m, g["params"], g["step_median_s"])
     bytes_per_param = float((g["bytes_per_step"] / g["params"]).median())
-    scales = [int(s) for s in g["scale"]]
+    scales = [canonical_scale(s) for s in g["scale"]]
     return {
         "overhead_s": m.overhead_s,
         "cache_s": m.cache_s,

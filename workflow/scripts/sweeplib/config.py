@@ -21,6 +21,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from .runspec import Timing, Training, schedule_of
+from .sizes import canonical_scale, decimals, widths_of
 
 # The schema: the one place the settings, their defaults and what a scale entry may
 # override are stated.
@@ -120,8 +121,9 @@ def _overridable() -> dict[str, str]:
     return overridable(load_schema(SCHEMA))
 
 
-def scale_of(entry) -> int:
-    return entry["scale"] if isinstance(entry, dict) else entry
+def scale_of(entry) -> int | float:
+    """A scale entry's scale, as one value whatever its spelling (``1.0`` is ``1``)."""
+    return canonical_scale(entry["scale"] if isinstance(entry, dict) else entry)
 
 
 def scale_sections(config: dict, entry) -> dict[str, dict]:
@@ -138,6 +140,23 @@ def scale_sections(config: dict, entry) -> dict[str, dict]:
 def _semantic_problems(config: dict) -> list[str]:
     problems, seen = [], {}
     for i, entry in enumerate(config["scales"]):
+        raw = entry["scale"] if isinstance(entry, dict) else entry
+        where = f"scales[{i}]" + (".scale" if isinstance(entry, dict) else "")
+        if decimals(raw) > 2:
+            problems.append(
+                f"{where} = {raw} is not allowed; allowed: a positive number with at "
+                "most two decimals (0.25, 1.5, 7)"
+            )
+            continue
+        try:
+            widths_of(raw)
+        except ValueError as exc:
+            problems.append(
+                f"{where} = {raw} is not allowed: {exc}, and a layer needs at least "
+                "one unit; allowed: a scale whose widths (100, 300 and 200 units per "
+                "unit of scale, rounded) are all at least 1"
+            )
+            continue
         scale = scale_of(entry)
         if scale in seen:
             problems.append(

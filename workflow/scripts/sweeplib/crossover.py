@@ -15,6 +15,11 @@ above and below is a crossing:
   is claimed;
 - level sizes at the start or the end of the sweep leave the crossing open
   there, and all-above or all-below sweeps have none.
+
+Beyond a crossing, until the next one, the sizes that are level are its
+exceptions (``then_level``): the statement names them ("faster from X on,
+except at Y, where the two are indistinguishable"). Where to measure next so
+that the statement sharpens is ``refine.py``'s question.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sizes import params_of_scale, scale_for_params
+from .sizes import canonical_scale
 
 
 @dataclass
@@ -38,8 +43,13 @@ class Crossing:
     # the share of bootstrap replicates that cross between the two sizes
     share: float = math.nan
     # the sizes whose interval contains 1
-    level_scales: list[int] = field(default_factory=list)
-    between_scales: tuple[int, int] = (0, 0)
+    level_scales: list = field(default_factory=list)
+    between_scales: tuple = (0, 0)
+    # the bracketing swept sizes of a point (its interval is the point's own)
+    bracket_params: tuple = (math.nan, math.nan)
+    # the sizes beyond the crossing, before the next one, that are not clearly on its
+    # winning side: indistinguishable from the baseline there
+    then_level: list = field(default_factory=list)
 
 
 def classify(ci_low, ci_high) -> list[str]:
@@ -68,14 +78,16 @@ def crossings(
 
     def span(kind, direction, i, j) -> Crossing:
         """A crossing known only to lie between sizes i and j (level sizes between)."""
-        level = [int(scales[k]) for k in range(i, j + 1) if classes[k] == "level"]
+        level = [
+            canonical_scale(scales[k]) for k in range(i, j + 1) if classes[k] == "level"
+        ]
         return Crossing(
             kind,
             direction,
             params[i],
             params[j],
             level_scales=level,
-            between_scales=(int(scales[i]), int(scales[j])),
+            between_scales=(canonical_scale(scales[i]), canonical_scale(scales[j])),
         )
 
     first, last = decisive[0], decisive[-1]
@@ -96,7 +108,28 @@ def crossings(
             out.append(span("range", direction, i, j))
     if last < len(classes) - 1 and classes[last] == "below":
         out.append(span("open_above", "overtakes", last, len(classes) - 1))
-    return out
+    return _with_what_follows(out, scales, params, classes)
+
+
+def _with_what_follows(
+    found: list[Crossing], scales, params, classes
+) -> list[Crossing]:
+    """Each crossing with the level sizes after it, up to the next crossing: the
+    exceptions to "faster from here on"."""
+    index = {canonical_scale(s): k for k, s in enumerate(scales)}
+    for n, c in enumerate(found):
+        if c.kind == "open_above":
+            continue
+        start = index[c.between_scales[1]]
+        end = (
+            index[found[n + 1].between_scales[0]] if n + 1 < len(found) else len(scales)
+        )
+        c.then_level = [
+            canonical_scale(scales[k])
+            for k in range(start, end)
+            if classes[k] == "level"
+        ]
+    return found
 
 
 def _point(
@@ -129,7 +162,8 @@ def _point(
         float(high),
         params=estimate,
         share=share,
-        between_scales=(int(scales[i]), int(scales[i + 1])),
+        between_scales=(canonical_scale(scales[i]), canonical_scale(scales[i + 1])),
+        bracket_params=(float(params[i]), float(params[i + 1])),
     )
 
 
@@ -141,27 +175,3 @@ def winner_throughout(ci_low, ci_high) -> str | None:
     if classes == {"below"}:
         return "baseline"
     return None
-
-
-def suggest_scale(
-    crossing: Crossing, scales: list[int], max_ratio: float = 1.5
-) -> str | None:
-    """A scale to add where a crossing is known only to a range, or a wide interval."""
-    lo, hi = crossing.low_params, crossing.high_params
-    if (
-        crossing.kind == "point"
-        and math.isfinite(lo)
-        and math.isfinite(hi)
-        and hi / lo <= max_ratio
-    ):
-        return None
-    middle = crossing.params if crossing.kind == "point" else math.sqrt(lo * hi)
-    s = scale_for_params(middle)
-    for candidate in sorted({math.floor(s), math.ceil(s)}, key=lambda c: abs(c - s)):
-        if candidate >= 1 and candidate not in scales:
-            params = f"{params_of_scale(candidate):,.0f} parameters"
-            return f"add scale {candidate} ({params}) to the config and rerun"
-    return (
-        "the sizes around it are all swept: raise timing.rounds or timing.processes "
-        "there to narrow the intervals"
-    )

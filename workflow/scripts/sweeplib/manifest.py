@@ -22,7 +22,8 @@ def text(obj: dict) -> str:
 
 
 def machine_plan(plan) -> dict:
-    """This machine's runs and how it ran them."""
+    """This machine's runs and how it ran them, refinement's passes included."""
+    configured = {scale_of(e) for e in plan.config["scales"]}
     return {
         "machine": plan.machine,
         "info": plan.machine_info,
@@ -40,9 +41,12 @@ def machine_plan(plan) -> dict:
                 "pairing": r.spec.pairing,
                 "pairing_reason": r.pairing_reason,
                 "processes": r.spec.timing.processes,
+                "batch": r.spec.batch,
+                "added": r.scale not in configured or r.spec.batch > 0,
             }
             for r in plan.runs
         ],
+        "refinement": plan.refinement,
         "skipped": plan.skipped,
         "hardware": {
             d: {
@@ -64,6 +68,7 @@ def manifest(plan) -> dict:
         "machine": plan.machine,
         "plans": {plan.machine: machine_plan(plan), **plan.imported},
         "analysis": plan.config["analysis"],
+        "refine": plan.config["refine"] if plan.config["refine"]["enabled"] else None,
         "toy_key": plan.toy_key,
         "code": plan.aggregation_code,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import devices as dev
@@ -103,6 +103,19 @@ class Plan:
     imported: dict[str, dict] = field(default_factory=dict)  # other machines' plans
     free: dict[str, int] = field(default_factory=dict)  # memory planned with, per pool
     facts: dict = field(default_factory=dict)  # what torch offers here (probe.py)
+    planner: Planner | None = None  # plans the sizes refinement adds (refined)
+    refine_chain: str = ""  # the key of the refinement's passes (REFINE_DIR)
+    refinement: list[dict] = field(default_factory=list)  # its passes so far
+
+    @property
+    def refine_dir(self) -> str:
+        return REFINE_DIR.format(chain=self.refine_chain)
+
+
+# Where a sweep's refinement passes live: one file per pass, "after<n>.json", the
+# decision taken once pass n (0: the configured sizes) was measured.
+REFINE_DIR = "results/refine/{chain}"
+REFINE_SCRIPTS = ["refine_sweep.py"]
 
 
 def plan_sweep(
@@ -162,6 +175,66 @@ def plan_sweep(
         imported,
         planner.free,
         facts,
+        planner,
+        refine_chain(config, runs, code_digests(scripts)["refine"]),
+    )
+
+
+def refine_chain(config: dict, runs: list[ScaleRun], code: str) -> str:
+    """The key of a sweep's refinement: what its passes start from (the configured
+    runs), the rules and the analysis they apply, and their code."""
+    return keys.digest(
+        {
+            "runs": [r.key for r in runs],
+            "refine": config["refine"],
+            "analysis": config["analysis"],
+            "baseline": config["baseline"],
+            "code": code,
+        }
+    )
+
+
+def decision_on_disk(folder: str) -> dict | None:
+    """The latest decision of a refinement on disk (its history lists every run added
+    so far), or None before the first (reads only: a dry run may ask)."""
+    n, found = 0, None
+    while (path := Path(folder) / f"after{n}.json").exists():
+        found = json.loads(path.read_text())
+        if found["stop"]:
+            break
+        n += 1
+    return found
+
+
+def refined(plan: Plan, decision: dict | None) -> Plan:
+    """The plan with the sizes and batches refinement added, as the last pass file
+    (``decision``) lists them; its runs keyed and paired like the configured ones."""
+    if not decision or not plan.config["refine"]["enabled"]:
+        return plan
+    runs, skipped, datasets = list(plan.runs), list(plan.skipped), dict(plan.datasets)
+    entries = {scale_of(e): e for e in plan.config["scales"]}
+    for done in decision["history"]:
+        for added in done["added"]:
+            scale = added["scale"]
+            base = next(
+                (r for r in runs if r.scale == scale and r.spec.batch == 0), None
+            )
+            entry = entries.get(
+                scale, {"scale": scale, "seconds": plan.config["refine"]["seconds"]}
+            )
+            run, skips, data = plan.planner.plan_scale(
+                entry, added["batch"], base.spec.pairing if base else None
+            )
+            skipped += skips
+            if run:
+                runs.append(run)
+                datasets[data.key] = data
+    return replace(
+        plan,
+        runs=runs,
+        skipped=skipped,
+        datasets=datasets,
+        refinement=decision["history"],
     )
 
 
@@ -173,6 +246,7 @@ def code_digests(scripts: Path) -> dict[str, str]:
         "hardware": HARDWARE_SCRIPTS,
         "toy": TOY_SCRIPTS,
         "aggregation": AGGREGATION_SCRIPTS,
+        "refine": REFINE_SCRIPTS,
     }
     return {name: keys.code_digest(group, scripts) for name, group in groups.items()}
 
@@ -189,8 +263,12 @@ class Planner:
     free: dict[str, int]  # bytes free per memory pool
     facts: dict  # what torch offers here (probe.py)
 
-    def plan_scale(self, entry) -> tuple[ScaleRun | None, list[dict], Dataset]:
-        """One scale's run (None if it cannot fit), its skipped rows, its dataset."""
+    def plan_scale(
+        self, entry, batch: int = 0, pairing: str | None = None
+    ) -> tuple[ScaleRun | None, list[dict], Dataset]:
+        """One scale's run (None if it cannot fit), its skipped rows, its dataset. A
+        batch of extra processes (``batch`` > 0) is paired as its size's run was
+        (``pairing``), so that the analysis can pool them."""
         spec = RunSpec.from_config(
             scale_sections(self.config, entry),
             scale_of(entry),
@@ -200,6 +278,9 @@ class Planner:
             self.env["torch"],
             self.code,
         )
+        spec = replace(spec, batch=batch)
+        if pairing:
+            return ScaleRun(self.machine, spec.with_pairing(pairing)), [], spec.data
         pairing, reason = choose_pairing(self.machine, self.free, spec, self.facts)
         if pairing is None:
             skipped = {"scale": spec.scale, "params": spec.params, "reason": reason}

@@ -72,11 +72,23 @@ def step_time_figure(
 
 
 def bars(ax, g: pd.DataFrame, mid: str, low: str, high: str, colour: str, label: str):
-    """Points at ``mid`` against parameters, with bars from ``low`` to ``high``."""
+    """Points at ``mid`` against parameters, with bars from ``low`` to ``high``; sizes
+    that refinement added (``added``) hollow."""
     err = np.vstack([g[mid] - g[low], g[high] - g[mid]])
     ax.errorbar(
         g["params"], g[mid], yerr=err, marker="o", color=colour, capsize=3, label=label
     )
+    if "added" in g and g["added"].any():
+        added = g[g["added"].astype(bool)]
+        ax.scatter(
+            added["params"],
+            added[mid],
+            s=60,
+            facecolors="white",
+            edgecolors=colour,
+            zorder=3,
+            label=f"{label}: added by refinement",
+        )
 
 
 def draw_model(ax, g: pd.DataFrame, fit: dict, colour: str, label: str) -> None:
@@ -122,6 +134,11 @@ def speedup_figure(
         on=["machine", "device"],
         how="left",
     )
+    if "added" in cells:
+        added = cells[["machine", "scale", "added"]].drop_duplicates(
+            ["machine", "scale"]
+        )
+        labelled = labelled.merge(added, on=["machine", "scale"], how="left")
     for tag, device, g, colour, label in curves(labelled, summary, names or {}):
         if g.empty:  # the baseline: nothing to compare with itself
             continue

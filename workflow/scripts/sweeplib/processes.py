@@ -64,20 +64,36 @@ class ScaleJob:
         shutil.rmtree(self.work, ignore_errors=True)
 
     def run_processes(self, log) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Every process of the scale, one after another: all their steps, and one row
-        per (process, device). The last process of each device saves its checkpoint."""
-        processes = self.spec.processes()
-        last = {d: i for i, p in enumerate(processes) for d in p.devices}
-        steps, procs = [], []
+        """The scale's processes, one after another: all their steps, and one row per
+        (process, device). The first process of each device saves its checkpoint.
+        With a time budget (``timing.seconds``), another round of processes starts
+        only while the time spent so far and one more round's mean fit in it."""
+        processes = self.spec.processes(self.spec.most_processes)
+        per_round = len(self.spec.processes(1))
+        first = {
+            d: i for i, p in reversed(list(enumerate(processes))) for d in p.devices
+        }
+        steps, procs, started = [], [], time.perf_counter()
         for i, process in enumerate(processes):
+            if i % per_round == 0 and not self.another_round(i // per_round, started):
+                break
             out = self.work / f"process{process.index}-{'+'.join(process.devices)}"
-            save = {d: self.outputs[d] for d in process.devices if last[d] == i}
+            save = {d: self.outputs[d] for d in process.devices if first[d] == i}
             spec = worker_spec(self.spec, process, self.dataset, out, save)
             log(f"process {process.index} ({', '.join(process.devices)}): started")
             wall = run_worker(spec, out, log)
             steps.append(pd.read_csv(out / "steps.csv"))
             procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
         return pd.concat(steps, ignore_index=True), pd.concat(procs, ignore_index=True)
+
+    def another_round(self, done: int, started: float) -> bool:
+        """Whether to start round ``done + 1`` of processes (one process per device,
+        separate; one of all devices, interleaved)."""
+        timing = self.spec.timing
+        if done < timing.processes or not self.spec.budgeted:
+            return done < timing.processes
+        spent = time.perf_counter() - started
+        return spent + spent / done <= timing.seconds
 
 
 def worker_spec(

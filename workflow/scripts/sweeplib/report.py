@@ -19,13 +19,14 @@ from .formatting import (
     fmt_bw,
     fmt_bytes,
     fmt_params,
+    fmt_speedup,
     fmt_time,
     labels_of,
     markdown_table,
     speedup_markdown,
 )
 from .machines import machine_label
-from .sizes import ModelSizes
+from .sizes import ModelSizes, canonical_scale
 
 RESOURCES = ("templates/report.md.j2",)
 
@@ -149,6 +150,7 @@ def machine_section(m: Machine) -> dict:
         "baseline": labels.get(base, base),
         "warnings": warnings(m),
         "result": result(m),
+        "refinement": refinement(m),
         "speedup": speedup(m),
         "model": cost_model(m),
         "environment": environment(m),
@@ -206,28 +208,46 @@ def _bound_words(r) -> str:
 
 
 def summary_table(machines: list[Machine]) -> str:
-    """Per machine and device: where it overtakes its baseline, and its top speedup."""
+    """Per machine and device: where it overtakes its baseline, and by how much (the
+    speedup at the largest size, and the plateau: ``analysis.headline``)."""
     rows = []
     for m in machines:
         base = m.labels.get(m.manifest["baseline"], m.manifest["baseline"])
         for device, entry in m.summary["devices"].items():
-            t = m.table[m.table["device"] == device]
-            top = t.loc[t["speedup"].idxmax()] if len(t) else None
+            head = entry.get("headline") or {}
             rows.append(
                 {
                     "machine": m.label,
                     "device": m.labels.get(device, device),
                     "against": base,
                     "crossover": crossover_cell(entry),
-                    "top speedup": (
-                        f"{top['speedup']:.2f}x [{top['ci_low']:.2f}, "
-                        f"{top['ci_high']:.2f}] at scale {top['scale']}"
-                        if top is not None
-                        else "n/a"
-                    ),
+                    "at the largest size": _largest(head.get("largest")),
+                    "plateau": _plateau(head.get("plateau")),
                 }
             )
     return markdown_table(pd.DataFrame(rows)) if rows else "Nothing to compare.\n"
+
+
+def _largest(largest: dict | None) -> str:
+    if not largest:
+        return "n/a"
+    return (
+        f"{fmt_speedup(largest['speedup'], largest['ci_low'], largest['ci_high'])} at "
+        f"{fmt_params(largest['params'])} (scale {largest['scale']})"
+    )
+
+
+def _plateau(plateau: dict | None) -> str:
+    if not plateau:
+        return "n/a (fewer than two sizes in the memory regime)"
+    return (
+        f"{fmt_speedup(plateau['speedup'], plateau['ci_low'], plateau['ci_high'])} "
+        f"over scales {_scales(plateau['scales'])}"
+    )
+
+
+def _scales(scales: list) -> str:
+    return ", ".join(map(str, scales))
 
 
 def crossover_cell(entry: dict) -> str:
@@ -246,11 +266,15 @@ def crossover_cell(entry: dict) -> str:
             words.append(f"at or below {hi}")
         else:
             words.append(f"above {lo}, if any")
+        if c.get("then_level"):
+            words[-1] += f" (except at scale {_scales(c['then_level'])})"
     return "; ".join(words) or "none clear"
 
 
 def result(m: Machine) -> list[str]:
-    """A statement per crossing of each device, no sharper than its intervals allow."""
+    """Each device's statement, true at every size swept: its crossings (saying so
+    when there are several), the sizes beyond a crossing that are not clearly on its
+    winning side, and by how much."""
     labels, base = (
         m.labels,
         m.labels.get(m.summary["baseline"], m.summary["baseline"]),
@@ -259,26 +283,48 @@ def result(m: Machine) -> list[str]:
     out = []
     for device, entry in m.summary["devices"].items():
         name = labels.get(device, device)
-        if entry["winner_throughout"]:
-            winner = name if entry["winner_throughout"] == "device" else base
-            out.append(
-                f"**{name} against {base}: no crossover within the swept range**: "
-                f"{winner} is faster at every size swept (every {conf} interval "
-                "excludes 1)."
-            )
-            continue
-        out += [_crossing_sentence(c, name, base, conf) for c in entry["crossings"]]
-        if not entry["crossings"]:
-            level = ", ".join(map(str, entry["level_scales"]))
-            out.append(
-                f"**{name} against {base}: no clear crossover.** The two are "
-                f"indistinguishable at scales {level or 'none'} and neither overtakes "
-                "the other within the swept range."
-            )
+        out += _statement(entry, name, base, conf, _params_of(entry))
+        out += _by_how_much(entry, name, base)
+        out += _pin_down(entry)
     return out or ["Only one device was run: there is nothing to compare."]
 
 
-def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
+def _params_of(entry: dict) -> dict:
+    return {z["scale"]: z["params"] for z in entry.get("sizes", [])}
+
+
+def _statement(entry: dict, name: str, base: str, conf: str, params: dict) -> list:
+    if entry["winner_throughout"]:
+        winner = name if entry["winner_throughout"] == "device" else base
+        return [
+            f"**{name} against {base}: no crossover within the swept range**: "
+            f"{winner} is faster at every size swept (every {conf} interval "
+            "excludes 1)."
+        ]
+    crossings = entry["crossings"]
+    if not crossings:
+        level = _scales(entry["level_scales"])
+        return [
+            f"**{name} against {base}: no clear crossover.** The two are "
+            f"indistinguishable at scales {level or 'none'} and neither overtakes "
+            "the other within the swept range."
+        ]
+    lines = [
+        _crossing_sentence(c, name, base, conf, params, last=k == len(crossings) - 1)
+        for k, c in enumerate(crossings)
+    ]
+    if len(crossings) > 1:
+        lines.insert(
+            0,
+            f"**The speedup of {name} over {base} crosses 1 {len(crossings)} times** "
+            "within the swept range; each crossing in turn:",
+        )
+    return lines
+
+
+def _crossing_sentence(
+    c: dict, name: str, base: str, conf: str, params: dict, last: bool = True
+) -> str:
     verb = "overtakes" if c["direction"] == "overtakes" else "falls behind"
     lo_s, hi_s = c["between_scales"]
     if c["kind"] == "point":
@@ -295,7 +341,7 @@ def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
             f"{lo_s} and {hi_s}; {ci})."
         )
     elif c["kind"] == "range":
-        level = ", ".join(map(str, c["level_scales"]))
+        level = _scales(c["level_scales"])
         line = (
             f"**{name} {verb} {base} somewhere between {fmt_params(c['low_params'])} "
             f"and {fmt_params(c['high_params'])} parameters** (scales {lo_s} to "
@@ -310,15 +356,69 @@ def _crossing_sentence(c: dict, name: str, base: str, conf: str) -> str:
             "so the crossover, if any, lies at or below that size."
         )
     else:
-        line = (
+        return (
             f"**{name} is not clearly faster than {base} up to the largest size "
             f"swept**: from scale {c['level_scales'][0]} on the speedup's interval "
             "contains 1; the crossover, if any, lies above "
             f"{fmt_params(c['low_params'])} parameters."
         )
-    if c.get("suggestion"):
-        line += f" To pin it down: {c['suggestion']}."
-    return line
+    return line + _after(c, name, base, params, last)
+
+
+def _after(c: dict, name: str, base: str, params: dict, last: bool) -> str:
+    """What holds beyond a crossing, up to the next: the winner there, and every size
+    that is not clearly on its side."""
+    winner = name if c["direction"] == "overtakes" else base
+    until = "larger size swept" if last else "size swept up to the next crossing"
+    if not c.get("then_level"):
+        return f" Beyond it, {winner} is faster at every {until}."
+    sizes = [
+        f"{fmt_params(params[z])} (scale {z})" if z in params else f"scale {z}"
+        for z in c["then_level"]
+    ]
+    return (
+        f" Beyond it, {winner} is faster, except at {', '.join(sizes)}, where the "
+        "two are indistinguishable."
+    )
+
+
+def _by_how_much(entry: dict, name: str, base: str) -> list:
+    head = entry.get("headline")
+    if not head or entry["winner_throughout"] == "baseline":
+        return []
+    line = f"By how much: {name} over {base} is {_largest(head['largest'])}"
+    if head.get("plateau"):
+        line += f"; over the sizes in the memory regime, {_plateau(head['plateau'])}"
+    return [line + "."]
+
+
+def _pin_down(entry: dict) -> list:
+    props = entry.get("proposals") or []
+    if not props:
+        return []
+    adds = "; ".join(
+        f"scale {p['scale']} ({fmt_params(ModelSizes.for_scale(p['scale']).num_params)}"
+        f" parameters), as {p['reason']}"
+        for p in props
+    )
+    return [f"To sharpen this statement, the next sizes to measure would be: {adds}."]
+
+
+def refinement(m: Machine) -> list[str]:
+    """Each pass of refinement: the sizes or batches it added and why, and why it
+    stopped (``passes.py``)."""
+    passes = m.manifest.get("refinement") or []
+    out = []
+    for done in passes:
+        for a in done["added"]:
+            params = ModelSizes.for_scale(a["scale"]).num_params
+            what = f"scale {a['scale']} ({fmt_params(params)} parameters)"
+            if a["batch"]:
+                what = f"batch {a['batch']} of extra processes at scale {a['scale']}"
+            out.append(f"Pass {done['pass'] + 1} adds {what}: {a['reason']}.")
+        if done["stop"]:
+            out.append(f"Refinement stops after pass {done['pass']}: {done['stop']}.")
+    return out
 
 
 def speedup(m: Machine) -> dict:
@@ -640,7 +740,10 @@ def post_sanity(published: pd.DataFrame, margin: float) -> str:
     parts, bad = [], []
     for r in rows.sort_values(["scale", "device"]).itertuples():
         step = r.seconds / 1000  # the post's protocol: 1,000 steps
-        bound = ModelSizes.for_scale(int(r.scale)).bytes_per_step() / POST_BANDWIDTH
+        bound = (
+            ModelSizes.for_scale(canonical_scale(r.scale)).bytes_per_step()
+            / POST_BANDWIDTH
+        )
         parts.append(
             f"scale {r.scale} on {r.device.upper()}: {fmt_time(step)} per step, "
             f"{step / bound:.1f}× its {fmt_time(bound)} bound"

@@ -21,6 +21,9 @@ from .memory import ModelFootprint, data_bytes, model_footprint
 from .schedule import Schedule, protocol_steps
 from .sizes import ModelSizes
 
+# Process indices of batch k start at PROCESS_STRIDE x k.
+PROCESS_STRIDE = 100
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -67,6 +70,11 @@ class Timing:
     accelerator_warmup_s: float
     accelerator_switch_s: float
     mimic_post_prints: bool
+    # None: exactly ``processes`` processes. Seconds: processes start one after
+    # another while the job's time stays within them (at least ``processes``, at most
+    # ``max_processes``), each its rounds as counted: a fast machine measures more.
+    seconds: float | None = None
+    max_processes: int = 16
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,9 @@ class RunSpec:
     pairing: str
     torch: str
     code: str
+    # 0: the run of a size; k: its k-th batch of extra processes (``refine.py``), pooled
+    # with the others by the analysis.
+    batch: int = 0
 
     @classmethod
     def from_config(
@@ -187,21 +198,33 @@ class RunSpec:
         }
         return models, data_bytes(self.sizes, self.data.n_train, self.data.n_test)
 
-    def processes(self) -> list[Process]:
-        """The run's timing processes, in the order they run: interleaved, each holds
-        every device; separate, each one device, the devices' processes alternating
-        (asv's ``--interleave-processes``)."""
+    def processes(self, count: int | None = None) -> list[Process]:
+        """The run's first ``count`` timing processes (its ``timing.processes`` by
+        default), in the order they run: interleaved, each holds every device;
+        separate, each one device, the devices' processes alternating (asv's
+        ``--interleave-processes``). A batch's processes are numbered on from
+        ``PROCESS_STRIDE x batch``, so that batches pool without colliding."""
         threads = {d.name: d.threads for d in self.devices}
         held = (
             [self.device_names]
             if self.pairing == INTERLEAVED
             else [(d,) for d in self.device_names]
         )
+        first = PROCESS_STRIDE * self.batch
         return [
-            Process(p, devices, max(threads[d] for d in devices))
-            for p in range(self.timing.processes)
+            Process(first + p, devices, max(threads[d] for d in devices))
+            for p in range(self.timing.processes if count is None else count)
             for devices in held
         ]
+
+    @property
+    def budgeted(self) -> bool:
+        """Whether the run's processes are counted by time (``timing.seconds``)."""
+        return self.timing.seconds is not None
+
+    @property
+    def most_processes(self) -> int:
+        return self.timing.max_processes if self.budgeted else self.timing.processes
 
     # --- JSON: the rule's params, each worker's spec, every checkpoint --------------
 
@@ -217,6 +240,7 @@ class RunSpec:
             "pairing": self.pairing,
             "torch": self.torch,
             "code": self.code,
+            "batch": self.batch,
         }
 
     def to_json(self) -> str:
@@ -236,6 +260,7 @@ class RunSpec:
             pairing=d["pairing"],
             torch=d["torch"],
             code=d["code"],
+            batch=d.get("batch", 0),
         )
 
     @classmethod

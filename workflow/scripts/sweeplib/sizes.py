@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 # The post sizes everything from one knob: 100, 300 and 200 units per unit of
 # scale, and two outputs.
@@ -25,8 +26,10 @@ class ModelSizes:
     num_outputs: int = NUM_OUTPUTS
 
     @classmethod
-    def for_scale(cls, scale: int) -> ModelSizes:
-        i, h1, h2 = (w * scale for w in WIDTHS_PER_SCALE)
+    def for_scale(cls, scale: float) -> ModelSizes:
+        """The post's widths at ``scale`` (any positive number with at most two
+        decimals): 100, 300 and 200 units per unit of scale, rounded half up."""
+        i, h1, h2 = widths_of(scale)
         return cls(num_inputs=i, hidden1=h1, hidden2=h2)
 
     @property
@@ -89,8 +92,39 @@ class ModelSizes:
         )
 
 
+def canonical_scale(scale) -> int | float:
+    """A scale as one value whatever its spelling (``1``, ``1.0``, ``"1.50"``): an int
+    when whole, else a float of at most two decimals. Its text names folders and goes
+    into keys, so ``1.5`` (``scale1.5``) and ``15`` (``scale15``) never collide."""
+    d = Decimal(str(scale))
+    if d == d.to_integral_value():
+        return int(d)
+    return float(d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def decimals(scale) -> int:
+    """How many decimals a scale is written with (``1.25`` has 2)."""
+    exponent = Decimal(str(scale)).normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def widths_of(scale) -> tuple[int, int, int]:
+    """The three widths at ``scale``, each ``units x scale`` rounded half up; a width
+    that rounds to 0 is refused."""
+    d = Decimal(str(scale))
+    widths = tuple(
+        int((w * d).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        for w in WIDTHS_PER_SCALE
+    )
+    if min(widths) < 1:
+        raise ValueError(f"scale {scale} gives the layer widths {widths}")
+    return widths
+
+
 def params_of_scale(scale: float) -> float:
-    """Parameters of the model at a (possibly fractional) scale: a s² + b s + c."""
+    """Parameters of the model at a scale, as a smooth function of it, a s² + b s + c
+    (exact at whole scales; the rounded widths of other scales give the exact count,
+    ``ModelSizes.for_scale(s).num_params``)."""
     a, b, c = _quadratic()
     return a * scale**2 + b * scale + c
 
