@@ -8,11 +8,12 @@ import sys
 import pandas as pd
 import pytest
 
+import sweeplib.processes as processes_module
 from sweeplib import training, worker
 from sweeplib.atomic import torch_save
 from sweeplib.data import make_dataset
 from sweeplib.devices import THREAD_VARIABLES
-from sweeplib.processes import device_timings, worker_spec
+from sweeplib.processes import ScaleJob, device_timings, worker_spec
 from sweeplib.runspec import Process
 from synthetic import run_spec
 from workflow_helpers import SCRIPTS
@@ -155,3 +156,19 @@ def test_mps_memory_is_labelled_as_what_it_is(monkeypatch):
     assert mps["device_end_bytes"] == 7.0 and math.isnan(mps["device_peak_bytes"])
     cpu = training.device_memory("cpu")
     assert math.isnan(cpu["device_peak_bytes"]) and math.isnan(cpu["device_end_bytes"])
+
+
+def test_a_time_budget_starts_processes_while_one_more_fits(monkeypatch):
+    # At least `processes` (2); then another only while the time spent and one more
+    # process's mean stay within the budget (10 s).
+    job = ScaleJob(run_spec(seconds=10.0), "data.pt", {}, None)
+    clock = {"now": 100.0}
+    monkeypatch.setattr(processes_module.time, "perf_counter", lambda: clock["now"])
+    started = 100.0
+    assert job.another_round(0, started) and job.another_round(1, started)
+    clock["now"] = 104.0  # 2 processes in 4 s: a third would end at 6 s
+    assert job.another_round(2, started)
+    clock["now"] = 108.0  # 3 in 8 s: a fourth would end at about 10.7 s
+    assert not job.another_round(3, started)
+    counted = ScaleJob(run_spec(), "data.pt", {}, None)  # no budget: exactly 2
+    assert counted.another_round(1, started) and not counted.another_round(2, started)

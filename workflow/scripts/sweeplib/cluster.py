@@ -66,7 +66,7 @@ def runtime_minutes(spec: RunSpec) -> int:
     """A generous time limit for a scale's timing job: a minute per process to start
     and build, and every step at 10 ms plus 10 ns per parameter (a slow CPU thread);
     the steps are the schedule's (``RunSpec.schedule``), plus an accelerator's
-    least warm-up and switch times."""
+    least warm-up and switch times; a budgeted run's budget and one more process."""
     schedule = spec.schedule()
     step_s = 0.01 + 1e-8 * spec.params
     least = schedule.accelerator_warmup_s + schedule.rounds * (
@@ -74,4 +74,6 @@ def runtime_minutes(spec: RunSpec) -> int:
     )
     per_process = 60 + schedule.steps_per_device * step_s + least
     seconds = sum(per_process * len(p.devices) for p in spec.processes())
+    if spec.budgeted:  # its processes start while they fit: one more at most
+        seconds = max(seconds, spec.timing.seconds + per_process * len(spec.devices))
     return int(seconds / 60) + 10
