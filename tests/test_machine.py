@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import sweeplib.probe as probe_module
+import sweeplib.startup as startup
 from sweeplib.cluster import run_resources
 from sweeplib.devices import (
     INTERLEAVED,
@@ -170,3 +171,37 @@ def test_a_job_that_plans_again_without_the_gpu_plans_the_same_keys(monkeypatch)
     again = plan(config)
     assert [r.key for r in again.runs] == [r.key for r in main.runs]
     assert again.machine == main.machine
+
+
+# --- a run with nothing to do reuses the last probe's answer ------------------------
+
+
+def test_the_last_probe_is_reused_only_while_nothing_it_depends_on_changed(
+    tmp_path, monkeypatch
+):
+    saved = tmp_path / "probe.json"
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    probe_module.remember(facts(["cuda"]), saved)
+    assert probe_module.remembered(saved) == facts(["cuda"])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the GPUs hidden since
+    assert probe_module.remembered(saved) is None
+
+
+def test_a_plan_with_a_run_to_measure_asks_the_probe_afresh(tmp_path, monkeypatch):
+    # The remembered answer names a GPU with the free memory of that time: it plans a
+    # run with nothing to do, never one still to be measured.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(INHERITED, raising=False)
+    asked = []
+    monkeypatch.setattr(startup, "remembered", lambda: facts())
+    monkeypatch.setattr(probe_module, "run_probe", lambda: asked.append(1) or facts())
+    base = SCRIPTS.parent
+    plan, probed = startup.plan_here(copy.deepcopy(TINY), base)
+    assert probed and asked == [1]
+    for run in plan.runs:
+        for d in run.spec.device_names:
+            (tmp_path / run.device_folder(d)).mkdir(parents=True)
+            (tmp_path / run.device_folder(d) / "timings.csv").write_text("measured\n")
+    again, probed = startup.plan_here(copy.deepcopy(TINY), base)
+    assert not probed and asked == [1]
+    assert [r.key for r in again.runs] == [r.key for r in plan.runs]

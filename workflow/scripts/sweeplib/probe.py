@@ -54,6 +54,53 @@ def machine_facts() -> dict:
     return run_probe()
 
 
+# The last probe's answer, with what it depends on: a plan whose runs are all
+# measured already may reuse it (startup.py), which saves importing torch (over a
+# second) on a run with nothing to do.
+REMEMBERED = Path(".snakemake") / "sweep" / "probe.json"
+
+
+def fingerprint() -> dict:
+    """What the probe's answer depends on, known without importing torch: this
+    interpreter, torch's installed files, the host and its boot, the CPUs this
+    process may run on, and the variables that hide or show accelerators."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    origin = Path(spec.origin) if spec and spec.origin else None
+    boot = Path("/proc/sys/kernel/random/boot_id")
+    return {
+        "python": sys.executable,
+        "version": sys.version,
+        "torch": str(origin),
+        "torch_mtime": origin.stat().st_mtime_ns if origin else None,
+        "node": platform.node(),
+        "boot": boot.read_text().strip() if boot.exists() else None,
+        "usable": usable_cores(),
+        "env": {k: os.environ.get(k) for k in VISIBILITY},
+    }
+
+
+VISIBILITY = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")
+
+
+def remembered(path: Path = REMEMBERED) -> dict | None:
+    """The last probe's answer, if nothing it depends on has changed since."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved["facts"] if saved.get("fingerprint") == fingerprint() else None
+
+
+def remember(facts: dict, path: Path = REMEMBERED) -> None:
+    """Keep a fresh probe's answer for the next run (a real run only: never a dry
+    run, which writes nothing)."""
+    from .atomic import write_text
+
+    write_text(path, json.dumps({"fingerprint": fingerprint(), "facts": facts}))
+
+
 def run_probe(timeout: float = 300) -> dict:
     """Start the probe with no thread variables set and return its facts."""
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}

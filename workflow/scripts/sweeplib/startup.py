@@ -7,7 +7,8 @@ the sweep is planned (``plan.py``). On a real run's main process only
 (``locks.py``), and the facts the plan was made with are put in the
 environment, for the jobs that read the workflow again on other nodes: the
 memory it planned with, and what the probe found (devices, their names,
-threads), so that they plan the same runs.
+threads), so that they plan the same runs. A run with nothing to do reuses the
+last probe's answer (``plan_here``).
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ from pathlib import Path
 
 from .invocation import runs_jobs
 from .locks import clear_stale_locks
-from .plan import PLANNED_MEMORY, Plan, PlanError, plan_sweep
-from .probe import INHERITED, ProbeError
+from .plan import (
+    PLANNED_MEMORY,
+    Plan,
+    PlanError,
+    decision_on_disk,
+    plan_sweep,
+    refined,
+)
+from .probe import INHERITED, ProbeError, remember, remembered
 
 
 def read_workflow(config: dict, workflow) -> Plan:
     """The sweep's plan; an impossible config stops Snakemake with its message."""
-    base = Path(workflow.basedir) / "workflow"
     try:
-        plan = plan_sweep(
-            config, base / "scripts", base / "schemas" / "config.schema.yaml"
-        )
+        plan, probed = plan_here(config, Path(workflow.basedir) / "workflow")
     except (PlanError, ProbeError) as error:
         sys.exit(f"Error: {error}")
     for note in plan.notes:
@@ -41,6 +46,34 @@ def read_workflow(config: dict, workflow) -> Plan:
                 "here).",
                 file=sys.stderr,
             )
+        if probed:
+            remember(plan.facts)
         os.environ[PLANNED_MEMORY] = json.dumps(plan.free)
         os.environ[INHERITED] = json.dumps(plan.facts)
     return plan
+
+
+def plan_here(config: dict, base: Path) -> tuple[Plan, bool]:
+    """The plan, and whether torch was asked afresh for it. The last probe's answer
+    (``probe.remembered``) plans as well while nothing it depends on has changed,
+    but it holds a CUDA device's free memory of that time: it is used only if every
+    run it plans was measured already (a run with nothing to do); otherwise the
+    probe is asked again."""
+    scripts, schema = base / "scripts", base / "schemas" / "config.schema.yaml"
+    facts = None if os.environ.get(INHERITED) else remembered()
+    if facts is not None:
+        plan = plan_sweep(config, scripts, schema, facts)
+        if all_measured(plan):
+            return plan, False
+    return plan_sweep(config, scripts, schema), True
+
+
+def all_measured(plan: Plan) -> bool:
+    """Whether every run of the plan, refinement's on disk included, has its
+    timings."""
+    runs = refined(plan, decision_on_disk(plan.refine_dir)).runs
+    return all(
+        (Path(r.device_folder(d)) / "timings.csv").exists()
+        for r in runs
+        for d in r.spec.device_names
+    )
