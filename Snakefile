@@ -25,3 +25,4 @@ rule all:
     input:
         "results/report.md",
         plan_change(),
+        aftermath.missing_results(PLAN),

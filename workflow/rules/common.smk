@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from sweeplib import cluster, keys, manifest
+from sweeplib import aftermath, cluster, imports, keys, manifest
 from sweeplib.startup import read_workflow
 
 PLAN = read_workflow(config, workflow)
@@ -49,8 +49,21 @@ def probe_resource(name):
     )[name]
 
 
-def run_dataset(wildcards):
-    return RUNS[wildcards.key].spec.dataset
+def run_dataset(done):
+    """A run's dataset, as the input of the job that writes ``done`` in each device's
+    folder. Once the job is done, the dataset's date is ignored (ancient): its key
+    names all it holds, and a dataset touched or copied without its dates must not
+    re-measure. Until then a plain input, so that the job follows a dataset that is
+    remade (Snakemake never looks again at a job downstream of one that reruns, if
+    its inputs are ancient)."""
+
+    def dataset(wildcards):
+        run = RUNS[wildcards.key]
+        path = run.spec.dataset
+        folders = [Path(run.device_folder(d)) for d in run.spec.device_names]
+        return ancient(path) if all((f / done).exists() for f in folders) else path
+
+    return dataset
 
 
 def dataset_settings(wildcards):
@@ -71,22 +84,25 @@ def device_files(name):
 
 def all_device_files(name):
     """That file of every device of every run: this machine's, and those of the
-    other machines' plans that were copied in with their folders."""
+    other machines' plans that were copied in with their folders. (A report written
+    after a failed job reads only this machine's files that are there:
+    sweeplib/aftermath.py.)"""
     here = [
         f"{run.device_folder(d)}/{name}"
         for run in PLAN.runs
         for d in run.spec.device_names
     ]
-    return here + imported_files(name)
+    return aftermath.present(here) + imported_files(name)
 
 
 def imported_files(name):
-    found = []
-    for plan in PLAN.imported.values():
-        for run in plan["runs"]:
-            paths = [Path(run["folder"]) / d / name for d in run["devices"]]
-            found += [str(p) for p in paths if p.exists()]
-    return found
+    """Paths derived from each imported machine's folder and keys, never read from
+    its plan (sweeplib/imports.py)."""
+    return [
+        path
+        for tag, plan in PLAN.imported.items()
+        for path in imports.run_files(tag, plan, name)
+    ]
 
 
 def plan_change(wildcards=None):
@@ -102,14 +118,17 @@ def plan_change(wildcards=None):
 
 
 def plan_text(kind):
-    """The text of a plan file: the manifest, this machine's plan or its description."""
-    return manifest.text(
+    """The text of a plan file: the manifest, this machine's plan or its description.
+    A function of the wildcards, so that braces in it (a note quoting another
+    machine's file) are never read as wildcards."""
+    text = manifest.text(
         {
             "manifest": lambda: manifest.manifest(PLAN),
             "plan": lambda: manifest.machine_plan(PLAN),
             "info": lambda: PLAN.machine_info,
         }[kind]()
     )
+    return lambda wildcards: text
 
 
 def hardware_files():
@@ -118,12 +137,11 @@ def hardware_files():
         for d, h in PLAN.hardware.items()
     ]
     there = [
-        h["file"]
-        for plan in PLAN.imported.values()
-        for h in plan["hardware"].values()
-        if Path(h["file"]).exists()
+        path
+        for tag, plan in PLAN.imported.items()
+        for path in imports.hardware_files(tag, plan)
     ]
-    return here + there
+    return aftermath.present(here) + there
 
 
 def machine_file(pattern):
