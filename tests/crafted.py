@@ -142,7 +142,7 @@ def _set_key(key, value):
 
 def _del_key(key):
     def change(obj):
-        del obj[key]
+        obj.pop(key, None)
 
     return change
 
