@@ -49,6 +49,8 @@ MAX_TEXT = 1000
 
 _TEXT = {"type": "string", "maxLength": MAX_TEXT}
 _COUNT = {"type": "integer", "minimum": 1}
+# A scale as a run's folder names it; keep in step with common.smk's
+# wildcard_constraints and rows.py's path pattern (fractional scales change all three).
 _SCALE = {"type": "integer", "minimum": 1}
 _DEVICE = {"enum": list(DEVICES)}
 _SCALAR = {"type": ["string", "number", "boolean", "null"], "maxLength": MAX_TEXT}

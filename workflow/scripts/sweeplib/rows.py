@@ -91,7 +91,7 @@ def _pattern(template: str) -> re.Pattern:
     """A regex of a ``keys`` path template, each field a named group."""
     groups = {
         "machine": r"[a-z0-9+-]+",
-        "scale": r"\d+",
+        "scale": r"\d+",  # as common.smk's wildcard_constraints (and imports._SCALE)
         "key": r"[0-9a-f]{12}",
         "device": "|".join(DEVICES),
     }
