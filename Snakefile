@@ -26,3 +26,4 @@ rule all:
     input:
         "results/report.md",
         plan_change(),
+        aftermath.missing_results(PLAN),

@@ -98,6 +98,7 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     write_config(project, SLOW)
     before = snapshot(project)
     assert sum(p.name == "timings.csv" for p in before) == 4  # 2 scales x 2 devices
+    report = (project / "results/report.md").stat().st_mtime_ns
     proc = start(project)
 
     def second_process_running():
@@ -108,6 +109,8 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     time.sleep(0.5)
     kill(proc, sig)
 
+    # A stopped run just stops: no report is written after it (aftermath.py).
+    assert (project / "results/report.md").stat().st_mtime_ns == report
     # The interrupted scale has no timing file, so nothing takes it for finished.
     assert not list(project.glob("results/machines/*/runs/scale10/*/*/timings.csv"))
     # Every finished run is untouched.
@@ -143,9 +146,13 @@ def test_a_job_killed_after_its_last_output_is_finished_by_a_plain_rerun(
     config = copy.deepcopy(TINY)
     AFTER_OUTPUTS[rule](config)
     write_config(project, config)
-    marker = tmp_path / f"{rule}.paused"
-    proc = start(project, env={PAUSE_AFTER_OUTPUTS: f"{rule}={tmp_path}"})
-    wait_for(marker.exists, f"{rule} to write its outputs", proc)
+    # The job pauses beside its own log (the hook writes nowhere else).
+    proc = start(project, env={PAUSE_AFTER_OUTPUTS: rule})
+
+    def paused():
+        return any(project.glob(f"results/**/{rule}.paused"))
+
+    wait_for(paused, f"{rule} to write its outputs", proc)
     kill(proc, signal.SIGKILL)
     assert rule in rules_run(planned_jobs(project))  # marked incomplete: planned again
     finishes_cleanly(project)

@@ -16,6 +16,7 @@ from sweeplib.sizes import ModelSizes
 from workflow_helpers import (
     REPORT_HEADINGS,
     TINY,
+    fabricate_machine,
     make_project,
     planned_jobs,
     rules_run,
@@ -260,13 +261,12 @@ def test_switching_back_rebuilds_the_report_even_without_metadata(project):
 
 def test_another_machines_folder_joins_the_report_without_retraining(project, tmp_path):
     # A second machine, fabricated from this machine's own tiny run: its folder copied
-    # under another name, its plan and description rewritten to name it.
+    # under another name, its plan and description rewritten to name it, its times
+    # moved (a copy with the same times is refused as a copy).
     (here,) = (project / "results/machines").iterdir()
-    there = here.parent / "other-cpu-2c-cpu-0badcafe"
-    shutil.copytree(here, there)
-    plan = json.loads((there / "plan.json").read_text().replace(here.name, there.name))
-    plan["info"]["cpu_model"] = "Other CPU"
-    (there / "plan.json").write_text(json.dumps(plan))
+    there = fabricate_machine(
+        project, "other-cpu-2c-cpu-0badcafe", info={"cpu_model": "Other CPU"}
+    )
     # Bringing it in reruns the aggregation only: nothing is trained or checked.
     assert rules_run(planned_jobs(project)) == AGGREGATION
     snakemake(project, "--cores", "1")

@@ -1,5 +1,6 @@
 """Run the real workflow in a scratch copy of the project."""
 
+import json
 import os
 import re
 import shutil
@@ -105,3 +106,38 @@ def tree(root: Path) -> dict:
         for p in (root / "results").rglob("*")
         if p.is_file()
     }
+
+
+def this_machine(project: Path) -> str:
+    """The tag of the machine that ran the project's sweep."""
+    return json.loads((project / "results/plan/sweep.json").read_text())["machine"]
+
+
+def fabricate_machine(
+    project: Path, name: str, info: dict | None = None, shift_s: float | None = None
+) -> Path:
+    """Another machine's folder, made from this machine's own: copied under ``name``,
+    its plan and description naming it (with ``info`` changed in both), and every
+    time shifted by ``shift_s`` (by default, by some days that depend on the name),
+    as a second machine measures at other times."""
+    import zlib
+
+    import pandas as pd
+
+    if shift_s is None:
+        shift_s = 1e6 + zlib.crc32(name.encode()) % 10**6
+    here = this_machine(project)
+    source = project / "results/machines" / here
+    there = source.parent / name
+    shutil.copytree(source, there)
+    for file in ("plan.json", "machine.json"):
+        obj = json.loads((there / file).read_text().replace(here, name))
+        (obj["info"] if file == "plan.json" else obj).update(info or {})
+        (there / file).write_text(json.dumps(obj))
+    for csv in there.rglob("*.csv"):
+        frame = pd.read_csv(csv)
+        for column in ("started_at", "ended_at"):
+            if column in frame:
+                frame[column] += shift_s
+        frame.to_csv(csv, index=False)
+    return there

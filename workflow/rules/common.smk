@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from sweeplib import cluster, keys, manifest
+from sweeplib import aftermath, cluster, imports, keys, manifest
 from sweeplib.plan import decision_on_disk, refined
 from sweeplib.startup import read_workflow
 
@@ -61,8 +61,21 @@ def probe_resource(name):
     )[name]
 
 
-def run_dataset(wildcards):
-    return run_of(wildcards.key).spec.dataset
+def run_dataset(done):
+    """A run's dataset, as the input of the job that writes ``done`` in each device's
+    folder. Once the job is done, the dataset's date is ignored (ancient): its key
+    names all it holds, and a dataset touched or copied without its dates must not
+    re-measure. Until then a plain input, so that the job follows a dataset that is
+    remade (Snakemake never looks again at a job downstream of one that reruns, if
+    its inputs are ancient)."""
+
+    def dataset(wildcards):
+        run = run_of(wildcards.key)
+        path = run.spec.dataset
+        folders = [Path(run.device_folder(d)) for d in run.spec.device_names]
+        return ancient(path) if all((f / done).exists() for f in folders) else path
+
+    return dataset
 
 
 def dataset_settings(wildcards):
@@ -110,6 +123,16 @@ def sweep_plan():
     return planned(final_decision()) if REFINING else PLAN
 
 
+def reported_plan():
+    """The plan the aggregation reads: once refinement has stopped; for the report
+    after a failed job, with what refinement decided so far (it runs no checkpoint)."""
+    return (
+        planned(decision_on_disk(PLAN.refine_dir))
+        if aftermath.partial()
+        else sweep_plan()
+    )
+
+
 def plan_on_disk():
     """The plan with what the pass files already on disk add (reads only)."""
     return refined(PLAN, decision_on_disk(PLAN.refine_dir)) if REFINING else PLAN
@@ -141,8 +164,11 @@ def refine_settings(wildcards):
 
 
 def refinement_done(wildcards):
-    """The last pass file, once refinement has stopped (nothing without it)."""
-    return [decision_file(final_decision()["pass"])] if REFINING else []
+    """The last pass file, once refinement has stopped (nothing without it, or for
+    the report after a failed job)."""
+    if not REFINING or aftermath.partial():
+        return []
+    return [decision_file(final_decision()["pass"])]
 
 
 # --- files ---------------------------------------------------------------------------
@@ -159,25 +185,28 @@ def device_files(name):
 def all_device_files(name):
     """That file of every device of every run (an input function): this machine's,
     refinement's included, and those of the other machines' plans that were copied
-    in with their folders."""
+    in with their folders. (A report written after a failed job reads only this
+    machine's files that are there, and what refinement decided so far:
+    sweeplib/aftermath.py.)"""
 
     def files(wildcards):
-        runs = sweep_plan().runs
+        runs = reported_plan().runs
         here = [
             f"{r.device_folder(d)}/{name}" for r in runs for d in r.spec.device_names
         ]
-        return here + imported_files(name)
+        return aftermath.present(here) + imported_files(name)
 
     return files
 
 
 def imported_files(name):
-    found = []
-    for plan in PLAN.imported.values():
-        for run in plan["runs"]:
-            paths = [Path(run["folder"]) / d / name for d in run["devices"]]
-            found += [str(p) for p in paths if p.exists()]
-    return found
+    """Paths derived from each imported machine's folder and keys, never read from
+    its plan (sweeplib/imports.py)."""
+    return [
+        path
+        for tag, plan in PLAN.imported.items()
+        for path in imports.run_files(tag, plan, name)
+    ]
 
 
 def plan_change(wildcards=None):
@@ -193,14 +222,15 @@ def plan_change(wildcards=None):
 
 
 def plan_text(kind):
-    """The text of a plan file, refinement's runs included (a params function): the
-    manifest, this machine's plan or its description."""
+    """The text of a plan file, refinement's runs included (a params function, so
+    that braces in it, a note quoting another machine's file, are never read as
+    wildcards): the manifest, this machine's plan or its description."""
     write = {
         "manifest": manifest.manifest,
         "plan": manifest.machine_plan,
         "info": lambda plan: plan.machine_info,
     }[kind]
-    return lambda wildcards: manifest.text(write(sweep_plan()))
+    return lambda wildcards: manifest.text(write(reported_plan()))
 
 
 def hardware_files():
@@ -209,12 +239,11 @@ def hardware_files():
         for d, h in PLAN.hardware.items()
     ]
     there = [
-        h["file"]
-        for plan in PLAN.imported.values()
-        for h in plan["hardware"].values()
-        if Path(h["file"]).exists()
+        path
+        for tag, plan in PLAN.imported.items()
+        for path in imports.hardware_files(tag, plan)
     ]
-    return here + there
+    return aftermath.present(here) + there
 
 
 def machine_file(pattern):

@@ -1,7 +1,13 @@
 # Aggregation, by stage: results/plan/ (the plan), results/aggregate/ (every run's
 # rows), results/analysis/ (statistics), then the report and its plots at the top
 # of results/. The plan is rewritten whenever it changes (a run, a setting of the
-# analysis, the aggregation's code), and all that reads it reruns.
+# analysis, the aggregation's code), and all that reads it reruns. A run in which a
+# job failed ends by writing the report from what was measured, each failed run
+# marked in it (sweeplib/aftermath.py); its exit status still says a job failed.
+
+
+onerror:
+    aftermath.report_after_failure(workflow, PLAN)
 
 
 rule note_plan_change:
@@ -47,6 +53,7 @@ rule aggregate_results:
         steps="results/aggregate/steps.csv",
         inference="results/aggregate/inference.csv",
         hardware="results/aggregate/hardware.csv",
+        left_out="results/aggregate/left_out.csv",
     log:
         "results/logs/aggregate_results.log",
     script:
@@ -110,6 +117,7 @@ rule write_report:
         inference="results/aggregate/inference.csv",
         hardware="results/aggregate/hardware.csv",
         timings="results/aggregate/timings.csv",
+        left_out="results/aggregate/left_out.csv",
         toy_losses=toy_file("losses.csv"),
         toy_evals=toy_file("evals.csv"),
         toy_predictions=toy_file("predictions.csv"),

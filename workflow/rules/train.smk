@@ -9,7 +9,7 @@
 
 rule time_scale:
     input:
-        dataset=run_dataset,
+        dataset=run_dataset("timings.csv"),
     output:
         checkpoint=device_files("checkpoint.pt"),
         predictions=device_files("predictions.pt"),
@@ -33,7 +33,7 @@ rule time_scale:
 
 rule check_inference:
     input:
-        dataset=run_dataset,
+        dataset=run_dataset("inference.csv"),
         checkpoints=device_files("checkpoint.pt"),
         predictions=device_files("predictions.pt"),
     output:

@@ -1,34 +1,32 @@
 """Gather every machine's timing, step, inference and hardware files into tidy tables,
-each row tagged with the ``machine`` (results folder) it comes from."""
+each row tagged with the ``machine`` (results folder) it comes from. Each machine's
+files are checked first (``sweeplib/rows.py``); a machine whose files fail is left
+out, with a note in ``left_out.csv`` that the report shows."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from sweeplib.atomic import write_csv
 from sweeplib.logs import job
-
-TABLES = ("timings", "steps", "inference", "hardware")
-
-
-def machine_of(path: str) -> str:
-    """The machine folder a result lives in: results/machines/<machine>/..."""
-    parts = Path(path).parts
-    return parts[parts.index("machines") + 1]
-
-
-def concat(paths) -> pd.DataFrame:
-    frames = [pd.read_csv(p).assign(machine=machine_of(p)) for p in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+from sweeplib.rows import TABLES, gather
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "aggregate_results") as log:
+    with job(snakemake.log[0], "aggregate_results", snakemake.output) as log:
+        here = json.loads(Path(snakemake.input.plan).read_text())["machine"]
+        paths = {name: list(getattr(snakemake.input, name)) for name in TABLES}
+        tables, left_out = gather(paths, here)
         for name in TABLES:
-            paths = list(getattr(snakemake.input, name))
-            frame = concat(paths)
-            write_csv(getattr(snakemake.output, name), frame)
-            log.info("%s: %d rows from %d files", name, len(frame), len(paths))
+            write_csv(getattr(snakemake.output, name), tables[name])
+            log.info(
+                "%s: %d rows from %d files", name, len(tables[name]), len(paths[name])
+            )
+        for note in left_out:
+            log.info("left out %s: %s", note["folder"], note["reason"])
+        frame = pd.DataFrame(left_out, columns=["folder", "reason"])
+        write_csv(snakemake.output.left_out, frame)
 
 
 if __name__ == "__main__":

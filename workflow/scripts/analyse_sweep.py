@@ -12,7 +12,7 @@ from sweeplib.logs import job
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "analyse_sweep") as log:
+    with job(snakemake.log[0], "analyse_sweep", snakemake.output) as log:
         manifest = json.loads(Path(snakemake.input.plan).read_text())
         tables = {
             name: pd.read_csv(getattr(snakemake.input, name))

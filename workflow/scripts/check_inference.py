@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from sweeplib.atomic import write_csv
-from sweeplib.checkpoint import load_checkpoint
+from sweeplib.checkpoint import load_checkpoint, load_predictions
 from sweeplib.data import load_dataset
 from sweeplib.devices import synchronizer, torch_device
 from sweeplib.inference import ATOL, RTOL, check
@@ -23,7 +23,7 @@ def check_device(
     started_at = time.time()
     torch.set_num_threads(device.threads)
     model, meta = load_checkpoint(checkpoint, torch_device(device.name))
-    reference = torch.load(predictions, map_location="cpu", weights_only=True)["logits"]
+    reference = load_predictions(predictions, meta["run_key"])
     where = f"scale {meta['scale']} on {meta['device']} (run {meta['run_key']})"
     result = check(
         model,
@@ -48,7 +48,7 @@ def check_device(
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "check_inference") as log:
+    with job(snakemake.log[0], "check_inference", snakemake.output) as log:
         spec = RunSpec.from_json(snakemake.params.run)
         data = load_dataset(snakemake.input.dataset)
         for i, device in enumerate(spec.devices):

@@ -8,7 +8,7 @@ from sweeplib.logs import job
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "make_dataset") as log:
+    with job(snakemake.log[0], "make_dataset", snakemake.output) as log:
         p = json.loads(snakemake.params.data)
         data = make_dataset(p["num_inputs"], p["n_train"], p["n_test"], p["seed"])
         torch_save(snakemake.output[0], data)

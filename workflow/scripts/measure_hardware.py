@@ -15,7 +15,7 @@ from sweeplib.logs import job
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "measure_hardware") as log:
+    with job(snakemake.log[0], "measure_hardware", snakemake.output) as log:
         p = json.loads(snakemake.params.settings)
         name = p["device"]["name"]
         started_at = time.time()

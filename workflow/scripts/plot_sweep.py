@@ -12,7 +12,7 @@ from sweeplib.plots import speedup_figure, step_time_figure
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "plot_sweep") as log:
+    with job(snakemake.log[0], "plot_sweep", snakemake.output) as log:
         cells = pd.read_csv(snakemake.input.cells)
         table = pd.read_csv(snakemake.input.speedup)
         summary = json.loads(Path(snakemake.input.analysis).read_text())

@@ -9,7 +9,7 @@ from sweeplib.toy import predict, tensors
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "predict_toy") as log:
+    with job(snakemake.log[0], "predict_toy", snakemake.output) as log:
         model, _ = load_checkpoint(snakemake.input.checkpoint)
         data = tensors()
         predicted = predict(model, data["X_test"])

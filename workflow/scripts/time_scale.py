@@ -11,7 +11,7 @@ FILES = ("checkpoint", "predictions", "steps", "timings", "settings")
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "time_scale") as log:
+    with job(snakemake.log[0], "time_scale", snakemake.output) as log:
         spec = RunSpec.from_json(snakemake.params.run)
         outputs = {
             d: {name: getattr(snakemake.output, name)[i] for name in FILES}

@@ -10,7 +10,7 @@ from sweeplib.toy import train_toy
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "train_toy") as log:
+    with job(snakemake.log[0], "train_toy", snakemake.output) as log:
         model, batches, evals = train_toy()
         for b in batches:
             log.info(

@@ -8,7 +8,7 @@ from sweeplib.logs import job
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "write_plan") as log:
+    with job(snakemake.log[0], "write_plan", snakemake.output) as log:
         for name in ("info", "plan", "manifest"):
             write_text(getattr(snakemake.output, name), getattr(snakemake.params, name))
             log.info("wrote %s", getattr(snakemake.output, name))

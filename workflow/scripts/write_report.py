@@ -12,7 +12,7 @@ from sweeplib.report import Sweep, render
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "write_report") as log:
+    with job(snakemake.log[0], "write_report", snakemake.output) as log:
         i = snakemake.input
         manifest = json.loads(Path(i.plan).read_text())
         sweep = Sweep(
@@ -28,6 +28,7 @@ def main(snakemake) -> None:
             toy_predictions=pd.read_csv(i.toy_predictions),
             post=pd.read_csv(i.post),
             plan_key=digest(manifest),
+            left_out=pd.read_csv(i.left_out),
         )
         text = render(sweep)
         write_text(snakemake.output[0], text)

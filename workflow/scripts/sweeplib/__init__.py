@@ -14,8 +14,10 @@ the tests import directly. Where to look:
   ``memory`` (footprints), ``plan`` (scales into keyed runs), ``keys`` (how
   every cache key is formed, and which code each result depends on),
   ``machines`` (results folders, hardware tags, labels, other machines'
-  plans), ``manifest`` (the plan files), ``cluster`` (what a cluster gives
-  each job), ``startup`` (what happens while Snakemake reads the workflow);
+  plans), ``imports`` (other machines' folders: checked, paths derived),
+  ``manifest`` (the plan files), ``disk`` (the space a sweep still needs),
+  ``cluster`` (what a cluster gives each job), ``startup`` (what happens
+  while Snakemake reads the workflow);
 - the measurement: ``timing`` (how a step is timed; rounds of interleaved
   windows), ``worker`` (one timing process's entry) and ``training`` (its
   work), ``processes`` (a scale's job: its processes and each device's
@@ -23,10 +25,13 @@ the tests import directly. Where to look:
 - the analysis: ``speedup`` (paired ratios and their intervals), ``crossover``
   (how the crossover is computed and stated), ``costmodel`` (the cache and
   memory regimes), ``analysis`` (cells, bounds, and all of it together);
-- the output: ``report`` (what the report says, section by section, with
-  ``templates/report.md.j2``), ``plots``, ``formatting``;
+- the output: ``rows`` (every machine's files, checked as they are
+  aggregated), ``report`` (what the report says, section by section, with
+  ``templates/report.md.j2``), ``plots``, ``formatting``, ``aftermath`` (the
+  report after a failed job);
 - the plumbing: ``atomic`` (complete-or-absent writes), ``logs`` (a job's log),
-  ``invocation`` (whether Snakemake will run jobs), ``locks`` (stale locks).
+  ``invocation`` (whether Snakemake will run jobs), ``locks`` (stale locks,
+  removed only when provably stale).
 
 How a run travels, for the next engineer: ``config/config.yaml`` is validated
 with the schema's defaults (``config.validate_config``); each scale entry's

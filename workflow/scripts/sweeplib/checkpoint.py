@@ -66,3 +66,33 @@ def load_checkpoint(path: str | Path, device="cpu") -> tuple[NeuralNetwork, dict
             f"checkpoint {path} does not match the model it describes: {exc}"
         ) from exc
     return model.to(device), ckpt["meta"]
+
+
+def load_predictions(path: str | Path, run_key: str) -> torch.Tensor:
+    """The test-set logits recorded at the end of a run's training (``training.py``
+    writes ``{"logits", "run_key"}``); CheckpointError, naming the file and what is
+    wrong, for one that is unreadable, of another form, or of another run."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        raise CheckpointError(
+            f"predictions {path} cannot be loaded safely (truncated, corrupted, or not "
+            f"plain tensors): {first}; delete its run's timings.csv to measure the "
+            "run again"
+        ) from exc
+    logits = saved.get("logits") if isinstance(saved, dict) else None
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        held = sorted(map(str, saved)) if isinstance(saved, dict) else "-"
+        raise CheckpointError(
+            f"predictions {path} hold no logits of shape (samples, classes) (found "
+            f"{type(saved).__name__} with {held})"
+        )
+    if saved.get("run_key") != run_key:
+        raise CheckpointError(
+            f"predictions {path} are of run {saved.get('run_key')!r}, not of this "
+            f"run {run_key!r}"
+        )
+    return logits

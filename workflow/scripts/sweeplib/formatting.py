@@ -39,6 +39,30 @@ def fmt_speedup(speedup: float, low: float, high: float) -> str:
     return f"{speedup:.2f}x [{low:.2f}, {high:.2f}]"
 
 
+# Characters that would end a table cell, open an HTML comment or tag, a link, a code
+# span, emphasis or GitHub's math, in text that came from another machine's files.
+_MARKDOWN = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "\\": "\\\\",
+    "|": "\\|",
+    "`": "\\`",
+    "*": "\\*",
+    "[": "\\[",
+    "]": "\\]",
+    "$": "\\$",
+}
+
+
+def md_text(text) -> str:
+    """Text as it reads in markdown and in HTML rendered from it, whatever it holds:
+    control characters (line breaks included) become spaces, and markdown's and
+    HTML's special characters are escaped. Text without them is unchanged."""
+    text = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in str(text))
+    return "".join(_MARKDOWN.get(c, c) for c in text)
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table of a frame's values as they are (format them
     first)."""

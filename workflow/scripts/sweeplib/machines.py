@@ -10,16 +10,16 @@
 - the **label** (``machine_label``) is how the report and the plots name a
   machine to a reader.
 
-This module also describes this machine (its ``machine.json``) and reads the
-plans of the other machines whose folders were copied in.
+This module also describes this machine (its ``machine.json``); the folders of
+other machines, copied in, are checked and read by ``imports.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from pathlib import Path
+
+from .imports import FORMAT
 
 # What tells two accelerators of one name apart, where the probe reads it.
 DISTINGUISHING = (
@@ -65,6 +65,7 @@ def describe_machine(env: dict, facts: dict) -> tuple[str, dict]:
     identities = {d: accelerator_identity(a) for d, a in facts["accelerators"].items()}
     machine = machine_tag(env, identities)
     return machine, {
+        "format": FORMAT,
         "tag": machine,
         **env,
         "accelerators": accelerators,
@@ -78,32 +79,3 @@ def machine_label(info: dict) -> str:
     extra = f" + {accelerators}" if accelerators else ""
     cores = f"{info['usable_cores']} cores"
     return f"{info['cpu_model']}, {cores}{extra}, torch {info['torch']}"
-
-
-def other_machines(
-    machine: str, results: Path = Path("results")
-) -> tuple[dict, list[str]]:
-    """The plans of the other machines whose folders were copied into
-    ``results/machines`` (read only), and a note for each folder that is not one."""
-    plans, notes = {}, []
-    for path in sorted(results.glob("machines/*/plan.json")):
-        tag = path.parent.name
-        if tag == machine:
-            continue
-        try:
-            plan = json.loads(path.read_text())
-            ok = plan["machine"] == tag and {
-                "runs",
-                "baseline",
-                "devices",
-                "info",
-            } <= set(plan)
-        except (ValueError, KeyError, TypeError):
-            ok = False
-        if ok:
-            plans[tag] = plan
-        else:
-            notes.append(
-                f"{path} is not a machine's plan written by this workflow; ignored"
-            )
-    return plans, notes

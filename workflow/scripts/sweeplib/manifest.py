@@ -1,6 +1,8 @@
 """What the plan writes: this machine's plan (``plan.json``, which travels with its
 results folder) and the manifest the aggregation reads (``results/plan/sweep.json``:
-every machine's plan, the analysis settings and the aggregation's code).
+every machine's plan, the analysis settings, the aggregation's code, and the
+other machines' folders left out, with why). Both of a machine's files carry the
+``format`` that ``imports.py`` checks when a folder is brought in.
 
 The manifest has one path, not a keyed one: it is rewritten whenever its text
 changes (``is_written``; workflow/rules/report.smk), which reruns all that
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from . import keys
 from .config import scale_of
+from .imports import FORMAT
 
 
 def text(obj: dict) -> str:
@@ -25,6 +28,7 @@ def machine_plan(plan) -> dict:
     """This machine's runs and how it ran them, refinement's passes included."""
     configured = {scale_of(e) for e in plan.config["scales"]}
     return {
+        "format": FORMAT,
         "machine": plan.machine,
         "info": plan.machine_info,
         "baseline": plan.baseline,
@@ -71,6 +75,7 @@ def manifest(plan) -> dict:
         "refine": plan.config["refine"] if plan.config["refine"]["enabled"] else None,
         "toy_key": plan.toy_key,
         "code": plan.aggregation_code,
+        "left_out": plan.left_out,
     }
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from .devices import ACCELERATORS, memory_pool
 from .sizes import BYTES_PER_FLOAT, ModelSizes
@@ -131,11 +132,84 @@ def shortfall(needs: dict[str, int], free: dict[str, int]) -> str:
 
 
 def available_host_memory() -> int:
-    """Bytes of host memory still available (a CUDA device's free memory comes from
-    the probe, ``probe.py``: asking here would create a CUDA context)."""
+    """Bytes of host memory still available to this process: what the OS has free,
+    bounded by the memory limit of its control group where one applies (a container,
+    ``salloc --mem``, a systemd slice), which ``psutil`` does not see; a process over
+    that limit is killed, not refused. (A CUDA device's free memory comes from the
+    probe, ``probe.py``: asking here would create a CUDA context.)"""
     import psutil
 
-    return int(psutil.virtual_memory().available)
+    free = int(psutil.virtual_memory().available)
+    limited = cgroup_available()
+    return free if limited is None else min(free, limited)
+
+
+# Where Linux shows a process's control groups (absent elsewhere: no limit is read).
+PROC_CGROUP = Path("/proc/self/cgroup")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# cgroup v1 writes "no limit" as a huge number, a page short of 2**63.
+V1_UNLIMITED = 2**62
+
+
+def cgroup_available() -> int | None:
+    """Bytes this process's control groups still allow (limit less usage, the
+    reclaimable page cache not counted as used), the tightest over the group and its
+    ancestors; None where no limit applies or none can be read."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    found = []
+    for line in lines:
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: one unified hierarchy
+            found += _limits(CGROUP_ROOT, path, "memory.max", "memory.current")
+        elif "memory" in controllers.split(","):
+            found += _limits(
+                CGROUP_ROOT / "memory",
+                path,
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
+    return min(found) if found else None
+
+
+def _limits(mount: Path, path: str, limit_file: str, usage_file: str) -> list[int]:
+    """What each group from ``path`` up to the mount's root leaves free. In a
+    container, the group's path may not exist under the mount, whose root is then
+    the container's own group."""
+    groups = [mount / path.strip("/")]
+    groups += [g for g in groups[0].parents if mount in g.parents or g == mount]
+    out = []
+    for group in groups:
+        try:
+            raw = (group / limit_file).read_text().strip()
+        except OSError:
+            continue
+        if raw == "max" or not raw.isdigit() or int(raw) >= V1_UNLIMITED:
+            continue
+        out.append(int(raw) - _used(group, usage_file))
+    return out
+
+
+def _used(group: Path, usage_file: str) -> int:
+    """A group's memory in use, less its inactive page cache (the kernel reclaims it
+    before it kills anything)."""
+    try:
+        used = int((group / usage_file).read_text())
+    except (OSError, ValueError):
+        return 0
+    try:
+        stat = dict(
+            line.split()[:2]
+            for line in (group / "memory.stat").read_text().splitlines()
+        )
+    except (OSError, ValueError):
+        stat = {}
+    cache = stat.get("inactive_file", stat.get("total_inactive_file", "0"))
+    return max(0, used - int(cache)) if cache.isdigit() else used
 
 
 def gib(n: int) -> str:

@@ -18,13 +18,10 @@ from . import devices as dev
 from . import keys
 from .config import ConfigError, scale_of, scale_sections, validate_config
 from .devices import INTERLEAVED, SEPARATE
+from .disk import shortage
 from .env import hardware_name, host_environment
-from .machines import (
-    accelerator_identity,
-    describe_machine,
-    hardware_tag,
-    other_machines,
-)
+from .imports import other_machines
+from .machines import accelerator_identity, describe_machine, hardware_tag
 from .memory import (
     available_host_memory,
     check_needs,
@@ -32,7 +29,7 @@ from .memory import (
     shortfall,
     timing_needs,
 )
-from .probe import machine_facts
+from .probe import INHERITED, machine_facts
 from .runspec import Dataset, Device, RunSpec
 
 # The entry scripts (in workflow/scripts/) behind each kind of result.
@@ -106,6 +103,8 @@ class Plan:
     planner: Planner | None = None  # plans the sizes refinement adds (refined)
     refine_chain: str = ""  # the key of the refinement's passes (REFINE_DIR)
     refinement: list[dict] = field(default_factory=list)  # its passes so far
+    # Other machines' folders left out, and why (imports.py): {"folder", "reason"}.
+    left_out: list[dict] = field(default_factory=list)
 
     @property
     def refine_dir(self) -> str:
@@ -124,11 +123,13 @@ def plan_sweep(
     schema_path: Path,
     facts: dict | None = None,
     memory: dict[str, int] | None = None,
+    disk: int | None = None,
 ) -> Plan:
     """Validate the config and expand it; raise PlanError before anything runs.
 
-    ``facts`` (what torch offers here: ``probe.py``) and ``memory`` (bytes free
-    per memory pool) default to what this machine has; tests pass their own.
+    ``facts`` (what torch offers here: ``probe.py``), ``memory`` (bytes free
+    per memory pool) and ``disk`` (bytes free under results/) default to what
+    this machine has; tests pass their own.
     """
     try:
         config, notes = validate_config(config, schema_path)
@@ -156,8 +157,9 @@ def plan_sweep(
         if run:
             runs.append(run)
             datasets[dataset.key] = dataset
+    check_disk(runs, datasets, disk)
     toy_key = keys.digest(keys.toy_settings(env["torch"], planner.code["toy"]))
-    imported, import_notes = other_machines(machine)
+    imported, left_out = other_machines(machine)
     return Plan(
         machine,
         info,
@@ -170,13 +172,14 @@ def plan_sweep(
         planner.hardware(),
         toy_key,
         planner.code["aggregation"],
-        notes + import_notes,
+        notes + [f"{n['folder']} left out: {n['reason']}" for n in left_out],
         env,
         imported,
         planner.free,
         facts,
         planner,
         refine_chain(config, runs, code_digests(scripts)["refine"]),
+        left_out=left_out,
     )
 
 
@@ -236,6 +239,17 @@ def refined(plan: Plan, decision: dict | None) -> Plan:
         datasets=datasets,
         refinement=decision["history"],
     )
+
+
+def check_disk(runs: list, datasets: dict, free: int | None) -> None:
+    """Refuse a sweep whose checkpoints cannot fit on the disk (``disk.py``). A job
+    that reads the workflow again (it inherits the main process's facts) does not
+    ask: the main process did, and the sweep's own files fill the disk since."""
+    if os.environ.get(INHERITED):
+        return
+    short = shortage(runs, datasets, free)
+    if short:
+        raise PlanError(short)
 
 
 def code_digests(scripts: Path) -> dict[str, str]:
@@ -341,13 +355,28 @@ def free_memory(
     pools = {dev.memory_pool(d) for d in devices} | {"host"}
     assumed = os.environ.get(ASSUME_MEMORY)
     if assumed:
-        return {p: int(float(assumed)) for p in pools}
+        return {p: assumed_memory(assumed) for p in pools}
     given = {**json.loads(os.environ.get(PLANNED_MEMORY, "{}")), **(given or {})}
     measured = {
         "host": available_host_memory,
         "cuda": lambda: facts["accelerators"]["cuda"]["free_bytes"],
     }
     return {p: int(given[p]) if p in given else measured[p]() for p in pools}
+
+
+def assumed_memory(text: str) -> int:
+    """The bytes ``SWEEP_ASSUME_MEMORY_BYTES`` says; PlanError if it is not a positive
+    number of bytes."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 1 and value != float("inf")):
+        raise PlanError(
+            f"{ASSUME_MEMORY}={text!r} is not a number of bytes: set it to the memory "
+            "to plan with, a positive number such as 16e9, or unset it"
+        )
+    return int(value)
 
 
 def choose_pairing(

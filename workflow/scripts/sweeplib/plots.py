@@ -1,10 +1,15 @@
-"""The sweep's two figures: step time and speedup against parameters."""
+"""The sweep's two figures: step time and speedup against parameters. Every label
+is drawn as plain text (no mathtext, no TeX)."""
 
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
+# Labels are plain text: a machine's name from its files may hold "$", which
+# mathtext would parse (and fail on), and TeX must never run on it.
+matplotlib.rcParams["text.parse_math"] = False
+matplotlib.rcParams["text.usetex"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

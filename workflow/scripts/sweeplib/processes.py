@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -139,9 +140,22 @@ def run_worker(spec: WorkerSpec, out: Path, log) -> float:
         held = ", ".join(spec.process.devices)
         raise RuntimeError(
             f"timing process {spec.process.index} ({held}) failed "
-            f"(exit {done.returncode}):\n{tail}"
+            f"({exit_words(done.returncode)}):\n{tail}"
         )
     return time.perf_counter() - started
+
+
+def exit_words(code: int) -> str:
+    """How a process ended, in words: a kill by a signal is named (SIGKILL is what
+    the kernel's out-of-memory killer sends)."""
+    if code >= 0:
+        return f"exit {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    hint = ": out of memory?" if name == "SIGKILL" else ""
+    return f"killed by {name}{hint}"
 
 
 def window_table(steps: pd.DataFrame) -> pd.DataFrame:

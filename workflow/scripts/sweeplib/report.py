@@ -3,14 +3,17 @@ section's values; ``templates/report.md.j2`` holds the prose around them."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
+from . import keys
 from . import toy as toy_example
 from .analysis import timing_processes
 from .devices import ACCELERATORS, INTERLEAVED
@@ -23,6 +26,7 @@ from .formatting import (
     fmt_time,
     labels_of,
     markdown_table,
+    md_text,
     speedup_markdown,
 )
 from .machines import machine_label
@@ -54,11 +58,17 @@ class Sweep:
     toy_predictions: pd.DataFrame
     post: pd.DataFrame
     plan_key: str
+    # Machines the aggregation left out, and why (rows.py): folder, reason.
+    left_out: pd.DataFrame | None = None
 
     def machines(self) -> list[Machine]:
-        """This machine first, then the others that were brought in."""
+        """This machine first, then the others that were brought in (not those the
+        aggregation left out)."""
         here = self.manifest["machine"]
-        tags = [here] + sorted(t for t in self.manifest["plans"] if t != here)
+        out = {Path(f).name for f in _left_out_frame(self)["folder"]}
+        tags = [here] + sorted(
+            t for t in self.manifest["plans"] if t != here and t not in out
+        )
 
         def rows(frame: pd.DataFrame, tag: str) -> pd.DataFrame:
             return (
@@ -113,6 +123,7 @@ def render(sweep: Sweep) -> str:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    sweep = escaped(sweep)
     machines = sweep.machines()
     return env.get_template("report.md.j2").render(
         head=head(sweep, machines[0]),
@@ -124,6 +135,8 @@ def render(sweep: Sweep) -> str:
         skipped=skipped(machines),
         runs=runs(sweep),
         plan_key=sweep.plan_key,
+        failed=failed_runs(sweep),
+        left_out=left_out(sweep),
     )
 
 
@@ -145,7 +158,7 @@ def machine_section(m: Machine) -> dict:
     base = m.manifest["baseline"]
     return {
         "title": f"{'This machine' if m.here else 'Machine'}: {m.label}",
-        "folder": f"results/machines/{m.tag}",
+        "folder": f"results/machines/{md_text(m.tag)}",
         "devices": ", ".join(labels.get(d, d) for d in m.manifest["devices"]),
         "baseline": labels.get(base, base),
         "warnings": warnings(m),
@@ -879,7 +892,7 @@ def runs(sweep: Sweep) -> dict:
 
     busy = float((mine["ended_at"] - mine["started_at"]).sum())
     return {
-        "table": markdown_table(run_table(t, procs)[RUN_COLUMNS]),
+        "table": markdown_table(_escaped_tags(run_table(t, procs))[RUN_COLUMNS]),
         "summary": f"On this machine, the timing processes ran {busy:.0f} s in all; "
         f"the runs were measured from {when(start)} to {when(end)} UTC "
         f"({(end - start) / 60:.1f} minutes from the first timing process to the end "
@@ -906,3 +919,122 @@ def run_table(timings: pd.DataFrame, procs: pd.DataFrame) -> pd.DataFrame:
     )
     per_run["devices"] = per_run["run_key"].map(devices)
     return per_run.rename(columns={"machine": "machine folder"})
+
+
+# --- what came from other machines, failed runs, folders left out --------------------
+
+
+def escaped(sweep: Sweep) -> Sweep:
+    """The sweep with every text that came from a machine's files (its plan, its
+    tables' text columns) escaped for markdown and HTML (``formatting.md_text``):
+    a name holding ``|`` or ``<!--`` cannot break a table or hide the report's
+    end. Legitimate names, keys and device names are unchanged."""
+    plans = {tag: _escaped(plan) for tag, plan in sweep.manifest["plans"].items()}
+    frames = {
+        name: _escaped_frame(getattr(sweep, name))
+        for name in ("cells", "table", "inference", "hardware", "timings")
+    }
+    return dataclasses.replace(
+        sweep, manifest={**sweep.manifest, "plans": plans}, **frames
+    )
+
+
+def _escaped(obj):
+    if isinstance(obj, dict):
+        return {md_text(k): _escaped(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_escaped(v) for v in obj]
+    return md_text(obj) if isinstance(obj, str) else obj
+
+
+def _escaped_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table's text columns escaped, but for ``machine``, which joins the tables to
+    the plans (and is escaped where it is shown: ``_escaped_tags``)."""
+    texts = [
+        c
+        for c in frame.columns
+        if c != "machine"
+        and not pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    return frame.assign(
+        **{
+            c: frame[c].map(lambda v: md_text(v) if isinstance(v, str) else v)
+            for c in texts
+        }
+    )
+
+
+def _escaped_tags(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(**{"machine folder": frame["machine folder"].map(md_text)})
+
+
+def _left_out_frame(sweep: Sweep) -> pd.DataFrame:
+    if sweep.left_out is None or not len(sweep.left_out):
+        return pd.DataFrame({"folder": [], "reason": []})
+    return sweep.left_out
+
+
+def left_out(sweep: Sweep) -> list[str]:
+    """Each folder left out, when it was read (plan.json, machine.json, its files:
+    imports.py) or aggregated (its rows: rows.py), and why."""
+    notes = list(sweep.manifest.get("left_out", []))
+    notes += _left_out_frame(sweep).to_dict("records")
+    return [f"{md_text(n['folder'])}: {md_text(n['reason'])}" for n in notes]
+
+
+# A log line's time stamp (logs.job_logger), dropped when the report quotes it.
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
+
+
+def failed_runs(sweep: Sweep) -> str:
+    """This machine's planned runs without results (a job failed, and the report
+    was written from the rest: aftermath.py), each with its log's last line."""
+    here = sweep.manifest["machine"]
+    if here in {Path(f).name for f in _left_out_frame(sweep)["folder"]}:
+        return ""
+    rows = []
+    for run in sweep.manifest["plans"][here]["runs"]:
+        job = _failed_job(sweep, here, run) if "key" in run else None
+        if job:
+            folder = keys.RUN.format(machine=here, scale=run["scale"], key=run["key"])
+            log = Path(folder) / f"{job[1]}.log"
+            rows.append(
+                {
+                    "scale": run["scale"],
+                    "run": f"`{run['key']}`",
+                    "failed": job[0],
+                    "last line of its log": md_text(last_line(log)),
+                    "log": md_text(str(log)),
+                }
+            )
+    return markdown_table(pd.DataFrame(rows)) if rows else ""
+
+
+def _failed_job(sweep: Sweep, here: str, run: dict) -> tuple[str, str] | None:
+    """Which of a run's jobs failed (its words, its log's name), or None."""
+
+    def has(frame: pd.DataFrame) -> bool:
+        if "machine" not in frame or "run_key" not in frame:
+            return False
+        mine = frame[(frame["machine"] == here) & (frame["run_key"] == run["key"])]
+        return set(run["devices"]) <= set(mine["device"])
+
+    if not has(sweep.timings):
+        return "timing", "time"
+    if not has(sweep.inference):
+        return "inference check", "check"
+    return None
+
+
+def last_line(log: Path) -> str:
+    """The last line of a job's log, without its time stamp (a failed job's says why:
+    ``logs.job``)."""
+    try:
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+    except OSError:
+        return "(no log)"
+    if not lines:
+        return "(empty log)"
+    line = _STAMP.sub("", lines[-1])
+    return line if len(line) <= 500 else line[:499] + "…"

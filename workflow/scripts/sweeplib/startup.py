@@ -3,12 +3,14 @@
 Snakemake reads the workflow for a real run and equally for a dry run,
 ``--lint`` and the like, and again in every job on a cluster node. Each time,
 the sweep is planned (``plan.py``). On a real run's main process only
-(``invocation.runs_jobs``), a lock left by a killed run is removed
-(``locks.py``), and the facts the plan was made with are put in the
-environment, for the jobs that read the workflow again on other nodes: the
+(``invocation.runs_jobs``), a lock left by a killed run is removed if it is
+provably stale, and the run records itself as the owner of the locks Snakemake
+is about to take (``locks.py``); and the facts the plan was made with are put in
+the environment, for the jobs that read the workflow again on other nodes: the
 memory it planned with, and what the probe found (devices, their names,
 threads), so that they plan the same runs. A run with nothing to do reuses the
-last probe's answer (``plan_here``).
+last probe's answer (``plan_here``). The Snakemake started for the report
+after a failed job (``aftermath.py``) leaves the locks to the run that started it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import os
 import sys
 from pathlib import Path
 
+from . import aftermath, locks
+from .aftermath import partial
 from .invocation import runs_jobs
-from .locks import clear_stale_locks
 from .plan import (
     PLANNED_MEMORY,
     Plan,
@@ -40,12 +43,10 @@ def read_workflow(config: dict, workflow) -> Plan:
     for note in plan.notes:
         print(f"Note: {note}", file=sys.stderr)
     if runs_jobs(workflow):
-        if clear_stale_locks():
-            print(
-                "Removed a stale lock left by a killed run (no other Snakemake runs "
-                "here).",
-                file=sys.stderr,
-            )
+        if not partial():
+            locks.report(*locks.clear_stale_locks())
+            locks.record_owner()
+            aftermath.watch_interrupts()
         if probed:
             remember(plan.facts)
         os.environ[PLANNED_MEMORY] = json.dumps(plan.free)

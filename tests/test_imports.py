@@ -1,0 +1,178 @@
+"""Folders brought in from other machines are untrusted: each crafted or damaged
+folder (tests/crafted.py) is refused with a note naming it and what is wrong, or,
+damaged by missing files only, read for what is there; paths come from the folder,
+never from its files; text from it is escaped in the report and plain in the
+plots; and the documented way to bring a folder in never overwrites this
+machine's results."""
+
+import io
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from crafted import DAMAGED, MARKDOWN_FOLDER, build_all
+from test_report import POST, build
+
+from sweeplib import imports, rows
+from sweeplib.machines import describe_machine
+from sweeplib.plots import speedup_figure
+from workflow_helpers import ROOT, this_machine
+
+
+@pytest.fixture(scope="module")
+def crafted(finished_project, tmp_path_factory):
+    """A copy of the finished tiny sweep with every crafted folder in it: the project,
+    this machine's tag, and each refused folder's words."""
+    project = tmp_path_factory.mktemp("crafted") / "project"
+    shutil.copytree(finished_project, project, symlinks=True)
+    return project, this_machine(project), build_all(project)
+
+
+def read_in(project, here, monkeypatch):
+    """What the plan (imports.py) and then the aggregation (rows.py) make of the
+    machines' folders, as the workflow does in the project's folder."""
+    monkeypatch.chdir(project)
+    plans, left_out = imports.other_machines(here)
+    manifest = json.loads((project / "results/plan/sweep.json").read_text())
+    ours = manifest["plans"][here]
+    paths = {
+        name: [
+            f"{r['folder']}/{d}/{name}.csv" for r in ours["runs"] for d in r["devices"]
+        ]
+        + [
+            p
+            for t, plan in plans.items()
+            for p in imports.run_files(t, plan, name + ".csv")
+        ]
+        for name in ("timings", "steps", "inference")
+    }
+    paths["hardware"] = [h["file"] for h in ours["hardware"].values()] + [
+        p for t, plan in plans.items() for p in imports.hardware_files(t, plan)
+    ]
+    tables, notes = rows.gather(paths, here)
+    return plans, left_out + notes, tables
+
+
+def test_every_crafted_folder_is_left_out_with_a_note_naming_it(crafted, monkeypatch):
+    project, here, refused = crafted
+    plans, notes, tables = read_in(project, here, monkeypatch)
+    by_folder = {n["folder"]: n["reason"] for n in notes}
+    for name, words in refused.items():
+        reason = by_folder.get(f"results/machines/{name}")
+        assert reason is not None, f"{name} was not refused"
+        for w in words:
+            assert w in reason, f"{name}: {w!r} not in {reason!r}"
+    # Only this machine, the damaged ones and the one with odd names are read.
+    assert set(tables["timings"]["machine"]) == {here, MARKDOWN_FOLDER} | (
+        set(DAMAGED) - {"no-runs-planned-000000a5"}
+    )
+    # No row came in through a link or a path outside its folder.
+    for frame in tables.values():
+        assert "secret" not in frame
+    assert len(tables["timings"][tables["timings"]["machine"] == here]) == 24
+
+
+def test_paths_come_from_the_folder_never_from_its_plan(crafted, monkeypatch):
+    project, here, _ = crafted
+    monkeypatch.chdir(project)
+    plan = json.loads((project / f"results/machines/{here}/plan.json").read_text())
+    for run in plan["runs"]:
+        run["folder"] = f"/etc/../results/machines/{here}/../../.."
+    for h in plan["hardware"].values():
+        h["file"] = "/etc/passwd"
+    derived = imports.derived_paths("another-00000001", plan)
+    assert {r["folder"].split("/runs/")[0] for r in derived["runs"]} == {
+        "results/machines/another-00000001"
+    }
+    assert all(
+        h["file"].startswith("results/machines/another-00000001/hardware/")
+        for h in derived["hardware"].values()
+    )
+    # The files of this machine's folder are this machine's only.
+    assert imports.run_files("another-00000001", derived, "timings.csv") == []
+    assert len(imports.run_files(here, plan, "timings.csv")) == 4
+
+
+def test_a_machines_own_rows_must_be_what_their_path_says(crafted, monkeypatch):
+    project, here, _ = crafted
+    monkeypatch.chdir(project)
+    with pytest.raises(rows.Bad, match="not a path this workflow writes"):
+        rows.where(f"results/machines/{here}/../{here}/plan.json")
+    with pytest.raises(rows.Bad, match="not a path this workflow writes"):
+        rows.where("/etc/passwd")
+
+
+def test_machines_with_different_gpus_of_one_name_get_different_folders():
+    # Two M2 Max: one with a 30-core GPU, one with 38; and two H100 of other memory.
+    env = {"cpu_model": "Apple M2 Max", "usable_cores": 12, "torch": "2.13.0"}
+
+    def tag(**gpu):
+        facts = {"accelerators": {gpu.pop("device"): gpu}}
+        return describe_machine(env, facts)[0]
+
+    assert tag(device="mps", name="Apple M2 Max", gpu_cores=30) != tag(
+        device="mps", name="Apple M2 Max", gpu_cores=38
+    )
+    h100 = {"device": "cuda", "name": "NVIDIA H100", "capability": "9.0"}
+    assert tag(**h100, total_bytes=80 * 2**30) != tag(**h100, total_bytes=94 * 2**30)
+
+
+@pytest.mark.skipif(shutil.which("rsync") is None, reason="needs rsync")
+def test_the_documented_copy_never_overwrites_this_machines_folder(tmp_path):
+    # The recipe of docs/MACHINES.md, with a local folder for the other machine: one
+    # of the same tag (a machine of the same kind) and one of another.
+    recipe = re.search(
+        r"^(rsync .*) (\S+:\S+) (results/machines/)$",
+        (ROOT / "docs/MACHINES.md").read_text(),
+        re.M,
+    )
+    assert recipe, "docs/MACHINES.md has no rsync recipe"
+    there, here = tmp_path / "there/results/machines", tmp_path / "here"
+    for machine, text in (("same-kind-1", "theirs"), ("other-2", "theirs")):
+        (there / machine).mkdir(parents=True)
+        (there / machine / "plan.json").write_text(text)
+    (here / "results/machines/same-kind-1").mkdir(parents=True)
+    (here / "results/machines/same-kind-1/plan.json").write_text("ours")
+    command = f"{recipe.group(1)} {there}/ {recipe.group(3)}"
+    subprocess.run(command, shell=True, cwd=here, check=True)
+    assert (here / "results/machines/same-kind-1/plan.json").read_text() == "ours"
+    assert (here / "results/machines/other-2/plan.json").read_text() == "theirs"
+
+
+# --- text from other machines in the report and the plots ---------------------------
+
+ODD = "evil | <!-- $x^{2 ** [a](b) `c`"
+
+
+def test_text_from_other_machines_is_escaped_in_the_report():
+    text, *_ = build(["cpu", "cuda"], "cpu", others=[(ODD, ["cpu", "mps"], "cpu")])
+    assert "<!--" not in text and "<b" not in text
+    # The summary table keeps its six columns in the odd machine's row.
+    row = next(line for line in text.splitlines() if line.startswith("| evil"))
+    header = next(line for line in text.splitlines() if line.startswith("| machine"))
+    assert len(re.findall(r"(?<!\\)\|", row)) == header.count("|") == 7, row
+    assert "evil \\| &lt;!-- \\$x^{2 \\*\\* \\[a\\](b) \\`c\\` CPU" in text
+    assert text.rstrip().endswith(
+        "docs/METHOD.md says exactly what is timed and how every figure is computed."
+    )
+
+
+def test_text_from_other_machines_is_plain_in_the_plots():
+    _, cells, table, summary, names = build(
+        ["cpu", "cuda"], "cpu", others=[("there", ["cpu", "mps"], "cpu")]
+    )
+    names["there"] = "GPU $\\frac{1$ box"  # mathtext cannot parse this
+    fig = speedup_figure(cells, table, summary, POST, names)
+    fig.savefig(io.BytesIO(), format="png")  # mathtext would raise here
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(label.startswith("GPU $\\frac{1$ box") for label in labels)
+
+
+def test_md_text_leaves_plain_names_alone():
+    from sweeplib.formatting import md_text
+
+    for plain in ("Intel(R) Xeon(R) Processor", "2.13.0+cu128", "OMP_NUM_THREADS=2"):
+        assert md_text(plain) == plain
+    assert md_text("a\nb\r|c") == "a b \\|c"
