@@ -112,7 +112,7 @@ def _row(device, scale, process, round_, slot, value, pairing, t) -> dict:
         "threads": 1 if device == "cpu1" else 2,
         "threads_requested": 1 if device == "cpu1" else 2,
         "hardware_tag": "m1",
-        "run_key": f"{scale:012d}",
+        "run_key": f"{round(scale * 100):012d}",
         "pairing": pairing,
         "process": process,
         "round": round_,

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from sweeplib.model import NeuralNetwork, count_params
-from sweeplib.sizes import ModelSizes, params_of_scale, scale_for_params
+from sweeplib.sizes import ModelSizes, params_of_scale, scale_for_params, widths_of
 from workflow_helpers import ROOT
 
 POST_TABLE = pd.read_csv(ROOT / "data" / "post_table.csv").drop_duplicates("scale")
@@ -31,6 +31,17 @@ def test_layer_widths_follow_the_scale():
     sizes = ModelSizes.for_scale(4)
     assert sizes.layer_shapes == [(400, 1200), (1200, 800), (800, 2)]
     assert sizes.first_layer_params == 400 * 1200 + 1200
+
+
+def test_fractional_widths_round_half_up_and_none_rounds_to_zero():
+    # By hand: 0.015 x (100, 300, 200) = 1.5, 4.5, 3 rounded half up; the smallest
+    # scale the config allows, 0.01, still has one unit in its narrowest layer.
+    assert widths_of(0.015) == (2, 5, 3)
+    assert widths_of(0.01) == (1, 3, 2)
+    with pytest.raises(
+        ValueError, match=r"scale 0.004 gives the layer widths \(0, 1, 1\)"
+    ):
+        widths_of(0.004)
 
 
 def test_bytes_per_step_by_hand():

@@ -140,4 +140,10 @@ def test_budget_left_goes_to_the_widest_deciding_interval():
     assert [(p.scale, p.batch) for p in chosen] == [(10, 1)] and stop is None
     # Its batches are capped, and the budget counts what was spent.
     assert refine.decide([], candidates, {10: 2}, costs, 0.0, 0, 0, SETTINGS)[0] == []
-    assert refine.decide([], candidates, {}, costs, 170.0, 0, 0, SETTINGS)[0] == []
+    # Where the time left cannot buy the batch, the stop says what it would take.
+    chosen, stop = refine.decide([], candidates, {}, costs, 170.0, 0, 0, SETTINGS)
+    assert chosen == [] and stop.startswith("settled")
+    assert (
+        "another batch at scale 10, whose interval [1.50, 4.00] spans 2.67x, " in stop
+    )
+    assert "would take 30 s (10 s of refine.minutes are left)" in stop

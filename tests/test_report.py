@@ -272,3 +272,12 @@ def test_by_how_much_is_the_largest_size_and_the_plateau_not_the_luckiest_size()
     lucky_figure = f"{speedup[10]:.2f}x"
     result = text[text.index("## Result") : text.index("## This machine")]
     assert lucky_figure not in result
+
+
+def test_scales_are_written_as_their_folders_name_them():
+    # With a fractional scale in the sweep the scale column is a float column; the
+    # report still writes 3, not 3.0, in its tables and notes.
+    text, *_ = build(["cpu1", "cpu"], "cpu1", scales=(1, 1.5, 3, 10, 50))
+    table = text[text.index("### Speedup table") :]
+    assert "| 1.5 | 203,852 |" in table and "| 3 | 812,702 |" in table
+    assert "| 3.0 |" not in text and "scale 3.0" not in text

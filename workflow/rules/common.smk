@@ -20,11 +20,11 @@ REFINING = PLAN.config["refine"]["enabled"]
 
 wildcard_constraints:
     machine=re.escape(PLAN.machine),
-    scale=r"\d+(?:\.\d{1,2})?",
-    key=r"[0-9a-f]{12}",
+    scale=keys.FIELDS["scale"],
+    key=keys.FIELDS["key"],
     device="|".join(PLAN.devices),
     stamp=r"\d+",
-    chain=r"[0-9a-f]{12}",
+    chain=keys.FIELDS["key"],
     n=r"\d+",
 
 

@@ -42,16 +42,7 @@ def load_checkpoint(path: str | Path, device="cpu") -> tuple[NeuralNetwork, dict
     without initialising weights it would at once overwrite (seconds at 900M
     parameters).
     """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = (
-            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        )
-        raise CheckpointError(
-            f"checkpoint {path} cannot be loaded safely (truncated, corrupted, or not "
-            f"plain tensors): {first}"
-        ) from exc
+    ckpt = _load_tensors(path, "checkpoint", mmap=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(
@@ -72,17 +63,9 @@ def load_predictions(path: str | Path, run_key: str) -> torch.Tensor:
     """The test-set logits recorded at the end of a run's training (``training.py``
     writes ``{"logits", "run_key"}``); CheckpointError, naming the file and what is
     wrong, for one that is unreadable, of another form, or of another run."""
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = (
-            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        )
-        raise CheckpointError(
-            f"predictions {path} cannot be loaded safely (truncated, corrupted, or not "
-            f"plain tensors): {first}; delete its run's timings.csv to measure the "
-            "run again"
-        ) from exc
+    saved = _load_tensors(
+        path, "predictions", "; delete its run's timings.csv to measure the run again"
+    )
     logits = saved.get("logits") if isinstance(saved, dict) else None
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         held = sorted(map(str, saved)) if isinstance(saved, dict) else "-"
@@ -96,3 +79,18 @@ def load_predictions(path: str | Path, run_key: str) -> torch.Tensor:
             f"run {run_key!r}"
         )
     return logits
+
+
+def _load_tensors(path: str | Path, what: str, advice: str = "", mmap: bool = False):
+    """A file of plain tensors, loaded onto the CPU without running any pickled
+    code; CheckpointError naming ``what`` and the file when it cannot be."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        raise CheckpointError(
+            f"{what} {path} cannot be loaded safely (truncated, corrupted, or not "
+            f"plain tensors): {first}{advice}"
+        ) from exc

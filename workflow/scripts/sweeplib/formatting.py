@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from .devices import INTERLEAVED, device_label, device_order
+from .sizes import canonical_scale
 
 
 def finite(x) -> bool:
@@ -65,7 +66,10 @@ def md_text(text) -> str:
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table of a frame's values as they are (format them
-    first)."""
+    first); a ``scale`` column as its folders name it (3, 1.5: a column of ints and
+    floats is a float column)."""
+    if "scale" in frame:
+        frame = frame.assign(scale=[str(canonical_scale(s)) for s in frame["scale"]])
     cols = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in frame.itertuples(index=False):

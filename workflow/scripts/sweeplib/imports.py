@@ -51,8 +51,8 @@ MAX_TEXT = 1000
 _TEXT = {"type": "string", "maxLength": MAX_TEXT}
 _COUNT = {"type": "integer", "minimum": 1}
 # A scale as a run's folder names it (a positive number of at most two decimals:
-# the decimals are checked in consistency_problems); keep in step with common.smk's
-# wildcard_constraints and rows.py's path pattern.
+# the decimals are checked in consistency_problems, the folder's name against
+# keys.FIELDS in rows.py).
 _SCALE = {"type": "number", "exclusiveMinimum": 0}
 _DEVICE = {"enum": list(DEVICES)}
 _SCALAR = {"type": ["string", "number", "boolean", "null"], "maxLength": MAX_TEXT}

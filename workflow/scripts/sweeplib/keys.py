@@ -36,7 +36,7 @@ from pathlib import Path
 from .devices import ACCELERATORS
 
 # Where each kind of result lives; {key} is its cache key. What a machine
-# measured lives in a folder of its own ({machine}: ``env.host_tag``), with its
+# measured lives in a folder of its own ({machine}: ``machines.machine_tag``), with its
 # description and its plan, so that copying the folder brings it to another
 # checkout (docs/MACHINES.md).
 DATASET = "results/datasets/scale{scale}/{key}.pt"
@@ -48,6 +48,16 @@ DEVICE_RUN = RUN + "/{device}"
 HARDWARE = MACHINE + "/hardware/{device}/{key}.csv"
 TOY = "results/toy/{key}"
 PLAN = "results/plan/sweep.json"  # what the aggregation reads (not keyed: see plan.py)
+
+# What each field of those paths may hold: the rules' wildcard constraints and the
+# pattern an imported machine's files are checked against (rows.py). A scale is a
+# positive number of at most two decimals, named canonically (sizes.canonical_scale:
+# 2, never 2.0), so that 1.5 and 15 never share a folder.
+FIELDS = {
+    "machine": r"[a-z0-9+-]+",
+    "scale": r"\d+(?:\.\d{1,2})?",
+    "key": r"[0-9a-f]{12}",
+}
 
 PACKAGE = "sweeplib"
 

@@ -205,6 +205,7 @@ def decide(
         if spend + costs["new"] <= budget:
             chosen.append(p)
             spend += costs["new"]
+    beyond = []  # the batches the rules want and the time left cannot buy
     for z in sorted(candidates, key=lambda z: -z.width):
         done = batches_done.get(z.scale, 0)
         cost = costs.get(z.scale, math.inf)
@@ -217,8 +218,16 @@ def decide(
             )
             chosen.append(Proposal(z.scale, reason, batch=done + 1))
             spend += cost
+        else:
+            beyond.append(
+                f"another batch at scale {z.scale}, whose interval [{z.ci_low:.2f}, "
+                f"{z.ci_high:.2f}] spans {z.width:.2f}x, would take {cost:.0f} s "
+                f"({max(budget - spend, 0):.0f} s of refine.minutes are left)"
+            )
     if chosen:
         return chosen, None
     if not props:
-        return [], "settled: every crossing is as sharp as the rules ask"
-    return [], "the budget is spent (time or sizes)"
+        stop = "settled: every crossing is as sharp as the rules ask"
+    else:
+        stop = "the budget is spent (time or sizes)"
+    return [], "; ".join([stop, *beyond])

@@ -71,9 +71,14 @@ class Sweep:
         )
 
         def rows(frame: pd.DataFrame, tag: str) -> pd.DataFrame:
-            return (
-                frame[frame["machine"] == tag] if "machine" in frame else frame.iloc[:0]
-            )
+            if "machine" not in frame:
+                return frame.iloc[:0]
+            mine = frame[frame["machine"] == tag]
+            # Scales as their folders name them (2, 1.5), never as a float column's 2.0.
+            if "scale" not in mine:
+                return mine
+            scales = [canonical_scale(x) for x in mine["scale"]]
+            return mine.assign(scale=pd.Series(scales, index=mine.index, dtype=object))
 
         return [
             Machine(

@@ -90,13 +90,7 @@ class Where:
 
 def _pattern(template: str) -> re.Pattern:
     """A regex of a ``keys`` path template, each field a named group."""
-    groups = {
-        "machine": r"[a-z0-9+-]+",
-        # as common.smk's wildcard_constraints (and imports._SCALE)
-        "scale": r"\d+(?:\.\d{1,2})?",
-        "key": r"[0-9a-f]{12}",
-        "device": "|".join(DEVICES),
-    }
+    groups = {**keys.FIELDS, "device": "|".join(DEVICES)}
     out = ""
     for text, field, _, _ in string.Formatter().parse(template):
         out += re.escape(text)
