@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 import sweeplib.probe as probe_module
 import sweeplib.startup as startup
@@ -26,7 +27,7 @@ from sweeplib.plan import PlanError, plan_sweep
 from sweeplib.probe import INHERITED, blas_of, run_probe
 from sweeplib.sizes import ModelSizes
 from synthetic import facts
-from workflow_helpers import SCHEMA, SCRIPTS, TINY
+from workflow_helpers import ROOT, SCHEMA, SCRIPTS, TINY
 
 ROOMY = {"host": 2**40, "cuda": 2**40}
 
@@ -171,6 +172,38 @@ def test_a_job_that_plans_again_without_the_gpu_plans_the_same_keys(monkeypatch)
     again = plan(config)
     assert [r.key for r in again.runs] == [r.key for r in main.runs]
     assert again.machine == main.machine
+
+
+def test_an_accelerator_is_probed_at_its_own_sizes():
+    # config/config.yaml: 256 MiB and n = 1024 on the CPU; 1 GiB and n = 4096 on
+    # CUDA and MPS, where the CPU's sizes take tens of microseconds.
+    config = with_devices(["cpu", "cuda"])
+    config["hardware"] = yaml.safe_load((ROOT / "config/config.yaml").read_text())[
+        "hardware"
+    ]
+    probes = plan(config, facts(["cuda"])).hardware
+    sizes = {d: (p["copy_mib"], p["matmul_n"]) for d, p in probes.items()}
+    assert sizes == {"cpu": (256, 1024), "cuda": (1024, 4096)}
+
+
+def test_the_main_process_hands_its_facts_to_the_jobs(tmp_path, monkeypatch):
+    # What read_workflow exports on a real run's main process is what a job on a
+    # node without the GPU needs to plan the same keys.
+    monkeypatch.chdir(tmp_path)
+    for variable in (INHERITED, startup.PLANNED_MEMORY):
+        monkeypatch.setenv(variable, "")  # so that teardown removes what is exported
+        monkeypatch.delenv(variable)
+    monkeypatch.setattr(startup, "remembered", lambda: None)
+    monkeypatch.setattr(probe_module, "run_probe", lambda: facts(["cuda"]))
+    monkeypatch.setattr(startup, "runs_jobs", lambda workflow: True)
+    monkeypatch.setattr(startup, "partial", lambda: True)  # leaves the locks alone
+    monkeypatch.setattr(startup, "remember", lambda answer: None)
+    workflow = type("Workflow", (), {"basedir": str(SCRIPTS.parent.parent)})()
+    main = startup.read_workflow(with_devices(["cpu", "cuda"]), workflow)
+    assert json.loads(os.environ[INHERITED]) == main.facts
+    monkeypatch.setattr(probe_module, "run_probe", lambda: facts())
+    again = plan(with_devices(["cpu", "cuda"]))
+    assert [r.key for r in again.runs] == [r.key for r in main.runs]
 
 
 # --- a run with nothing to do reuses the last probe's answer ------------------------

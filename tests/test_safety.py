@@ -6,6 +6,7 @@ messages that name them."""
 
 import copy
 import errno
+import gc
 import json
 import os
 import shutil
@@ -159,6 +160,55 @@ def test_a_write_that_runs_out_of_space_leaves_nothing_and_says_what_it_needed(
     )
     assert "nothing was left behind" in str(full.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def torch_writer_fails_after(n: int):
+    """A write that fails as torch's archive writer fails on a full disk: with a
+    RuntimeError, not an OSError (seen with torch 2.13 on a 1 MiB tmpfs)."""
+
+    def write(obj, path, *args, **kwargs):
+        Path(path).write_bytes(b"x" * n)
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534"
+        )
+
+    return write
+
+
+def test_torchs_own_full_disk_error_names_the_space_a_checkpoint_needed(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(torch, "save", torch_writer_fails_after(1000))
+    target = tmp_path / "checkpoint.pt"
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: Usage(10**12, 10**12, 0))
+    with pytest.raises(OSError) as full:
+        atomic.torch_save(target, {"w": torch.zeros(2**20)})
+    assert full.value.errno == errno.ENOSPC and "needs about 4.0 MiB" in str(full.value)
+    assert list(tmp_path.iterdir()) == []
+    # With the space free, the same error is torch's own, passed on as it is.
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: Usage(10**12, 0, 10**12))
+    with pytest.raises(RuntimeError, match="unexpected pos"):
+        atomic.torch_save(target, {"w": torch.zeros(2**20)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_on_a_really_full_disk_says_what_it_needed(tmp_path):
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(disk)]
+    if sys.platform != "linux" or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("mounting a 1 MiB tmpfs needs Linux and the right to mount")
+    try:
+        with pytest.raises(OSError) as full:
+            atomic.torch_save(disk / "checkpoint.pt", {"w": torch.zeros(2**20)})
+        assert full.value.errno == errno.ENOSPC
+        assert "needs about 4.0 MiB" in str(full.value)
+        assert list(disk.iterdir()) == []
+    finally:
+        # The failed writer still holds its unlinked file until it is collected.
+        full = None
+        gc.collect()
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_a_redone_job_removes_its_own_stale_parts_and_no_one_elses(tmp_path):

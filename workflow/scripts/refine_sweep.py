@@ -13,7 +13,7 @@ from sweeplib.refine import Settings
 
 
 def main(snakemake) -> None:
-    with job(snakemake.log[0], "refine_sweep") as log:
+    with job(snakemake.log[0], "refine_sweep", snakemake.output) as log:
         p = json.loads(snakemake.params.settings)
         windows = pd.concat(
             [pd.read_csv(f) for f in snakemake.input.timings], ignore_index=True

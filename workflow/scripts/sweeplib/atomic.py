@@ -101,8 +101,23 @@ def write_rows(target: str | os.PathLike, rows: list[dict]) -> None:
 def torch_save(target: str | os.PathLike, obj) -> None:
     import torch
 
-    with atomic_path(target, tensor_bytes(obj)) as tmp:
-        torch.save(obj, tmp)
+    needs = tensor_bytes(obj)
+    with atomic_path(target, needs) as tmp:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:
+            # torch's archive writer reports a full disk as a RuntimeError ("unexpected
+            # pos 576 vs 534" from inline_container.cc with torch 2.13), not an OSError.
+            if not out_of_space(tmp, needs):
+                raise
+            raise OSError(errno.ENOSPC, str(exc)) from exc
+
+
+def out_of_space(tmp: Path, needs: int) -> bool:
+    """Whether a failed write of ``needs`` bytes to ``tmp`` failed for space: less is
+    free than what it had still to write (at least 1 MiB)."""
+    written = tmp.stat().st_size if tmp.exists() else 0
+    return shutil.disk_usage(tmp.parent).free < max(needs - written, 2**20)
 
 
 def tensor_bytes(obj) -> int:

@@ -6,9 +6,9 @@ spread.
 Before torch is imported, the process sets the thread variables
 (``devices.THREAD_VARIABLES``) to the threads its devices use. Snakemake sets
 them to the job's threads (1 under ``--cores 1``); ``torch.set_num_threads``
-later changes OpenMP's and MKL's counts, but a BLAS such as Apple's Accelerate
-or OpenBLAS reads its own once, when it loads. The work itself is
-``training.py``.
+later changes OpenMP's and MKL's counts, but a BLAS such as Apple's Accelerate,
+or an OpenBLAS built without OpenMP, reads its own once, when it loads
+(``probe.blas_threading`` tells which). The work itself is ``training.py``.
 """
 
 from __future__ import annotations
