@@ -2,12 +2,15 @@
 as the post's own code computes on this machine (float32 kernels round differently
 on different CPUs, so the reference is computed here, never copied from elsewhere)."""
 
+import contextlib
+import io
 import runpy
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from sweeplib import toy
 from sweeplib.toy import predict, tensors, train_toy
 from workflow_helpers import ROOT
 
@@ -48,6 +51,22 @@ def test_losses_equal_the_posts_code_to_the_last_bit(post_losses):
     _, batches, evals = train_toy()
     assert [b["loss"] for b in batches] == post_losses
     assert [e["accuracy"] for e in evals] == [1.0, 1.0, 1.0]
+
+
+def test_each_batch_is_logged_as_the_posts_code_prints_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(NameError, match="mmodel"):
+        runpy.run_path(str(ROOT / "tests" / "post_part1.py"))
+    printed = [line for line in out.getvalue().splitlines() if "Train Loss" in line]
+    _, batches, _ = train_toy()
+    logged = [
+        toy.post_line(
+            b["epoch"], toy.EPOCHS, b["batch"], toy.BATCHES_PER_EPOCH, b["loss"]
+        )
+        for b in batches
+    ]
+    assert len(printed) == 6 and logged == printed
 
 
 def test_predictions_are_the_labels():

@@ -13,14 +13,10 @@ def main(snakemake) -> None:
     with job(snakemake.log[0], "train_toy", snakemake.output) as log:
         model, batches, evals = train_toy()
         for b in batches:
-            log.info(
-                "Epoch: %02d/%02d | Batch: %02d/%02d | Train Loss: %.2f",
-                b["epoch"],
-                toy.EPOCHS,
-                b["batch"],
-                toy.BATCHES_PER_EPOCH,
-                b["loss"],
+            line = toy.post_line(
+                b["epoch"], toy.EPOCHS, b["batch"], toy.BATCHES_PER_EPOCH, b["loss"]
             )
+            log.info("%s", line)
         save_checkpoint(snakemake.output.checkpoint, model, {"example": "toy"})
         write_csv(snakemake.output.evals, pd.DataFrame(evals))
         write_csv(snakemake.output.losses, pd.DataFrame(batches))

@@ -17,7 +17,9 @@ the tests import directly. Where to look:
   plans), ``imports`` (other machines' folders: checked, paths derived),
   ``manifest`` (the plan files), ``disk`` (the space a sweep still needs),
   ``cluster`` (what a cluster gives each job), ``startup`` (what happens
-  while Snakemake reads the workflow);
+  while Snakemake reads the workflow), ``refine`` (where to measure next, as
+  plain rules) and ``passes`` (one pass of refinement, from the windows
+  measured so far);
 - the measurement: ``timing`` (how a step is timed; rounds of interleaved
   windows), ``worker`` (one timing process's entry) and ``training`` (its
   work), ``processes`` (a scale's job: its processes and each device's
@@ -46,9 +48,14 @@ the way reads a run's settings by string. A new setting that changes what is
 measured belongs in ``RunSpec`` (and so in the key); one that only changes the
 analysis belongs in ``analysis`` and the manifest.
 
-The layers import downwards only: entry scripts, then the output and analysis
-modules, then measurement, then the plan and config, then the experiment and
-plumbing. Only ``training``, ``timing``, ``hardware``, ``checkpoint``,
-``inference``, ``model``, ``data`` and the toy's functions import torch;
-Snakemake's own process never does.
+The imports have no cycles. They run from the entry scripts through the output
+and analysis modules to the plan and config, and from there to the experiment
+and plumbing, with three exceptions: the plan reads the machine's description
+from ``env`` (the hardware's name, the host), the probe the CPU's model from it,
+and ``startup`` starts ``aftermath``'s report after a failed job. ``training``,
+``timing``, ``hardware``, ``checkpoint``, ``inference``, ``model`` and ``data``
+import torch at their top; ``toy``, ``atomic.torch_save``, the device functions
+of ``devices`` (detection, placement, sync), ``env.last_level_cache`` and
+``probe.probe`` import it inside the function that needs it. Snakemake's own
+process never imports torch: the probe runs in a process of its own.
 """

@@ -177,7 +177,7 @@ def _where(i: int, entry, key: str) -> str:
     return f"{_overridable()[key]}.{key}"
 
 
-def _protocol_problems(scale: int, s: dict, i: int, entry, n_train: int) -> list[str]:
+def _protocol_problems(scale: float, s: dict, i: int, entry, n_train: int) -> list[str]:
     """A batch larger than the training set, or a schedule the protocol cannot hold."""
     batch = s["train"]["batch_size"]
     if batch > n_train:

@@ -6,7 +6,7 @@ canonical JSON (sorted keys) of everything that determines it:
 - a **dataset**: its sizes and seed, the torch version, and its code;
 - a **scale's timing run** (every device of the scale, timed together): the
   model's sizes, the dataset's key, the training and timing protocol, each
-  device with its threads, hardware name and machine tag, how the devices are
+  device with its threads, hardware name and hardware tag, how the devices are
   paired (interleaved in one process, or in separate processes), the torch
   version, and its code;
 - a **hardware probe**: the device, the probe's sizes, torch, code;
@@ -14,7 +14,7 @@ canonical JSON (sorted keys) of everything that determines it:
 - the **plan** (the manifest the aggregation reads): every run's key, the
   analysis settings, the aggregation's code, and the plans of the other
   machines whose folders are present. It has one path, rewritten whenever its
-  text changes (``plan.py``), which reruns the aggregation.
+  text changes (``manifest.py``), which reruns the aggregation.
 
 "Code" is the hash of the entry script that produces the result and of every
 module it imports from this package, found by reading the imports (so a new
@@ -47,7 +47,8 @@ RUN = MACHINE + "/runs/scale{scale}/{key}"
 DEVICE_RUN = RUN + "/{device}"
 HARDWARE = MACHINE + "/hardware/{device}/{key}.csv"
 TOY = "results/toy/{key}"
-PLAN = "results/plan/sweep.json"  # what the aggregation reads (not keyed: see plan.py)
+# What the aggregation reads (not keyed: see manifest.py).
+PLAN = "results/plan/sweep.json"
 
 # What each field of those paths may hold: the rules' wildcard constraints and the
 # pattern an imported machine's files are checked against (rows.py). A scale is a

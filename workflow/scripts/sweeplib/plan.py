@@ -4,7 +4,7 @@ their own when they cannot share one), the datasets, the hardware probes and
 the toy example, each keyed (``keys.py``).
 
 Planning only: what a cluster gives each job is ``cluster.py``, the other
-machines' folders ``machines.py``, the files the plan writes ``manifest.py``.
+machines' folders ``imports.py``, the files the plan writes ``manifest.py``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ScaleRun:
     pairing_reason: str = ""  # memory, or a BLAS that fixes its threads
 
     @property
-    def scale(self) -> int:
+    def scale(self) -> float:
         return self.spec.scale
 
     @property

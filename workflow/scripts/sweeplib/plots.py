@@ -18,6 +18,7 @@ from matplotlib.ticker import ScalarFormatter  # noqa: E402
 from .analysis import model_of  # noqa: E402
 from .devices import device_order  # noqa: E402
 from .formatting import finite, labels_of  # noqa: E402
+from .sizes import POST_STEPS  # noqa: E402
 
 
 def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
@@ -62,11 +63,11 @@ def step_time_figure(
         s = post[post["device"] == device]
         ax.scatter(
             s["params"],
-            s["seconds"] / 1000,
+            s["seconds"] / POST_STEPS,
             marker=marker,
             facecolors="none",
             edgecolors="k",
-            label=f"post, {device.upper()} (total / 1000 steps)",
+            label=f"post, {device.upper()} (total / {POST_STEPS} steps)",
         )
     finish(
         ax,

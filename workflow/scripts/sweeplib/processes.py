@@ -5,7 +5,7 @@ Interleaved, every process trains every device of the scale side by side.
 Separate (when they cannot share a process: their models do not fit in memory
 together, or torch's BLAS fixes its threads at load), each process trains one
 device, and the devices' processes alternate (``RunSpec.processes``), so a slow
-minute still falls near both. The last process of each device saves its
+minute still falls near both. The first process of each device saves its
 checkpoint and test-set logits.
 """
 

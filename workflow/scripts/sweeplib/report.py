@@ -30,7 +30,7 @@ from .formatting import (
     speedup_markdown,
 )
 from .machines import machine_label
-from .sizes import ModelSizes, canonical_scale
+from .sizes import POST_STEPS, STATE_BYTES_PER_PARAM, ModelSizes, canonical_scale
 
 RESOURCES = ("templates/report.md.j2",)
 
@@ -724,7 +724,7 @@ def post(m: Machine, published: pd.DataFrame) -> dict:
             "post MPS": f"{r.mps:.1f} s",
             "post speedup": f"{r.cpu / r.mps:.2f}x",
             "post per step CPU / MPS": (
-                f"{fmt_time(r.cpu / 1000)} / {fmt_time(r.mps / 1000)}"
+                f"{fmt_time(r.cpu / POST_STEPS)} / {fmt_time(r.mps / POST_STEPS)}"
             ),
         }
         for c in m.cells[m.cells["scale"] == r.scale].itertuples():
@@ -754,10 +754,10 @@ POST_STREAMED_BYTES = 2 * 256 * 2**20
 def post_sanity(published: pd.DataFrame, margin: float) -> str:
     """The report's own plausibility check, applied to the post's table: each step of
     a streamed size against the bytes it moves at the M2 Max's memory bandwidth."""
-    rows = published[8 * published["params"] >= POST_STREAMED_BYTES]
+    rows = published[STATE_BYTES_PER_PARAM * published["params"] >= POST_STREAMED_BYTES]
     parts, bad = [], []
     for r in rows.sort_values(["scale", "device"]).itertuples():
-        step = r.seconds / 1000  # the post's protocol: 1,000 steps
+        step = r.seconds / POST_STEPS
         bound = (
             ModelSizes.for_scale(canonical_scale(r.scale)).bytes_per_step()
             / POST_BANDWIDTH

@@ -40,7 +40,7 @@ class Dataset:
     def key(self) -> str:
         return keys.digest(asdict(self))
 
-    def path(self, scale: int) -> str:
+    def path(self, scale: float) -> str:
         return keys.DATASET.format(scale=scale, key=self.key)
 
 
@@ -116,7 +116,7 @@ def schedule_of(training: Training, timing: Timing, n_train: int) -> Schedule:
 class RunSpec:
     """Everything that determines one scale's timing run."""
 
-    scale: int
+    scale: float
     sizes: ModelSizes
     data: Dataset
     training: Training
@@ -134,7 +134,7 @@ class RunSpec:
     def from_config(
         cls,
         sections: dict,
-        scale: int,
+        scale: float,
         data: dict,
         devices: tuple[Device, ...],
         pairing: str,

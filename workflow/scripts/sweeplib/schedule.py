@@ -33,19 +33,6 @@ class Schedule:
         if problem:
             raise ValueError(problem)
 
-    @classmethod
-    def from_settings(cls, timing: dict, protocol_steps: int) -> Schedule:
-        per_window = timing["steps_per_window"]
-        return cls(
-            protocol_steps=protocol_steps,
-            warmup_steps=timing["warmup_steps"],
-            rounds=timing["rounds"],
-            steps_per_window=None if per_window == "all" else per_window,
-            switch_steps=timing["switch_steps"],
-            accelerator_warmup_s=timing.get("accelerator_warmup_s", 0.0),
-            accelerator_switch_s=timing.get("accelerator_switch_s", 0.0),
-        )
-
     def min_seconds(self, kind: str, accelerator: bool) -> float:
         """How long a device's untimed steps of ``kind`` (``warmup`` or ``switch``)
         last at least: nothing beyond their count on the CPU."""

@@ -30,6 +30,7 @@ from .model import NeuralNetwork
 from .runspec import RunSpec, Training, WorkerSpec
 from .sizes import ModelSizes
 from .timing import Trainer, evaluate, run_rounds
+from .toy import post_line
 
 
 def run_process(spec: WorkerSpec) -> tuple[list[dict], list[dict]]:
@@ -122,8 +123,7 @@ def post_print(epochs: int):
     """The post's per-batch print (formatting the loss waits for the device)."""
 
     def show(epoch: int, batch: int, batches: int, loss: torch.Tensor) -> None:
-        e, b = f"{epoch + 1:02d}/{epochs:02d}", f"{batch + 1:02d}/{batches:02d}"
-        print(f"Epoch: {e} | Batch: {b} | Train Loss: {loss:.2f}")
+        print(post_line(epoch + 1, epochs, batch + 1, batches, loss))
 
     return show
 
