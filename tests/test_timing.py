@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import sweeplib.timing as timing_module
 from interleaving import trained, trainer
 from sweeplib.data import make_dataset
 from sweeplib.schedule import Schedule, protocol_steps
@@ -181,17 +182,18 @@ def test_a_probe_repeats_calls_until_the_synchronisation_no_longer_counts():
 
 
 class StubTrainer:
-    """Steps that take ``step_s`` each, on the CPU or on an accelerator."""
+    """Steps that take ``step_s`` each, on the CPU or on an accelerator, by a clock
+    that only the steps advance (a real sleep oversleeps on a busy machine)."""
 
-    def __init__(self, name, accelerator, step_s=0.002):
+    def __init__(self, name, accelerator, clock, step_s=0.002):
         self.name, self.on_accelerator, self.step_s = name, accelerator, step_s
-        self.steps = 0
+        self.clock, self.steps = clock, 0
 
     def activate(self):
         pass
 
     def step(self):
-        time.sleep(self.step_s)
+        self.clock["now"] += self.step_s
         self.steps += 1
         return {"step": self.steps - 1, "epoch": 0, "step_s": self.step_s}
 
@@ -199,7 +201,7 @@ class StubTrainer:
         return [0.0] * self.steps
 
 
-def test_an_accelerators_untimed_steps_last_their_least_time():
+def test_an_accelerators_untimed_steps_last_their_least_time(monkeypatch):
     schedule = Schedule(
         protocol_steps=100,
         warmup_steps=1,
@@ -209,9 +211,11 @@ def test_an_accelerators_untimed_steps_last_their_least_time():
         accelerator_warmup_s=0.05,
         accelerator_switch_s=0.02,
     )
+    clock = {"now": 0.0}
+    monkeypatch.setattr(timing_module.time, "perf_counter", lambda: clock["now"])
     trainers = {
-        "cpu": StubTrainer("cpu", accelerator=False),
-        "cuda": StubTrainer("cuda", accelerator=True),
+        "cpu": StubTrainer("cpu", accelerator=False, clock=clock),
+        "cuda": StubTrainer("cuda", accelerator=True, clock=clock),
     }
     records = run_rounds(trainers, schedule, random.Random(0))
 

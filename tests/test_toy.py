@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from sweeplib import toy
 from sweeplib.toy import predict, tensors, train_toy
+from sweeplib.training import post_line
 from workflow_helpers import ROOT
 
 # What the post printed (its losses to two decimals, and its eval accuracy).
@@ -61,9 +62,7 @@ def test_each_batch_is_logged_as_the_posts_code_prints_it(tmp_path, monkeypatch)
     printed = [line for line in out.getvalue().splitlines() if "Train Loss" in line]
     _, batches, _ = train_toy()
     logged = [
-        toy.post_line(
-            b["epoch"], toy.EPOCHS, b["batch"], toy.BATCHES_PER_EPOCH, b["loss"]
-        )
+        post_line(b["epoch"], toy.EPOCHS, b["batch"], toy.BATCHES_PER_EPOCH, b["loss"])
         for b in batches
     ]
     assert len(printed) == 6 and logged == printed

@@ -7,13 +7,14 @@ from sweeplib.atomic import write_csv
 from sweeplib.checkpoint import save_checkpoint
 from sweeplib.logs import job
 from sweeplib.toy import train_toy
+from sweeplib.training import post_line
 
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "train_toy", snakemake.output) as log:
         model, batches, evals = train_toy()
         for b in batches:
-            line = toy.post_line(
+            line = post_line(
                 b["epoch"], toy.EPOCHS, b["batch"], toy.BATCHES_PER_EPOCH, b["loss"]
             )
             log.info("%s", line)

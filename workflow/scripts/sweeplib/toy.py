@@ -19,13 +19,6 @@ SEED, EPOCHS, LR, BATCH_SIZE = 123, 3, 0.5, 2
 BATCHES_PER_EPOCH = len(X_TRAIN) // BATCH_SIZE
 
 
-def post_line(epoch: int, epochs: int, batch: int, batches: int, loss) -> str:
-    """The post's per-batch print, epoch and batch counted from 1 (formatting a
-    device's loss tensor waits for the device, as the post's print did)."""
-    e, b = f"{epoch:02d}/{epochs:02d}", f"{batch:02d}/{batches:02d}"
-    return f"Epoch: {e} | Batch: {b} | Train Loss: {loss:.2f}"
-
-
 def tensors() -> dict:
     """The toy data as the post's tensors."""
     import torch

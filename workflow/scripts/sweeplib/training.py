@@ -30,7 +30,6 @@ from .model import NeuralNetwork
 from .runspec import RunSpec, Training, WorkerSpec
 from .sizes import ModelSizes
 from .timing import Trainer, evaluate, run_rounds
-from .toy import post_line
 
 
 def run_process(spec: WorkerSpec) -> tuple[list[dict], list[dict]]:
@@ -117,6 +116,15 @@ def build_trainer(
         threads,
         post_print(training.epochs) if post_prints else None,
     )
+
+
+def post_line(epoch: int, epochs: int, batch: int, batches: int, loss) -> str:
+    """The post's per-batch print, epoch and batch counted from 1 (formatting a
+    device's loss tensor waits for the device, as the post's print did). The toy's
+    log uses it too; it lives here, not in ``toy``, so that the timed runs' keys do
+    not follow the toy's code."""
+    e, b = f"{epoch:02d}/{epochs:02d}", f"{batch:02d}/{batches:02d}"
+    return f"Epoch: {e} | Batch: {b} | Train Loss: {loss:.2f}"
 
 
 def post_print(epochs: int):
