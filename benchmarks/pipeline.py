@@ -16,6 +16,7 @@ import pandas as pd
 
 from sweeplib.analysis import analyse, cell_table
 from sweeplib.sizes import params_of_scale
+from sweeplib.tables import read_csv
 from workflow_helpers import make_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +51,10 @@ def timed_regions(project: Path) -> dict:
     batch and probe repetition), and inside its timing processes, from its own tables.
     """
     r = project / "results" / "aggregate"
-    steps = pd.read_csv(r / "steps.csv")
-    timings = pd.read_csv(r / "timings.csv")
-    inference = pd.read_csv(r / "inference.csv")
-    hardware = pd.read_csv(r / "hardware.csv")
+    steps = read_csv(r / "steps.csv")
+    timings = read_csv(r / "timings.csv")
+    inference = read_csv(r / "inference.csv")
+    hardware = read_csv(r / "hardware.csv")
     procs = timings.drop_duplicates(["run_key", "process"])
     evals = timings.drop_duplicates(["run_key", "device"])["eval_s"].sum()
     timed = (
@@ -75,8 +76,8 @@ def process_costs(project: Path) -> list[dict]:
     the models, warm-up), what a round costs, and what the first step after a switch
     costs."""
     r = project / "results" / "aggregate"
-    steps = pd.read_csv(r / "steps.csv")
-    timings = pd.read_csv(r / "timings.csv")
+    steps = read_csv(r / "steps.csv")
+    timings = read_csv(r / "timings.csv")
     out = []
     for scale, t in timings.groupby("scale"):
         s = steps[steps["scale"] == scale]
@@ -134,7 +135,7 @@ def sweep_overhead(
     analysis = json.loads(
         (project / "results" / "analysis" / "analysis.json").read_text()
     )
-    speedup = pd.read_csv(project / "results" / "analysis" / "speedup.csv").to_dict(
+    speedup = read_csv(project / "results" / "analysis" / "speedup.csv").to_dict(
         "records"
     )
     return {
@@ -256,7 +257,7 @@ def aggregate_time(where: Path, scales: int) -> float:
         ]
     )
     t0 = time.perf_counter()
-    windows = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)
+    windows = pd.concat([read_csv(p) for p in files], ignore_index=True)
     cells = cell_table(windows, hardware, 0.1)
     analyse(
         cells,

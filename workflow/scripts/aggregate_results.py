@@ -1,7 +1,8 @@
 """Gather every machine's timing, step, inference and hardware files into tidy tables,
 each row tagged with the ``machine`` (results folder) it comes from. Each machine's
 files are checked first (``sweeplib/rows.py``); a machine whose files fail is left
-out, with a note in ``left_out.csv`` that the report shows."""
+out, with a note in ``left_out.csv`` that the report shows; if none is left, the job
+fails with each note."""
 
 import json
 from pathlib import Path
@@ -13,11 +14,23 @@ from sweeplib.logs import job
 from sweeplib.rows import TABLES, gather
 
 
+class NothingLeft(ValueError):
+    """Every machine was left out: there is nothing to analyse."""
+
+
 def main(snakemake) -> None:
     with job(snakemake.log[0], "aggregate_results", snakemake.output) as log:
         here = json.loads(Path(snakemake.input.plan).read_text())["machine"]
         paths = {name: list(getattr(snakemake.input, name)) for name in TABLES}
         tables, left_out = gather(paths, here)
+        if tables["timings"].empty:
+            raise NothingLeft(
+                "no machine's timings passed the checks: "
+                + (
+                    "; ".join(f"{n['folder']}: {n['reason']}" for n in left_out)
+                    or "there are no timing files"
+                )
+            )
         for name in TABLES:
             write_csv(getattr(snakemake.output, name), tables[name])
             log.info(

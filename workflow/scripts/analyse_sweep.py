@@ -4,18 +4,17 @@ machine by machine."""
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from sweeplib.analysis import analyse_machines
 from sweeplib.atomic import write_csv, write_text
 from sweeplib.logs import job
+from sweeplib.tables import read_csv
 
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "analyse_sweep", snakemake.output) as log:
         manifest = json.loads(Path(snakemake.input.plan).read_text())
         tables = {
-            name: pd.read_csv(getattr(snakemake.input, name))
+            name: read_csv(getattr(snakemake.input, name))
             for name in ("timings", "inference", "hardware")
         }
         cells, table, summary = analyse_machines(

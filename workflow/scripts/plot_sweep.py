@@ -3,20 +3,19 @@
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from sweeplib.atomic import atomic_path
 from sweeplib.logs import job
 from sweeplib.machines import machine_label
 from sweeplib.plots import speedup_figure, step_time_figure
+from sweeplib.tables import read_csv
 
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "plot_sweep", snakemake.output) as log:
-        cells = pd.read_csv(snakemake.input.cells)
-        table = pd.read_csv(snakemake.input.speedup)
+        cells = read_csv(snakemake.input.cells)
+        table = read_csv(snakemake.input.speedup)
         summary = json.loads(Path(snakemake.input.analysis).read_text())
-        post = pd.read_csv(snakemake.input.post)
+        post = read_csv(snakemake.input.post)
         plans = json.loads(Path(snakemake.input.plan).read_text())["plans"]
         names = {tag: machine_label(plan["info"]) for tag, plan in plans.items()}
         figures = (

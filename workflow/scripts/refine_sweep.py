@@ -10,13 +10,14 @@ from sweeplib.atomic import write_text
 from sweeplib.logs import job
 from sweeplib.passes import decide_pass
 from sweeplib.refine import Settings
+from sweeplib.tables import read_csv
 
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "refine_sweep", snakemake.output) as log:
         p = json.loads(snakemake.params.settings)
         windows = pd.concat(
-            [pd.read_csv(f) for f in snakemake.input.timings], ignore_index=True
+            [read_csv(f) for f in snakemake.input.timings], ignore_index=True
         )
         previous = (
             json.loads(Path(snakemake.input.previous[0]).read_text())

@@ -3,12 +3,11 @@
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from sweeplib.atomic import write_text
 from sweeplib.keys import digest
 from sweeplib.logs import job
 from sweeplib.report import Sweep, render
+from sweeplib.tables import read_csv
 
 
 def main(snakemake) -> None:
@@ -17,18 +16,18 @@ def main(snakemake) -> None:
         manifest = json.loads(Path(i.plan).read_text())
         sweep = Sweep(
             manifest=manifest,
-            cells=pd.read_csv(i.cells),
-            table=pd.read_csv(i.speedup),
+            cells=read_csv(i.cells),
+            table=read_csv(i.speedup),
             summary=json.loads(Path(i.analysis).read_text()),
-            inference=pd.read_csv(i.inference),
-            hardware=pd.read_csv(i.hardware),
-            timings=pd.read_csv(i.timings),
-            toy_losses=pd.read_csv(i.toy_losses),
-            toy_evals=pd.read_csv(i.toy_evals),
-            toy_predictions=pd.read_csv(i.toy_predictions),
-            post=pd.read_csv(i.post),
+            inference=read_csv(i.inference),
+            hardware=read_csv(i.hardware),
+            timings=read_csv(i.timings),
+            toy_losses=read_csv(i.toy_losses),
+            toy_evals=read_csv(i.toy_evals),
+            toy_predictions=read_csv(i.toy_predictions),
+            post=read_csv(i.post),
             plan_key=digest(manifest),
-            left_out=pd.read_csv(i.left_out),
+            left_out=read_csv(i.left_out),
         )
         text = render(sweep)
         write_text(snakemake.output[0], text)

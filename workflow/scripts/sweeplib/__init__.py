@@ -31,7 +31,8 @@ the tests import directly. Where to look:
   aggregated), ``report`` (what the report says, section by section, with
   ``templates/report.md.j2``), ``plots``, ``formatting``, ``aftermath`` (the
   report after a failed job);
-- the plumbing: ``atomic`` (complete-or-absent writes), ``logs`` (a job's log),
+- the plumbing: ``atomic`` (complete-or-absent writes), ``tables`` (CSV tables
+  read back, the columns that name things as text), ``logs`` (a job's log),
   ``invocation`` (whether Snakemake will run jobs), ``locks`` (stale locks,
   removed only when provably stale).
 

@@ -27,6 +27,7 @@ from .env import host_environment
 from .memory import timing_needs
 from .runspec import Process, RunSpec, WorkerSpec
 from .schedule import Schedule
+from .tables import read_csv
 
 WINDOW = ["device", "process", "round"]
 
@@ -83,8 +84,8 @@ class ScaleJob:
             spec = worker_spec(self.spec, process, self.dataset, out, save)
             log(f"process {process.index} ({', '.join(process.devices)}): started")
             wall = run_worker(spec, out, log)
-            steps.append(pd.read_csv(out / "steps.csv"))
-            procs.append(pd.read_csv(out / "process.csv").assign(process_wall_s=wall))
+            steps.append(read_csv(out / "steps.csv"))
+            procs.append(read_csv(out / "process.csv").assign(process_wall_s=wall))
         return pd.concat(steps, ignore_index=True), pd.concat(procs, ignore_index=True)
 
     def another_round(self, done: int, started: float) -> bool:

@@ -28,6 +28,7 @@ import pandas as pd
 from . import keys
 from .devices import DEVICES
 from .sizes import canonical_scale
+from .tables import read_csv
 
 TABLES = ("timings", "steps", "inference", "hardware")
 
@@ -130,7 +131,7 @@ def read(path: str) -> tuple[Where, pd.DataFrame]:
     rows are not what its path says."""
     w = where(path)
     try:
-        frame = pd.read_csv(path)
+        frame = read_csv(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise Bad(f"{path} is not a readable CSV table ({first})") from exc
