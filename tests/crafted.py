@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sweeplib.tables import read_csv
 from workflow_helpers import fabricate_machine, this_machine
 
 
@@ -50,7 +51,7 @@ def _csv(name: str, change):
             if name == "hardware"
             else _first(folder, f"{name}.csv")
         )
-        frame = pd.read_csv(path)
+        frame = read_csv(path)
         frame = change(frame)
         if isinstance(frame, pd.DataFrame):
             frame.to_csv(path, index=False)
@@ -266,7 +267,7 @@ def build_all(project: Path) -> dict[str, list[str]]:
         build(project, name)
     folder = fabricate_machine(project, MARKDOWN_FOLDER, info=MARKDOWN)
     for timings in folder.glob("runs/*/*/*/timings.csv"):
-        frame = pd.read_csv(timings)
+        frame = read_csv(timings)
         frame["thread_variables"] = "OMP_NUM_THREADS=1 | <!-- hidden"
         frame.to_csv(timings, index=False)
     return made

@@ -6,7 +6,6 @@ with the CPU's two devices (one thread and all cores)."""
 
 import time
 
-import pandas as pd
 import pytest
 import torch
 
@@ -14,6 +13,7 @@ from interleaving import trained, trainer
 from sweeplib.data import make_dataset
 from sweeplib.devices import available_accelerators, synchronizer, torch_device
 from sweeplib.schedule import Schedule
+from sweeplib.tables import read_csv
 from sweeplib.timing import Trainer
 from workflow_helpers import SMALL, make_project, snakemake
 
@@ -139,23 +139,23 @@ def test_the_small_sweep_compares_the_cpu_with_the_accelerator(tmp_path):
     assert "No accelerator" not in report and "**implausible**" not in report
     # The report checked itself: no cell beats its hardware bound, every process ran
     # with the thread variables planned.
-    cells = pd.read_csv(project / "results" / "analysis" / "cells.csv")
+    cells = read_csv(project / "results" / "analysis" / "cells.csv")
     assert set(cells["device"]) == {"cpu", accelerator}
     assert not cells["implausible"].any() and cells["bound_s"].gt(0).all()
     assert cells["thread_variables_as_planned"].all()
     # The inference check reloaded each checkpoint on the device.
-    checks = pd.read_csv(agg / "inference.csv")
+    checks = read_csv(agg / "inference.csv")
     mine = checks[checks["device"] == accelerator]
     assert len(mine) == len(SMALL["scales"]) and mine["predictions_equal"].all()
     # The hardware probes: every sample lasted its least time, on every device.
-    hardware = pd.read_csv(agg / "hardware.csv").set_index("device")
+    hardware = read_csv(agg / "hardware.csv").set_index("device")
     least = 0.05 * 0.9
     for probe in ("copy", "matmul"):
         lasted = hardware[f"{probe}_median_s"] * hardware[f"{probe}_calls_per_sample"]
         assert (lasted >= least).all(), lasted
     assert hardware.loc[accelerator, "bandwidth_Bps"] > 0
     # The accelerator's switch steps lasted their least time in every window.
-    steps = pd.read_csv(agg / "steps.csv")
+    steps = read_csv(agg / "steps.csv")
     switch = steps[(steps["device"] == accelerator) & (steps["kind"] == "switch")]
     per_window = switch.groupby(["run_key", "process", "round"])["step_s"].sum()
     assert (per_window >= 0.025).all()

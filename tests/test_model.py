@@ -1,11 +1,11 @@
-import pandas as pd
 import pytest
 
 from sweeplib.model import NeuralNetwork, count_params
 from sweeplib.sizes import ModelSizes, params_of_scale, scale_for_params, widths_of
+from sweeplib.tables import read_csv
 from workflow_helpers import ROOT
 
-POST_TABLE = pd.read_csv(ROOT / "data" / "post_table.csv").drop_duplicates("scale")
+POST_TABLE = read_csv(ROOT / "data" / "post_table.csv").drop_duplicates("scale")
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,11 @@ import pytest
 from sweeplib.analysis import analyse_machines
 from sweeplib.plots import speedup_figure, step_time_figure
 from sweeplib.report import Sweep, render
+from sweeplib.tables import read_csv
 from synthetic import hardware, inference, plan, windows
 from workflow_helpers import REPORT_HEADINGS, ROOT
 
-POST = pd.read_csv(ROOT / "data" / "post_table.csv")
+POST = read_csv(ROOT / "data" / "post_table.csv")
 ANALYSIS = {
     "bootstrap": 200,
     "confidence": 0.95,

@@ -8,9 +8,9 @@ import re
 import shutil
 import subprocess
 
-import pandas as pd
 import pytest
 
+from sweeplib.tables import read_csv
 from workflow_helpers import REPORT_HEADINGS, TINY, make_project, snakemake
 
 
@@ -45,7 +45,7 @@ def test_the_small_sweep_runs_on_slurm_with_timed_jobs_alone_on_the_node(tmp_pat
     for heading in REPORT_HEADINGS:
         assert heading in report
     assert "timed regions overlapped" not in report
-    timings = pd.read_csv(project / "results/aggregate/timings.csv")
+    timings = read_csv(project / "results/aggregate/timings.csv")
     # Each device ran with the threads planned for it, even though Slurm, not
     # Snakemake, placed the job.
     assert (timings["threads"] == timings["threads_requested"]).all()

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 
-import pandas as pd
 import pytest
 from crafted import DAMAGED, MARKDOWN_FOLDER, build_all
 
 from sweeplib import locks
 from sweeplib.formatting import md_text
+from sweeplib.tables import read_csv
 from workflow_helpers import (
     REPORT_HEADINGS,
     TINY,
@@ -73,7 +73,7 @@ def test_crafted_folders_are_left_out_with_notes_and_the_report_is_written(
         assert line, f"no note about {name}"
         for w in words:
             assert md_text(w) in line, f"{name}: {w!r} not in {line!r}"
-    timings = pd.read_csv(project / "results/aggregate/timings.csv")
+    timings = read_csv(project / "results/aggregate/timings.csv")
     assert set(timings["machine"]) == {here, MARKDOWN_FOLDER} | set(DAMAGED) - {
         "no-runs-planned-000000a5"
     }

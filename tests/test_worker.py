@@ -5,7 +5,6 @@ import math
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
 import sweeplib.processes as processes_module
@@ -15,6 +14,7 @@ from sweeplib.data import make_dataset
 from sweeplib.devices import THREAD_VARIABLES
 from sweeplib.processes import ScaleJob, device_timings, worker_spec
 from sweeplib.runspec import Process
+from sweeplib.tables import read_csv
 from synthetic import run_spec
 from workflow_helpers import SCRIPTS
 
@@ -42,7 +42,7 @@ def run_worker(tmp_path, spec, devices, save=False, env=None):
         check=True,
         env={"PYTHONPATH": str(SCRIPTS), "PATH": "/usr/bin:/bin", **(env or {})},
     )
-    return pd.read_csv(out / "steps.csv"), pd.read_csv(out / "process.csv")
+    return read_csv(out / "steps.csv"), read_csv(out / "process.csv")
 
 
 def test_a_worker_sets_its_thread_variables_before_torch_loads(tmp_path):

@@ -13,6 +13,7 @@ import torch
 from sweeplib.devices import THREAD_VARIABLES
 from sweeplib.memory import RUNTIME, data_bytes, model_footprint, timing_needs
 from sweeplib.sizes import ModelSizes
+from sweeplib.tables import read_csv
 from workflow_helpers import (
     REPORT_HEADINGS,
     TINY,
@@ -82,7 +83,7 @@ def test_each_device_keeps_its_own_files(project):
 
 
 def test_devices_were_timed_side_by_side_in_several_processes(project):
-    timings = pd.read_csv(project / "results/aggregate/timings.csv")
+    timings = read_csv(project / "results/aggregate/timings.csv")
     assert set(zip(timings["scale"], timings["device"])) == {
         (1, "cpu"),
         (1, "cpu1"),
@@ -103,19 +104,19 @@ def test_devices_were_timed_side_by_side_in_several_processes(project):
     assert set(timings.loc[timings["device"] == "cpu", "threads"]) == {threads}
     # Interleaved: a process's thread variables are its most threaded device's.
     assert set(timings["process_threads"]) == {threads}
-    steps = pd.read_csv(project / "results/aggregate/steps.csv")
+    steps = read_csv(project / "results/aggregate/steps.csv")
     per_process = (
         steps.groupby(["run_key", "device", "process"])["kind"].value_counts().unstack()
     )
     assert (per_process["warmup"] == 2).all() and (per_process["switch"] == 3).all()
     assert (per_process["timed"] == 3 * 3).all()
-    speedup = pd.read_csv(project / "results/analysis/speedup.csv")
+    speedup = read_csv(project / "results/analysis/speedup.csv")
     assert list(speedup["scale"]) == [1, 2] and set(speedup["baseline"]) == {"cpu1"}
     assert (
         (speedup["ci_low"] <= speedup["speedup"])
         & (speedup["speedup"] <= speedup["ci_high"])
     ).all()
-    inference = pd.read_csv(project / "results/aggregate/inference.csv")
+    inference = read_csv(project / "results/aggregate/inference.csv")
     assert (
         inference["predictions_equal"].all()
         and (inference["max_abs_diff"] <= 1e-5).all()
@@ -123,7 +124,7 @@ def test_devices_were_timed_side_by_side_in_several_processes(project):
 
 
 def test_same_config_gives_same_data_and_weights_on_the_cpu(project):
-    timings = pd.read_csv(project / "results/aggregate/timings.csv")
+    timings = read_csv(project / "results/aggregate/timings.csv")
     assert (timings.groupby("scale")["dataset_sha256"].nunique() == 1).all()
     for folder in project.glob("results/machines/*/runs/scale*/*/"):
         logits = [
@@ -136,12 +137,12 @@ def test_same_config_gives_same_data_and_weights_on_the_cpu(project):
 def test_timed_jobs_never_overlap(project):
     # Run with --cores 2: still, no two timed regions (timing processes, checks, probes)
     # overlap.
-    t = pd.read_csv(project / "results/aggregate/timings.csv").drop_duplicates(
+    t = read_csv(project / "results/aggregate/timings.csv").drop_duplicates(
         ["run_key", "process"]
     )
     spans = list(zip(t["started_at"], t["ended_at"]))
     for name in ("inference.csv", "hardware.csv"):
-        x = pd.read_csv(project / "results/aggregate" / name)
+        x = read_csv(project / "results/aggregate" / name)
         spans += list(zip(x["started_at"], x["ended_at"]))
     spans.sort()
     assert len(spans) == 4 + 4 + 2
@@ -152,7 +153,7 @@ def test_timed_jobs_never_overlap(project):
 
 def test_toy_reproduces_the_post(project):
     (toy,) = project.glob("results/toy/*/losses.csv")
-    assert [f"{v:.2f}" for v in pd.read_csv(toy)["loss"]] == [
+    assert [f"{v:.2f}" for v in read_csv(toy)["loss"]] == [
         "0.75",
         "0.65",
         "0.25",
@@ -160,7 +161,7 @@ def test_toy_reproduces_the_post(project):
         "0.06",
         "0.03",
     ]
-    assert list(pd.read_csv(toy.parent / "predictions.csv")["predicted"]) == [0, 1]
+    assert list(read_csv(toy.parent / "predictions.csv")["predicted"]) == [0, 1]
 
 
 def test_snakemakes_html_report_holds_both_plots(project, tmp_path):
@@ -279,7 +280,7 @@ def test_another_machines_folder_joins_the_report_without_retraining(project, tm
         in summary
     )
     assert "| Other CPU, 2 cores, torch " in summary
-    speedup = pd.read_csv(project / "results/analysis/speedup.csv")
+    speedup = read_csv(project / "results/analysis/speedup.csv")
     assert set(speedup["machine"]) == {here.name, there.name}
     analysis = json.loads((project / "results/analysis/analysis.json").read_text())
     assert set(analysis["machines"]) == {here.name, there.name}
@@ -302,7 +303,7 @@ def test_scales_that_cannot_share_memory_fall_back_to_separate_processes(tmp_pat
     assume = {"SWEEP_ASSUME_MEMORY_BYTES": str(int((together + alone) / 2 / 0.9))}
     project = make_project(tmp_path, edited(lambda c: c.update(scales=[2])))
     snakemake(project, "--cores", "1", env=assume)
-    timings = pd.read_csv(project / "results/aggregate/timings.csv")
+    timings = read_csv(project / "results/aggregate/timings.csv")
     assert set(timings["pairing"]) == {"separate"}
     # Each process held one device, and the devices' processes alternated: cpu1, cpu,
     # cpu1, cpu.
@@ -353,9 +354,7 @@ def test_refinement_adds_a_size_where_the_statement_is_uncertain_and_reruns_noth
     shutil.copytree(project, work, symlinks=True)
     for path in work.glob("results/machines/*/runs/scale*/*/cpu*/timings.csv"):
         run = path.parent.parent
-        both = pd.concat(
-            [pd.read_csv(run / d / "timings.csv") for d in ("cpu1", "cpu")]
-        )
+        both = pd.concat([read_csv(run / d / "timings.csv") for d in ("cpu1", "cpu")])
         mine = level_at_1_faster_at_2(both)
         mine[mine["device"] == path.parent.name].to_csv(path, index=False)
     refine = {"max_sizes": 1, "max_passes": 1, "max_batches": 0, "seconds": 5.0}
@@ -369,9 +368,9 @@ def test_refinement_adds_a_size_where_the_statement_is_uncertain_and_reruns_noth
         in (decision["added"][0]["reason"])
     )
     # The added size was measured and checked like a configured one, and reported.
-    timings = pd.read_csv(work / "results/aggregate/timings.csv")
+    timings = read_csv(work / "results/aggregate/timings.csv")
     assert set(timings["scale"]) == {1, 1.41, 2}
-    inference = pd.read_csv(work / "results/aggregate/inference.csv")
+    inference = read_csv(work / "results/aggregate/inference.csv")
     assert set(inference["scale"]) == {1, 1.41, 2}
     report = (work / "results/report.md").read_text()
     assert "### Refinement" in report
