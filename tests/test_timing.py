@@ -3,6 +3,7 @@ model exactly as if it trained alone."""
 
 import random
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -212,7 +213,9 @@ def test_an_accelerators_untimed_steps_last_their_least_time(monkeypatch):
         accelerator_switch_s=0.02,
     )
     clock = {"now": 0.0}
-    monkeypatch.setattr(timing_module.time, "perf_counter", lambda: clock["now"])
+    # Only timing.py's clock is faked; pytest's and everything else's stays real.
+    fake_time = SimpleNamespace(perf_counter=lambda: clock["now"])
+    monkeypatch.setattr(timing_module, "time", fake_time)
     trainers = {
         "cpu": StubTrainer("cpu", accelerator=False, clock=clock),
         "cuda": StubTrainer("cuda", accelerator=True, clock=clock),
