@@ -1,19 +1,18 @@
-"""The sweep's two figures: step time and speedup against parameters. Every label
-is drawn as plain text (no mathtext, no TeX)."""
+"""The sweep's two figures: step time and speedup against parameters. Every text that
+may carry a string from elsewhere (legend entries, labels, titles) is drawn as plain
+text; only the axes' tick labels, which matplotlib writes itself, are mathtext."""
 
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
-# Labels are plain text: a machine's name from its files may hold "$", which
-# mathtext would parse (and fail on), and TeX must never run on it.
-matplotlib.rcParams["text.parse_math"] = False
+# TeX must never run on a name from another machine's files.
 matplotlib.rcParams["text.usetex"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import ScalarFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .analysis import model_of  # noqa: E402
 from .devices import device_order  # noqa: E402
@@ -165,9 +164,18 @@ def speedup_figure(
         "speedup over the baseline (×)",
         "Speedup against model size (above 1: faster than the baseline)",
     )
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_formatter(ScalarFormatter())
+    # Speedups read as plain numbers (0.5, 2, 5); minor ticks are labelled at 2 and
+    # 5 of each decade only, so that no label crowds the 1.0 line.
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(two_and_five))
     return fig
+
+
+def two_and_five(value: float, _=None) -> str:
+    """A minor tick's label on a log axis: the value where it is 2 or 5 times a power
+    of ten, nothing elsewhere."""
+    digit = value / 10 ** np.floor(np.log10(value))
+    return f"{value:g}" if round(digit, 6) in (2.0, 5.0) else ""
 
 
 def draw_crossing(ax, c: dict, colour: str) -> None:
@@ -197,5 +205,16 @@ def draw_crossing(ax, c: dict, colour: str) -> None:
 def finish(ax, ylabel: str, title: str) -> None:
     ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel=ylabel, title=title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    legend = ax.legend(fontsize=8)
+    plain(ax, legend)
     ax.figure.tight_layout()
+
+
+def plain(ax, legend) -> None:
+    """Draw the title, the axis labels and the legend's entries as plain text: a
+    machine's or device's name from another machine's files may hold "$", which
+    mathtext would parse (and fail on). The tick labels stay mathtext, which is how
+    the log axes' formatter writes 10^5."""
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *legend.get_texts()]
+    for text in texts:
+        text.set_parse_math(False)
