@@ -13,6 +13,7 @@ from sweeplib.sizes import ModelSizes
 from workflow_helpers import ROOT
 
 
+@pytest.mark.workflow
 def test_quick_benchmark_writes_every_section(tmp_path):
     out = tmp_path / "PERFORMANCE.md"
     subprocess.run(

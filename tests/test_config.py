@@ -343,6 +343,7 @@ def cli_project(tmp_path_factory):
     return root
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("name", CLI_CASES)
 def test_snakemake_stops_before_any_job(cli_project, name):
     config, words = CLI_CASES[name]
@@ -357,6 +358,7 @@ def test_snakemake_stops_before_any_job(cli_project, name):
     assert tree(cli_project) == before
 
 
+@pytest.mark.workflow
 def test_a_config_given_with_configfile_is_checked_too(cli_project):
     write_config(cli_project, TINY)
     (cli_project / "other.yaml").write_text("train:\n  epochs: 0\n")
@@ -369,6 +371,7 @@ def test_a_config_given_with_configfile_is_checked_too(cli_project):
     )
 
 
+@pytest.mark.workflow
 def test_the_readme_quotes_snakemakes_own_message_for_a_broken_configfile(cli_project):
     # Snakemake reads --configfile before the workflow does; the README says which
     # message the user then gets, and this keeps it true.
@@ -383,6 +386,7 @@ def test_the_readme_quotes_snakemakes_own_message_for_a_broken_configfile(cli_pr
     assert out.returncode != 0 and quoted in out.stdout + out.stderr
 
 
+@pytest.mark.workflow
 def test_missing_config_file_is_named(cli_project):
     shutil.move(
         cli_project / "config/config.yaml", cli_project / "config/elsewhere.yaml"

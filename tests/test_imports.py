@@ -55,6 +55,7 @@ def read_in(project, here, monkeypatch):
     return plans, left_out + notes, tables
 
 
+@pytest.mark.workflow
 def test_every_crafted_folder_is_left_out_with_a_note_naming_it(crafted, monkeypatch):
     project, here, refused = crafted
     plans, notes, tables = read_in(project, here, monkeypatch)
@@ -74,6 +75,7 @@ def test_every_crafted_folder_is_left_out_with_a_note_naming_it(crafted, monkeyp
     assert len(tables["timings"][tables["timings"]["machine"] == here]) == 24
 
 
+@pytest.mark.workflow
 def test_paths_come_from_the_folder_never_from_its_plan(crafted, monkeypatch):
     project, here, _ = crafted
     monkeypatch.chdir(project)
@@ -95,6 +97,7 @@ def test_paths_come_from_the_folder_never_from_its_plan(crafted, monkeypatch):
     assert len(imports.run_files(here, plan, "timings.csv")) == 4
 
 
+@pytest.mark.workflow
 def test_a_machines_own_rows_must_be_what_their_path_says(crafted, monkeypatch):
     project, here, _ = crafted
     monkeypatch.chdir(project)

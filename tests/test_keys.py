@@ -83,8 +83,8 @@ def test_editing_any_imported_module_changes_the_key(scripts):
     ):
         files = sorted({p for s in group for p in keys.code_files(s, scripts)})
         assert len(files) > len(group)
+        before = keys.code_digest(group, scripts)
         for path in files:
-            before = keys.code_digest(group, scripts)
             text = path.read_text()
             path.write_text(text + "\n# edited\n")
             assert keys.code_digest(group, scripts) != before, (

@@ -46,6 +46,7 @@ def run_worker(tmp_path, spec, devices, save=False, env=None):
     return read_csv(out / "steps.csv"), read_csv(out / "process.csv")
 
 
+@pytest.mark.workflow
 def test_a_worker_sets_its_thread_variables_before_torch_loads(tmp_path):
     # As Snakemake starts a job under --cores 1: every thread variable at 1. The
     # worker runs a 2-thread device, so it sets them to 2 before importing torch (a
@@ -71,6 +72,7 @@ def test_processes_hold_every_device_or_alternate_one_each():
     ]
 
 
+@pytest.mark.workflow
 def test_a_worker_writes_its_steps_and_what_it_held(tmp_path):
     steps, procs = run_worker(tmp_path, run_spec(), ["cpu1", "cpu"], save=True)
     procs = procs.assign(process_wall_s=3.0)  # the scale's job adds the wall it timed
@@ -123,6 +125,7 @@ def test_the_expected_peak_follows_the_wheels_runtime():
     assert expected_peak(estimate, 1536 * 2**20) == (1536 + 700) * 2**20
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("scale", [10, 30])
 @pytest.mark.parametrize(
     "devices", [["cpu"], ["cpu1", "cpu"]], ids=["alone", "together"]

@@ -29,6 +29,7 @@ depends on Snakemake's metadata.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -82,12 +83,14 @@ def code_files(script: str | Path, scripts_dir: str | Path) -> list[Path]:
         seen.add(path)
         if path.suffix != ".py":
             continue
-        tree = ast.parse(path.read_text(), filename=str(path))
+        inside = path.parent == scripts_dir / PACKAGE
+        modules, resources = _references(path.read_text(), inside)
         todo += [
             scripts_dir / PACKAGE / f"{m}.py"
-            for m in _imported_modules(tree, path, scripts_dir)
+            for m in modules
+            if (scripts_dir / PACKAGE / f"{m}.py").exists()
         ]
-        todo += [path.parent / r for r in _resources(tree)]
+        todo += [path.parent / r for r in resources]
     return sorted(seen)
 
 
@@ -125,9 +128,16 @@ def toy_settings(torch_version: str, code: str) -> dict:
     return {"torch": torch_version, "code": code}
 
 
-def _imported_modules(tree: ast.AST, path: Path, scripts_dir: Path) -> set[str]:
-    """Names of this package's modules a file imports (absolutely or relatively)."""
-    inside = path.parent == scripts_dir / PACKAGE
+@functools.lru_cache(maxsize=512)
+def _references(text: str, inside: bool) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The names of this package's modules a source imports (absolutely, or relatively
+    when it is ``inside`` the package), and the files its ``RESOURCES`` names. A pure
+    function of the text: a file read again unchanged is not parsed again."""
+    tree = ast.parse(text)
+    return frozenset(_imported_modules(tree, inside)), tuple(_resources(tree))
+
+
+def _imported_modules(tree: ast.AST, inside: bool) -> set[str]:
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -151,7 +161,7 @@ def _imported_modules(tree: ast.AST, path: Path, scripts_dir: Path) -> set[str]:
                     found.update(alias.name for alias in node.names)
                 else:
                     found.add(module.split(".")[1])
-    return {m for m in found if (scripts_dir / PACKAGE / f"{m}.py").exists()}
+    return found
 
 
 def _resources(tree: ast.Module) -> list[str]:
