@@ -11,9 +11,11 @@ import torch
 
 import sweeplib.timing as timing_module
 from interleaving import trained, trainer
+from sweeplib.checkpoint import load_checkpoint
 from sweeplib.data import make_dataset
 from sweeplib.schedule import Schedule, protocol_steps
 from sweeplib.timing import Trainer, run_rounds, time_calls
+from sweeplib.training import save_outputs
 
 
 def test_schedule_counts_windows_and_steps():
@@ -186,20 +188,28 @@ class StubTrainer:
     """Steps that take ``step_s`` each, on the CPU or on an accelerator, by a clock
     that only the steps advance (a real sleep oversleeps on a busy machine)."""
 
-    def __init__(self, name, accelerator, clock, step_s=0.002):
+    clock = None  # no device clock: the windows' device time is NaN
+
+    def __init__(self, name, accelerator, now, step_s=0.002):
         self.name, self.on_accelerator, self.step_s = name, accelerator, step_s
-        self.clock, self.steps = clock, 0
+        self.now, self.runs = now, 0
 
     def activate(self):
         pass
 
-    def step(self):
-        self.clock["now"] += self.step_s
-        self.steps += 1
-        return {"step": self.steps - 1, "epoch": 0, "step_s": self.step_s}
+    def step(self, trains=True):
+        self.now["now"] += self.step_s
+        self.runs += 1
+        return {"step": self.runs - 1, "step_s": self.step_s, "trains": trains}
+
+    def can_rehearse(self):
+        return self.runs > 0
+
+    def rehearse(self):
+        return self.step(trains=False)
 
     def loss_values(self):
-        return [0.0] * self.steps
+        return [0.0] * self.runs
 
 
 def test_an_accelerators_untimed_steps_last_their_least_time(monkeypatch):
@@ -212,13 +222,13 @@ def test_an_accelerators_untimed_steps_last_their_least_time(monkeypatch):
         accelerator_warmup_s=0.05,
         accelerator_switch_s=0.02,
     )
-    clock = {"now": 0.0}
+    now = {"now": 0.0}
     # Only timing.py's clock is faked; pytest's and everything else's stays real.
-    fake_time = SimpleNamespace(perf_counter=lambda: clock["now"])
+    fake_time = SimpleNamespace(perf_counter=lambda: now["now"])
     monkeypatch.setattr(timing_module, "time", fake_time)
     trainers = {
-        "cpu": StubTrainer("cpu", accelerator=False, clock=clock),
-        "cuda": StubTrainer("cuda", accelerator=True, clock=clock),
+        "cpu": StubTrainer("cpu", accelerator=False, now=now),
+        "cuda": StubTrainer("cuda", accelerator=True, now=now),
     }
     records = run_rounds(trainers, schedule, random.Random(0))
 
@@ -234,3 +244,74 @@ def test_an_accelerators_untimed_steps_last_their_least_time(monkeypatch):
         for k in range(3)
     ]
     assert min(per_round) >= 0.02
+    # The steps beyond the count are rehearsals: both devices trained the same steps.
+    trained = {
+        d: sum(r["trains"] for r in records if r["device"] == d) for d in trainers
+    }
+    assert trained == {"cpu": schedule.steps_per_device, "cuda": 1 + 3 * (1 + 2)}
+    assert trained["cuda"] == schedule.steps_per_device
+
+
+class AsOnAnAccelerator(Schedule):
+    """A schedule whose least times hold on the CPU too, as on a fast GPU: the CPU's
+    untimed steps then run on well past their count."""
+
+    def min_seconds(self, kind, accelerator):
+        return super().min_seconds(kind, True)
+
+
+def test_an_accelerator_that_rehearses_trains_what_its_counted_steps_alone_give():
+    counts = dict(
+        protocol_steps=30, warmup_steps=2, rounds=3, steps_per_window=2, switch_steps=1
+    )
+    least = dict(accelerator_warmup_s=0.05, accelerator_switch_s=0.01)
+    schedules = {
+        "plain": Schedule(**counts),
+        "fast": AsOnAnAccelerator(**counts, **least),
+    }
+    data = make_dataset(20, 60, 10, seed=0)
+    trainers = {name: trainer(DEVICES[0], data) for name in schedules}
+    records = {
+        name: run_rounds({name: trainers[name]}, schedules[name], random.Random(0))
+        for name in schedules
+    }
+    assert len(records["fast"]) > 2 * len(records["plain"])  # it did rehearse
+    plain, fast = trainers["plain"], trainers["fast"]
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(value, fast.model.state_dict()[key]), key
+    assert plain.steps == fast.steps == schedules["plain"].steps_per_device
+    counted = {
+        name: [r["loss"] for r in rows if r["trains"]] for name, rows in records.items()
+    }
+    assert counted["fast"] == counted["plain"]  # the same batches, in the same order
+
+
+def test_each_checkpoint_records_the_same_trained_steps(tmp_path):
+    # One device rehearses to last its least times, the other does not: their saved
+    # models trained the same number of steps, and their checkpoints say so.
+    counts = dict(
+        protocol_steps=30, warmup_steps=2, rounds=2, steps_per_window=2, switch_steps=1
+    )
+    least = dict(accelerator_warmup_s=0.03, accelerator_switch_s=0.01)
+    schedules = {
+        "plain": Schedule(**counts),
+        "fast": AsOnAnAccelerator(**counts, **least),
+    }
+    data = make_dataset(20, 60, 10, seed=0)
+    run = SimpleNamespace(
+        training=SimpleNamespace(loader="tensor", batch_size=10),
+        key="k",
+        scale=1,
+        to_json=lambda: "{}",
+    )
+    saved = {}
+    for name, schedule in schedules.items():
+        t = trainer(DEVICES[0], data)
+        run_rounds({name: t}, schedule, random.Random(0))
+        paths = {p: tmp_path / f"{name}-{p}.pt" for p in ("checkpoint", "predictions")}
+        save_outputs(t, data, paths, run)
+        saved[name] = load_checkpoint(paths["checkpoint"])
+    steps = {name: meta["trained_steps"] for name, (_, meta) in saved.items()}
+    assert steps == {"plain": 8, "fast": 8}
+    for key, value in saved["plain"][0].state_dict().items():
+        assert torch.equal(value, saved["fast"][0].state_dict()[key]), key

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import costmodel, crossover, refine
+from . import clocks, costmodel, crossover, refine
 from .devices import SEPARATE
 from .sizes import STATE_BYTES_PER_PARAM, ModelSizes, canonical_scale
 from .speedup import speedup_table
@@ -143,12 +143,35 @@ def cell_table(
             "mem_estimate_bytes": by["mem_estimate_bytes"].max(),
             "batch_size": first["batch_size"],
             "first_timed_ratio": _first_timed_ratio(windows),
+            **clock_facts(windows),
             **thread_facts(windows),
         }
     ).reset_index()
     out["iqr_rel"] = (out["step_q75_s"] - out["step_q25_s"]) / out["step_median_s"]
     out["flagged"] = out["iqr_rel"] > spread_flag
     return with_bandwidth(out, hardware)
+
+
+def clock_facts(windows: pd.DataFrame) -> dict:
+    """Per cell, the median window by each clock, the windows with a device clock,
+    and those whose clocks disagree (``clocks.py``): a window shorter by the host's
+    clock than by the device's had its steps return before the device's work."""
+    cells = [windows[c] for c in CELL]
+    problems = clocks.clock_problems(windows)
+    has = pd.Series(False, index=windows.index)
+    if "device_window_s" in windows:
+        has = pd.to_numeric(windows["device_window_s"], errors="coerce").notna()
+    facts = {
+        "clock_windows": has.groupby(cells).sum(),
+        "clock_host_shorter": (problems == "host shorter").groupby(cells).sum(),
+        "clock_disagree": problems.notna().groupby(cells).sum(),
+    }
+    for column in ("host_window_s", "device_window_s"):
+        values = windows.get(column, pd.Series(np.nan, index=windows.index))
+        facts[f"{column[:-2]}_median_s"] = (
+            pd.to_numeric(values, errors="coerce").groupby(cells).median()
+        )
+    return facts
 
 
 def _first_timed_ratio(windows: pd.DataFrame) -> pd.Series:

@@ -177,6 +177,8 @@ def window_table(steps: pd.DataFrame) -> pd.DataFrame:
             "step_max_s": by["step_s"].max(),
             "data_median_s": by["data_s"].median(),
             "data_share": sums["data_s"] / sums["step_s"],
+            "host_window_s": by["host_window_s"].first(),
+            "device_window_s": by["device_window_s"].first(),
         }
     )
     switch = (
@@ -192,6 +194,7 @@ def window_table(steps: pd.DataFrame) -> pd.DataFrame:
 PROCESS_COLUMNS = [
     "node",
     "build_s",
+    "trained_steps",
     "peak_rss_bytes",
     "device_peak_bytes",
     "device_end_bytes",
@@ -267,14 +270,15 @@ def post_total(
 
     Training steps: when a process trained the whole protocol, the median over processes
     of its first protocol's worth of steps; otherwise the median time of the first
-    ``warmup_steps`` steps plus the median timed step for every remaining step (an
-    accelerator's warm-up may run longer, by time: those extra steps are not the
-    post's). Evaluation: one measured pass per epoch.
+    ``warmup_steps`` steps plus the median timed step for every remaining step. Only
+    steps that trained count: an accelerator's rehearsals, run to last a least
+    time, are not the post's. Evaluation: one measured pass per epoch.
     """
     eval_s = float(procs["eval_s"].median()) if procs["eval_s"].notna().any() else 0.0
+    trained = steps[steps["trains"].astype(bool)].sort_values("step", kind="stable")
 
     def first(n: int) -> float:
-        head = steps[steps["step"] < n]
+        head = trained.groupby("process").head(n)
         return float(head.groupby("process")["step_s"].sum().median()) if n else 0.0
 
     if not schedule.capped:

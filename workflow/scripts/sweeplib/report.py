@@ -14,6 +14,7 @@ import jinja2
 import pandas as pd
 
 from . import keys
+from .clocks import clock_notes, clock_warnings
 from . import toy as toy_example
 from .analysis import timing_processes
 from .devices import ACCELERATORS, INTERLEAVED
@@ -188,6 +189,7 @@ def warnings(m: Machine) -> list[str]:
         for r in m.cells.drop_duplicates("device").itertuples()
         if r.threads != r.threads_requested
     ]
+    out += clock_warnings(m.cells, m.labels)
     return out + _thread_variable_warnings(m) + _implausible_warnings(m)
 
 
@@ -443,7 +445,7 @@ def speedup(m: Machine) -> dict:
     analysis = m.manifest["analysis"]
     notes = _separate_note(m.table, m.manifest["runs"])
     notes += _disagreeing_notes(m)
-    notes += _noisy_note(m) + _switch_note(m)
+    notes += _noisy_note(m) + _switch_note(m) + clock_notes(m.cells, m.labels)
     return {
         "confidence": f"{analysis['confidence']:.0%}",
         "table": speedup_markdown(m.cells, m.table, m.manifest["baseline"])

@@ -12,6 +12,16 @@
   switching model and thread count (on an accelerator, lasting at least
   ``accelerator_switch_s`` seconds), then ``steps_per_window`` timed steps.
   A slow spell of the machine thus falls on every device alike.
+- The untimed steps an accelerator runs beyond their count, to last their least
+  time, are **rehearsals**: forward and backward on the batch of the step
+  before, without the optimiser's update, so every device's model trains the
+  same counted steps on the same batches (``trains`` is false on their rows).
+- On an accelerator each window is also timed by a **device clock**: events
+  recorded on the device's stream around the window (as Triton's ``do_bench``
+  times), after the queue was drained by an event of its own, not by the
+  synchroniser under test. ``host_window_s`` and ``device_window_s`` then span
+  the same window; a synchronisation that returns before the device's work is
+  done leaves the host's window short of the device's (``clocks.py``).
 - Evaluation passes over the test set are timed apart, never inside a step.
 """
 
@@ -27,20 +37,51 @@ import torch.nn.functional as F
 from .schedule import Schedule
 
 
+def device_clock(device: str) -> Callable[[], object] | None:
+    """A maker of timing events on ``device``'s current stream, or None where there is
+    none: the CPU, and an MPS build of torch without ``torch.mps.event``.
+
+    An event has ``record()``, ``synchronize()`` and ``elapsed_time(end)`` in
+    milliseconds, the time the device took from reaching it to reaching ``end``."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return lambda: torch.cuda.Event(enable_timing=True)
+    if kind == "mps":
+        try:
+            from torch.mps.event import Event
+        except ImportError:
+            return None
+        return lambda: Event(enable_timing=True)
+    return None
+
+
 class Trainer:
     """One device's model, optimiser and batches, trained one step at a time."""
 
     def __init__(
-        self, name, model, optimizer, loader, device, sync, threads, post_prints=None
+        self,
+        name,
+        model,
+        optimizer,
+        loader,
+        device,
+        sync,
+        threads,
+        post_prints=None,
+        clock=None,
     ):
         self.name, self.model = name, model
         self.optimizer, self.loader = optimizer, loader
         self.device, self.sync, self.threads = device, sync, threads
         self.post_prints = post_prints  # the post's per-batch print, or None
+        self.clock = clock  # device_clock(device): None on the CPU
         self.batches = len(loader)
-        self.epoch, self.batch, self.steps = 0, 0, 0
+        # ``steps`` counts the steps that trained the model, ``runs`` every step run
+        # (rehearsals too): the rows' ``step``, unique per device and process.
+        self.epoch, self.batch, self.steps, self.runs = 0, 0, 0, 0
         self.losses: list[torch.Tensor] = []
         self._batches = iter(loader)
+        self._last = None  # the last batch trained on, on the device
 
     @property
     def on_accelerator(self) -> bool:
@@ -67,17 +108,46 @@ class Trainer:
         self.sync()
         t2 = time.perf_counter()
         record = {
-            "step": self.steps,
+            "step": self.runs,
             "epoch": self.epoch,
             "step_s": t2 - t0,
             "data_s": t1 - t0,
+            "trains": True,
         }
         self.losses.append(loss.detach())
+        self._last = (x, y)
         self._advance()
+        return record
+
+    def can_rehearse(self) -> bool:
+        """Whether a step has left a batch to rehearse on."""
+        return self._last is not None
+
+    def rehearse(self) -> dict:
+        """An untimed step that keeps the device busy as a step does and trains
+        nothing: forward, loss and backward on the last batch, no update, so the
+        weights stay those of the counted steps. Its gradients are cleared by the
+        next step's ``zero_grad`` before that step's backward."""
+        t0 = time.perf_counter()
+        x, y = self._last
+        loss = F.cross_entropy(self.model(x), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.sync()
+        record = {
+            "step": self.runs,
+            "epoch": self.epoch,
+            "step_s": time.perf_counter() - t0,
+            "data_s": 0.0,
+            "trains": False,
+        }
+        self.losses.append(loss.detach())
+        self.runs += 1
         return record
 
     def _advance(self) -> None:
         self.steps += 1
+        self.runs += 1
         self.batch += 1
         if self.batch == self.batches:
             self.epoch, self.batch = self.epoch + 1, 0
@@ -96,12 +166,18 @@ def run_rounds(
 
     ``kind`` is ``warmup``, ``switch`` (untimed, after a change of device) or
     ``timed``; ``round`` and ``slot`` (the device's place in the round's
-    shuffled order) are -1 for warm-up steps.
+    shuffled order) are -1 for warm-up steps. Every device trains exactly
+    ``schedule.steps_per_device`` steps (``trains``); the untimed steps an
+    accelerator runs beyond their count to last their least time are
+    rehearsals, which train nothing (``Trainer.rehearse``). A timed step's record
+    also carries its window's ``host_window_s`` and ``device_window_s``
+    (``timed_window``).
     """
     records = []
 
     def steps(trainer, n, kind, round_, slot):
-        """``n`` steps; untimed ones on an accelerator also until their minimum time."""
+        """``n`` steps; untimed ones on an accelerator then rehearse until their
+        least time has passed."""
         where = {
             "device": trainer.name,
             "kind": kind,
@@ -109,15 +185,17 @@ def run_rounds(
             "slot": slot,
             "threads": torch.get_num_threads(),
         }
-        least = (
-            0.0
-            if kind == "timed"
-            else schedule.min_seconds(kind, trainer.on_accelerator)
-        )
-        started, done = time.perf_counter(), 0
-        while done < n or time.perf_counter() - started < least:
+        if kind == "timed":
+            mine = []
+            window = timed_window(trainer, n, mine.append)
+            records.extend({**r, **where, **window} for r in mine)
+            return
+        least = schedule.min_seconds(kind, trainer.on_accelerator)
+        started = time.perf_counter()
+        for _ in range(n):
             records.append({**trainer.step(), **where})
-            done += 1
+        while time.perf_counter() - started < least and trainer.can_rehearse():
+            records.append({**trainer.rehearse(), **where})
 
     for trainer in trainers.values():
         trainer.activate()
@@ -135,6 +213,36 @@ def run_rounds(
         ):
             record["loss"] = loss
     return records
+
+
+def timed_window(trainer: Trainer, n: int, keep: Callable[[dict], None]) -> dict:
+    """Train ``n`` timed steps, each record passed to ``keep``; the window's host time
+    and, on a device with a clock, its device time (NaN without one).
+
+    The device's queue is drained first by an event of the clock's own, outside
+    the window, so that neither clock starts with work left over from the steps
+    before. Both clocks then span the same window: the host's from before the
+    start event is recorded to after the end event is; the device's from
+    reaching the one to reaching the other. Only the device's clock sees work the
+    last step left queued when it returned."""
+    clock = trainer.clock
+    if clock is not None:
+        drain, start, end = clock(), clock(), clock()
+        drain.record()
+        drain.synchronize()
+    t0 = time.perf_counter()
+    if clock is not None:
+        start.record()
+    for _ in range(n):
+        keep(trainer.step())
+    if clock is not None:
+        end.record()
+    host = time.perf_counter() - t0
+    device = float("nan")
+    if clock is not None:
+        end.synchronize()
+        device = start.elapsed_time(end) / 1000
+    return {"host_window_s": host, "device_window_s": device}
 
 
 def evaluate(

@@ -29,7 +29,7 @@ from .memory import gib
 from .model import NeuralNetwork
 from .runspec import RunSpec, Training, WorkerSpec
 from .sizes import ModelSizes
-from .timing import Trainer, evaluate, run_rounds
+from .timing import Trainer, device_clock, evaluate, run_rounds
 
 
 def run_process(spec: WorkerSpec) -> tuple[list[dict], list[dict]]:
@@ -66,6 +66,7 @@ def run_process(spec: WorkerSpec) -> tuple[list[dict], list[dict]]:
             "process": process.index,
             "device": name,
             "build_s": build_s[name],
+            "trained_steps": trainers[name].steps,
             **evals.get(name, {}),
             "peak_rss_bytes": peak_rss(),
             **device_memory(name),
@@ -115,6 +116,7 @@ def build_trainer(
         synchronizer(device),
         threads,
         post_print(training.epochs) if post_prints else None,
+        clock=device_clock(torch_device(device)),
     )
 
 
@@ -153,6 +155,8 @@ def save_outputs(trainer: Trainer, data: dict, paths: dict, run: RunSpec) -> dic
         "run_key": run.key,
         "scale": run.scale,
         "device": trainer.name,
+        # The steps that updated the weights: the schedule's, on every device alike.
+        "trained_steps": trainer.steps,
         "settings": run.to_json(),
     }
     save_checkpoint(paths["checkpoint"], trainer.model, meta)
