@@ -3,6 +3,7 @@ process with no thread variables set (never in Snakemake's own), ``cpu_threads:
 all`` is torch's own choice, a BLAS that fixes its threads at load keeps devices
 of different thread counts apart, and jobs that plan again inherit the facts."""
 
+import ast
 import copy
 import json
 import os
@@ -12,6 +13,7 @@ import sys
 import pytest
 import yaml
 
+import sweeplib.memory as memory_module
 import sweeplib.probe as probe_module
 import sweeplib.startup as startup
 from sweeplib.cluster import run_resources
@@ -19,9 +21,13 @@ from sweeplib.devices import (
     INTERLEAVED,
     SEPARATE,
     THREAD_VARIABLES,
+    TorchLoadedError,
     all_threads,
+    cpu_quota,
+    set_thread_variables,
     usable_cores,
 )
+from sweeplib.env import host_environment
 from sweeplib.memory import CUDA_CONTEXT, RUNTIME, model_footprint, timing_needs
 from sweeplib.plan import PlanError, plan_sweep
 from sweeplib.probe import INHERITED, blas_of, run_probe
@@ -238,3 +244,183 @@ def test_a_plan_with_a_run_to_measure_asks_the_probe_afresh(tmp_path, monkeypatc
     again, probed = startup.plan_here(copy.deepcopy(TINY), base)
     assert not probed and asked == [1]
     assert [r.key for r in again.runs] == [r.key for r in plan.runs]
+
+
+# --- every job that runs torch sets its thread variables before torch loads ---------
+
+
+def test_the_helper_sets_the_thread_variables_before_torch_loads():
+    # As Snakemake starts a job under --cores 1: every variable at 1. The helper sets
+    # them to 2, torch is not loaded yet, and torch loads with 2 threads.
+    script = f"""
+import os, sys
+sys.path[:0] = [{str(SCRIPTS)!r}]
+from sweeplib.devices import set_thread_variables
+set_thread_variables(2)
+print("loaded:", "torch" in sys.modules)
+print("variables:", sorted({{os.environ[v] for v in {THREAD_VARIABLES!r}}}))
+import torch
+print("torch threads:", torch.get_num_threads())
+"""
+    snakemakes = {**os.environ, **{v: "1" for v in THREAD_VARIABLES}}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=snakemakes
+    )
+    assert out.returncode == 0, out.stderr
+    assert "loaded: False" in out.stdout and "variables: ['2']" in out.stdout
+    assert "torch threads: 2" in out.stdout
+
+
+def test_the_helper_refuses_once_torch_is_loaded():
+    import torch  # noqa: F401  (loaded, as in this process)
+
+    with pytest.raises(TorchLoadedError, match="after torch was imported"):
+        set_thread_variables(2)
+
+
+def loads_torch(module: str, names: list[str]) -> bool:
+    """Whether ``from sweeplib.<module> import <names>`` brings torch in: the module
+    imports it at its top, or one of the functions named imports it when called."""
+    tree = ast.parse((SCRIPTS / "sweeplib" / f"{module}.py").read_text())
+    if imports_torch_at_load(tree):
+        return True
+    defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return any(name in defs and imports_torch(defs[name]) for name in names)
+
+
+def imports_torch_at_load(tree) -> bool:
+    """Whether a module imports torch when it is imported (outside its functions)."""
+    return any(
+        imports_torch(node)
+        for node in tree.body
+        if not isinstance(node, (ast.FunctionDef, ast.ClassDef))
+    )
+
+
+def imports_torch(node) -> bool:
+    for n in ast.walk(node):
+        if isinstance(n, ast.Import) and any(
+            a.name.split(".")[0] == "torch" for a in n.names
+        ):
+            return True
+        if isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "torch":
+            return True
+    return False
+
+
+def runs_torch(tree) -> bool:
+    """Whether an entry script imports torch, or a function or module of sweeplib
+    that imports it."""
+    for node in ast.walk(tree):
+        if imports_torch(node):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "sweeplib"
+        ):
+            module = node.module.partition(".")[2]
+            names = [a.name for a in node.names]
+            if module and loads_torch(module, names):
+                return True
+            if not module and any(loads_torch(n, ["*"]) for n in names):
+                return True
+    return False
+
+
+def first_call(body, name: str) -> int:
+    """The index of the first statement of ``body`` that calls ``name``."""
+    return next(
+        i
+        for i, stmt in enumerate(body)
+        if any(
+            isinstance(c, ast.Call) and getattr(c.func, "id", None) == name
+            for c in ast.walk(stmt)
+        )
+    )
+
+
+def test_every_job_that_runs_torch_sets_its_thread_variables_first():
+    # Importing the script loads no torch, and its main() sets the variables before
+    # any statement that imports something.
+    torch_jobs = []
+    for script in sorted(SCRIPTS.glob("*.py")):
+        tree = ast.parse(script.read_text())
+        if not runs_torch(tree):
+            continue
+        torch_jobs.append(script.stem)
+        assert not imports_torch_at_load(tree), script.name
+        (main,) = [n for n in tree.body if getattr(n, "name", None) == "main"]
+        first_import = next(
+            i
+            for i, stmt in enumerate(main.body)
+            if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(stmt))
+        )
+        assert first_call(main.body, "set_thread_variables") < first_import, script
+        loaded = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import sys; sys.path[:0] = [{str(SCRIPTS)!r}]; import {script.stem}; "
+                "print('torch' in sys.modules)",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert loaded.stdout.strip() == "False", (script.name, loaded.stderr)
+    assert {"measure_hardware", "check_inference"} <= set(torch_jobs)
+
+
+# --- a container's CPU quota bounds cpu_threads: all --------------------------------
+
+
+def cgroup_tree(tmp_path, monkeypatch, proc_line: str, files: dict[str, str]):
+    """A control-group tree as Linux shows it, with ``files`` in it, on a machine
+    whose affinity mask offers 16 CPUs."""
+    (tmp_path / "proc").write_text(proc_line + "\n")
+    for name, text in files.items():
+        (tmp_path / "fs" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fs" / name).write_text(text)
+    monkeypatch.setattr(memory_module, "PROC_CGROUP", tmp_path / "proc")
+    monkeypatch.setattr(memory_module, "CGROUP_ROOT", tmp_path / "fs")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), False)
+
+
+def test_a_cgroup_v2_cpu_quota_bounds_the_usable_cores(tmp_path, monkeypatch):
+    # docker --cpus=2.5: the container's group (the mount's root) has the quota.
+    cgroup_tree(tmp_path, monkeypatch, "0::/", {"cpu.max": "250000 100000\n"})
+    assert cpu_quota() == 2.5 and usable_cores() == 3
+
+
+def test_a_cgroup_v1_cpu_quota_bounds_the_usable_cores(tmp_path, monkeypatch):
+    # The job's group has the quota, its step (ours) none: the tightest counts.
+    cgroup_tree(
+        tmp_path,
+        monkeypatch,
+        "4:cpu,cpuacct:/job/step",
+        {
+            "cpu,cpuacct/job/cpu.cfs_quota_us": "400000",
+            "cpu,cpuacct/job/cpu.cfs_period_us": "100000",
+            "cpu,cpuacct/job/step/cpu.cfs_quota_us": "-1",
+            "cpu,cpuacct/job/step/cpu.cfs_period_us": "100000",
+        },
+    )
+    assert cpu_quota() == 4 and usable_cores() == 4
+
+
+def test_no_cpu_quota_leaves_the_affinity_mask(tmp_path, monkeypatch):
+    cgroup_tree(tmp_path, monkeypatch, "0::/", {"cpu.max": "max 100000\n"})
+    assert cpu_quota() is None and usable_cores() == 16
+    assert host_environment()["cpu_quota"] == "none"
+
+
+def test_a_small_quota_still_leaves_one_core(tmp_path, monkeypatch):
+    cgroup_tree(tmp_path, monkeypatch, "0::/", {"cpu.max": "20000 100000\n"})
+    assert usable_cores() == 1
+
+
+def test_cpu_threads_all_states_the_quota_that_bounds_it(tmp_path, monkeypatch):
+    cgroup_tree(tmp_path, monkeypatch, "0::/", {"cpu.max": "250000 100000\n"})
+    counts = probe_module.cpu_counts()
+    assert counts["usable"] == 3 and counts["quota"] == 2.5
+    n, why = all_threads(facts(default_threads=8, cpu=counts))
+    assert n == 3 and "its control group's CPU quota, 2.5 CPUs" in why
+    assert host_environment()["cpu_quota"].startswith("2.5 CPUs")

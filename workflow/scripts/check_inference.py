@@ -5,13 +5,9 @@ import platform
 import time
 
 import pandas as pd
-import torch
 
 from sweeplib.atomic import write_csv
-from sweeplib.checkpoint import load_checkpoint, load_predictions
-from sweeplib.data import load_dataset
-from sweeplib.devices import synchronizer, torch_device
-from sweeplib.inference import ATOL, RTOL, check
+from sweeplib.devices import set_thread_variables, synchronizer, torch_device
 from sweeplib.logs import job
 from sweeplib.runspec import Device, RunSpec
 
@@ -20,6 +16,11 @@ def check_device(
     device: Device, checkpoint: str, predictions: str, data: dict, batch_size: int
 ) -> dict:
     """One device's check, timed; its model is freed before the next one is loaded."""
+    import torch
+
+    from sweeplib.checkpoint import load_checkpoint, load_predictions
+    from sweeplib.inference import ATOL, RTOL, check
+
     started_at = time.time()
     torch.set_num_threads(device.threads)
     model, meta = load_checkpoint(checkpoint, torch_device(device.name))
@@ -48,8 +49,13 @@ def check_device(
 
 
 def main(snakemake) -> None:
+    spec = RunSpec.from_json(snakemake.params.run)
+    # Before torch loads, as a timing process holding these devices does: a BLAS
+    # such as Accelerate reads its count only then.
+    set_thread_variables(max(d.threads for d in spec.devices))
+    from sweeplib.data import load_dataset
+
     with job(snakemake.log[0], "check_inference", snakemake.output) as log:
-        spec = RunSpec.from_json(snakemake.params.run)
         data = load_dataset(snakemake.input.dataset)
         for i, device in enumerate(spec.devices):
             row = check_device(

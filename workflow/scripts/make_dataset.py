@@ -2,12 +2,15 @@
 
 import json
 
-from sweeplib.atomic import torch_save
-from sweeplib.data import dataset_sha256, make_dataset
+from sweeplib.devices import set_thread_variables
 from sweeplib.logs import job
 
 
 def main(snakemake) -> None:
+    set_thread_variables(snakemake.threads)  # before torch loads
+    from sweeplib.atomic import torch_save
+    from sweeplib.data import dataset_sha256, make_dataset
+
     with job(snakemake.log[0], "make_dataset", snakemake.output) as log:
         p = json.loads(snakemake.params.data)
         data = make_dataset(p["num_inputs"], p["n_train"], p["n_test"], p["seed"])

@@ -6,17 +6,22 @@ import platform
 import time
 
 import pandas as pd
-import torch
 
 from sweeplib.atomic import write_csv
-from sweeplib.devices import synchronizer, torch_device
-from sweeplib.hardware import cache_size, copy_bandwidth, matmul_throughput
+from sweeplib.devices import set_thread_variables
 from sweeplib.logs import job
 
 
 def main(snakemake) -> None:
+    p = json.loads(snakemake.params.settings)
+    # Before torch loads: a BLAS such as Accelerate reads its count only then.
+    set_thread_variables(p["device"]["threads"])
+    import torch
+
+    from sweeplib.devices import synchronizer, torch_device
+    from sweeplib.hardware import cache_size, copy_bandwidth, matmul_throughput
+
     with job(snakemake.log[0], "measure_hardware", snakemake.output) as log:
-        p = json.loads(snakemake.params.settings)
         name = p["device"]["name"]
         started_at = time.time()
         torch.set_num_threads(p["device"]["threads"])

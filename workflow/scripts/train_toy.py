@@ -4,13 +4,16 @@ import pandas as pd
 
 from sweeplib import toy
 from sweeplib.atomic import write_csv
-from sweeplib.checkpoint import save_checkpoint
+from sweeplib.devices import set_thread_variables
 from sweeplib.logs import job
 from sweeplib.toy import train_toy
-from sweeplib.training import post_line
 
 
 def main(snakemake) -> None:
+    set_thread_variables(snakemake.threads)  # before torch loads
+    from sweeplib.checkpoint import save_checkpoint
+    from sweeplib.training import post_line
+
     with job(snakemake.log[0], "train_toy", snakemake.output) as log:
         model, batches, evals = train_toy()
         for b in batches:

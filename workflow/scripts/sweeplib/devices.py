@@ -10,15 +10,17 @@ and how tables name them.
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from collections.abc import Callable
 
 DEVICES = ("cpu", "cpu1", "cuda", "mps")
 ACCELERATORS = ("cuda", "mps")
 
 # The thread variables Snakemake sets to a job's ``threads`` (snakemake/shell.py, for
-# ``script:`` jobs too): 1 under ``--cores 1``. A timing worker sets them itself,
-# before torch is imported (``thread_environment``), and so does the probe (unset).
+# ``script:`` jobs too): 1 under ``--cores 1``. Every job that runs torch sets them
+# itself, before torch is imported (``set_thread_variables``); the probe unsets them.
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -35,10 +37,22 @@ INTERLEAVED, SEPARATE = "interleaved", "separate"
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (the affinity mask where the OS has one)."""
+    """Cores this process may run on: the affinity mask where the OS has one, bounded
+    by its control groups' CPU quota (``cpu_quota``; rounded up, at least 1)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        n = len(os.sched_getaffinity(0))
+    else:
+        n = os.cpu_count() or 1
+    quota = cpu_quota()
+    return n if quota is None else max(1, min(n, math.ceil(quota)))
+
+
+def cpu_quota() -> float | None:
+    """The CPUs a control-group quota allows this process (``memory.cgroup_cpus``:
+    ``cpu.max``, or ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``), or None."""
+    from .memory import cgroup_cpus  # memory.py imports this module
+
+    return cgroup_cpus()
 
 
 def available_accelerators() -> list[str]:
@@ -117,7 +131,8 @@ def device_threads(device: str, cpu_threads: int | str, facts: dict) -> int:
 def all_threads(facts: dict) -> tuple[int, str]:
     """What ``cpu_threads: all`` means here, and where the count came from: the
     threads torch itself chooses in a fresh process with no thread variables set
-    (``probe.py``), bounded by the CPUs this process may run on.
+    (``probe.py``), bounded by the CPUs this process may run on (``usable_cores``:
+    its affinity mask and a control group's CPU quota).
 
     torch's own default is what its users get, and it leaves out the cores a
     compute-bound loop should not use: on Apple silicon the efficiency cores
@@ -139,12 +154,35 @@ def all_threads(facts: dict) -> tuple[int, str]:
     why += ")"
     if cpu["usable"] < default:
         why += f", bounded by the {cpu['usable']} CPUs this process may run on"
+        quota = cpu.get("quota")
+        if quota is not None and math.ceil(quota) == cpu["usable"]:
+            why += f" (its control group's CPU quota, {quota:g} CPUs)"
     return n, why
 
 
 def thread_environment(threads: int) -> dict[str, str]:
     """The thread variables of a process whose devices use at most ``threads``."""
     return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+class TorchLoadedError(RuntimeError):
+    """The thread variables were set after torch was imported: too late for a BLAS
+    that reads them when it loads."""
+
+
+def set_thread_variables(threads: int) -> None:
+    """Set this process's thread variables to ``threads``, before torch is imported:
+    what every job that runs torch does first (the timing worker, the hardware probe,
+    the inference check, the untimed jobs). Snakemake sets them to the job's threads
+    (1 under ``--cores 1``), and ``torch.set_num_threads`` later reaches OpenMP and
+    MKL only; Apple's Accelerate and a pthreads OpenBLAS keep what they read when
+    they load. Raises ``TorchLoadedError`` if torch is loaded already."""
+    if "torch" in sys.modules:
+        raise TorchLoadedError(
+            f"the thread variables were set to {threads} after torch was imported; "
+            "a BLAS that reads them when it loads would not follow"
+        )
+    os.environ.update(thread_environment(threads))
 
 
 def threads_fixed_at_load(facts: dict) -> bool:

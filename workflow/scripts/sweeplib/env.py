@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .devices import usable_cores
+from .devices import cpu_quota, usable_cores
 
 SYSFS_CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
 
@@ -101,7 +101,15 @@ def host_environment() -> dict:
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count() or 1,
         "usable_cores": usable_cores(),
+        "cpu_quota": quota_text(cpu_quota()),
         "os": platform.platform(),
         "python": platform.python_version(),
         "torch": torch_version(),
     }
+
+
+def quota_text(quota: float | None) -> str:
+    """A control group's CPU quota, as the environment states it."""
+    if quota is None:
+        return "none"
+    return f"{quota:g} CPUs, a control group's quota (it bounds usable_cores)"

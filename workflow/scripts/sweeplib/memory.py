@@ -176,14 +176,18 @@ def cgroup_available() -> int | None:
     return min(found) if found else None
 
 
-def _limits(mount: Path, path: str, limit_file: str, usage_file: str) -> list[int]:
-    """What each group from ``path`` up to the mount's root leaves free. In a
-    container, the group's path may not exist under the mount, whose root is then
-    the container's own group."""
+def _groups(mount: Path, path: str) -> list[Path]:
+    """A group and its ancestors up to the mount's root. In a container, the group's
+    path may not exist under the mount, whose root is then the container's own
+    group."""
     groups = [mount / path.strip("/")]
-    groups += [g for g in groups[0].parents if mount in g.parents or g == mount]
+    return groups + [g for g in groups[0].parents if mount in g.parents or g == mount]
+
+
+def _limits(mount: Path, path: str, limit_file: str, usage_file: str) -> list[int]:
+    """What each group from ``path`` up to the mount's root leaves free."""
     out = []
-    for group in groups:
+    for group in _groups(mount, path):
         try:
             raw = (group / limit_file).read_text().strip()
         except OSError:
@@ -210,6 +214,51 @@ def _used(group: Path, usage_file: str) -> int:
         stat = {}
     cache = stat.get("inactive_file", stat.get("total_inactive_file", "0"))
     return max(0, used - int(cache)) if cache.isdigit() else used
+
+
+def cgroup_cpus() -> float | None:
+    """The CPUs this process's control groups let it use (quota over period: ``docker
+    --cpus``, a Kubernetes CPU limit, systemd's ``CPUQuota``), the tightest over the
+    group and its ancestors; None where no quota applies or none can be read. The
+    affinity mask does not show a quota: a process may run on every CPU and still
+    get only this much of their time, so more threads only wait for their turn."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    found = []
+    for line in lines:
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: "cpu.max" holds "<quota> <period>" or "max ..."
+            for group in _groups(CGROUP_ROOT, path):
+                found += _quota(_read(group / "cpu.max").split()[:2])
+        elif "cpu" in controllers.split(","):  # v1: a quota of -1 is none
+            for mount in {CGROUP_ROOT / controllers, CGROUP_ROOT / "cpu"}:
+                for group in _groups(mount, path):
+                    found += _quota(
+                        [
+                            _read(group / "cpu.cfs_quota_us"),
+                            _read(group / "cpu.cfs_period_us"),
+                        ]
+                    )
+    return min(found) if found else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _quota(fields: list[str]) -> list[float]:
+    """CPUs from a quota and a period in microseconds; none if either is missing or
+    the quota is unlimited."""
+    if len(fields) < 2 or not all(f.isdigit() for f in fields) or int(fields[1]) == 0:
+        return []
+    return [int(fields[0]) / int(fields[1])]
 
 
 def gib(n: int) -> str:

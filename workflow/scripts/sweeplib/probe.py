@@ -15,8 +15,8 @@ compute mode, lock every timing worker out of the GPU. So the plan asks
   with, whether ``torch.set_num_threads`` reaches it (``blas_threading``), and
   torch's parallel backend (``torch.__config__``);
 - ``cpu``: the platform's own counts of logical, physical and performance
-  cores, and the CPUs this process may run on, to say where the count came
-  from;
+  cores, the CPUs this process may run on, and its control groups' CPU quota
+  (``devices.usable_cores``), to say where the count came from;
 - ``accelerators``: each one's name, memory (free and total for CUDA, read in
   this process and released when it exits) and what tells two models apart.
 
@@ -35,7 +35,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .devices import THREAD_VARIABLES, usable_cores
+from .devices import THREAD_VARIABLES, cpu_quota, usable_cores
 
 # The facts the main Snakemake process planned with (JSON), for the jobs that read
 # the workflow again on other nodes.
@@ -216,12 +216,14 @@ def mps_facts(torch) -> dict:
 
 def cpu_counts() -> dict:
     """The platform's own counts: logical CPUs, physical cores, performance cores
-    (Apple silicon), and the CPUs this process may run on. None where not told."""
+    (Apple silicon), the CPUs this process may run on, and the CPUs a control-group
+    quota allows it. None where not told."""
     counts = {
         "logical": os.cpu_count(),
         "physical": None,
         "performance": None,
         "usable": usable_cores(),
+        "quota": cpu_quota(),
         "platform": sys.platform,
         "machine": platform.machine(),
     }

@@ -13,17 +13,16 @@ or an OpenBLAS built without OpenMP, reads its own once, when it loads
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from .devices import thread_environment
+from .devices import set_thread_variables
 from .runspec import WorkerSpec
 
 
 def main(argv: list[str]) -> None:
     spec = WorkerSpec.from_json(Path(argv[0]).read_text())
-    os.environ.update(thread_environment(spec.process.threads))
+    set_thread_variables(spec.process.threads)
     from .atomic import write_rows
     from .training import run_process  # imports torch: after the variables are set
 
