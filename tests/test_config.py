@@ -372,12 +372,12 @@ def test_a_config_given_with_configfile_is_checked_too(cli_project):
 
 
 @pytest.mark.workflow
-def test_the_readme_quotes_snakemakes_own_message_for_a_broken_configfile(cli_project):
-    # Snakemake reads --configfile before the workflow does; the README says which
+def test_the_docs_quote_snakemakes_own_message_for_a_broken_configfile(cli_project):
+    # Snakemake reads --configfile before the workflow does; the docs say which
     # message the user then gets, and this keeps it true.
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "TROUBLESHOOTING.md").read_text()
     quoted = re.search(r'message \("([^"]+)"\), which names no file', readme).group(1)
-    quoted = " ".join(quoted.split())  # the README wraps its lines
+    quoted = " ".join(quoted.split())  # the docs wrap their lines
     write_config(cli_project, TINY)
     (cli_project / "broken.yaml").write_text("scales: [1, 2\n")
     out = snakemake(

@@ -1,29 +1,13 @@
 """Cache keys: what every result is keyed on, and where it lives.
 
 A result's path holds a key, the first 12 hex digits of a SHA-256 over the
-canonical JSON (sorted keys) of everything that determines it:
-
-- a **dataset**: its sizes and seed, the torch version, and its code;
-- a **scale's timing run** (every device of the scale, timed together): the
-  model's sizes, the dataset's key, the training and timing protocol, each
-  device with its threads, hardware name and hardware tag, how the devices are
-  paired (interleaved in one process, or in separate processes), the torch
-  version, and its code;
-- a **hardware probe**: the device, the probe's sizes, torch, code;
-- the **toy example**: torch and code;
-- the **plan** (the manifest the aggregation reads): every run's key, the
-  analysis settings, the aggregation's code, and the plans of the other
-  machines whose folders are present. It has one path, rewritten whenever its
-  text changes (``manifest.py``), which reruns the aggregation.
-
-"Code" is the hash of the entry script that produces the result and of every
-module it imports from this package, found by reading the imports (so a new
-module cannot be forgotten); a module that reads a file other than Python, or
-starts a module of this package as a process of its own, lists it in a
-module-level ``RESOURCES`` tuple (a listed module's imports count too).
-Editing any of them changes the key, and the result is recomputed. A changed
-setting is a new path, a reverted setting the earlier path: none of this
-depends on Snakemake's metadata.
+canonical JSON (sorted keys) of everything that determines it; docs/CACHING.md
+lists what each kind of result is keyed on and what reruns when. "Code" is the
+hash of the entry script that produces the result and of every module it
+imports from this package, found by reading the imports (so a new module cannot
+be forgotten); a module that reads a file other than Python, or starts a module
+of this package as a process of its own, lists it in a module-level
+``RESOURCES`` tuple (a listed module's imports count too).
 """
 
 from __future__ import annotations
