@@ -424,3 +424,18 @@ def test_cpu_threads_all_states_the_quota_that_bounds_it(tmp_path, monkeypatch):
     n, why = all_threads(facts(default_threads=8, cpu=counts))
     assert n == 3 and "its control group's CPU quota, 2.5 CPUs" in why
     assert host_environment()["cpu_quota"].startswith("2.5 CPUs")
+
+
+# --- the report claims no thread check it cannot make -------------------------------
+
+
+def test_the_report_claims_no_check_of_torchs_own_thread_count():
+    # A window's threads are torch.get_num_threads() read right after
+    # torch.set_num_threads(request): equal by construction, so a comparison of the
+    # two could never fire on a real run. Even where a table says they differ, the
+    # report claims no such check; it compares the thread variables instead.
+    from test_report import build
+
+    text, *_ = build(["cpu", "cuda"], "cpu", tamper=lambda w: w.assign(threads=1))
+    assert "gave fewer cores than planned" not in text
+    assert "planned, ran with" not in text
