@@ -41,11 +41,12 @@ def switch_windows_run_past_their_least_time(
     steps than it had to: more than ``switch_steps``, though the steps before the
     last already summed to ``least_s``.
 
-    The loop (``timing.run_rounds``) runs at least ``switch_steps`` steps, then more
-    until the wall clock since the window started reaches ``least_s``. That clock
-    also counts the bookkeeping between steps, which ``step_s`` leaves out, so the
-    steps may sum to less than ``least_s``; but every step before the last began
-    while less than ``least_s`` had passed, so those steps sum to less than it."""
+    The loop (``timing.run_rounds``) runs ``switch_steps`` steps, then untimed
+    rehearsals while the wall clock since the window started is short of
+    ``least_s``. That clock also counts the bookkeeping between steps, which
+    ``step_s`` leaves out, so the steps may sum to less than ``least_s``; but every
+    step before the last began while less than ``least_s`` had passed, so those
+    steps sum to less than it."""
     switch = steps[steps["kind"] == "switch"].sort_values("step", kind="stable")
     windows = switch.groupby(WINDOW)["step_s"]
     before_last = windows.apply(lambda s: s.iloc[:-1].sum())

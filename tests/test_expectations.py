@@ -54,18 +54,25 @@ class FastStep:
     leaves out, as on a fast GPU."""
 
     on_accelerator = True
+    clock = None  # no device clock
 
-    def __init__(self, clock, step_s=0.0003, between_s=0.0002):
-        self.name, self.clock, self.steps = "cuda", clock, 0
+    def __init__(self, now, step_s=0.0003, between_s=0.0002):
+        self.name, self.now, self.steps = "cuda", now, 0
         self.step_s, self.between_s = step_s, between_s
 
     def activate(self):
         pass
 
-    def step(self):
-        self.clock["now"] += self.step_s + self.between_s
+    def step(self, trains=True):
+        self.now["now"] += self.step_s + self.between_s
         self.steps += 1
-        return {"step": self.steps - 1, "epoch": 0, "step_s": self.step_s}
+        return {"step": self.steps - 1, "step_s": self.step_s, "trains": trains}
+
+    def can_rehearse(self):
+        return self.steps > 0
+
+    def rehearse(self):
+        return self.step(trains=False)
 
     def loss_values(self):
         return [0.0] * self.steps
@@ -81,11 +88,11 @@ def fast_gpu_steps(monkeypatch, least_s=0.025) -> pd.DataFrame:
         accelerator_warmup_s=0.05,
         accelerator_switch_s=least_s,
     )
-    clock = {"now": 0.0}
+    now = {"now": 0.0}
     monkeypatch.setattr(
-        timing_module, "time", SimpleNamespace(perf_counter=lambda: clock["now"])
+        timing_module, "time", SimpleNamespace(perf_counter=lambda: now["now"])
     )
-    records = run_rounds({"cuda": FastStep(clock)}, schedule, random.Random(0))
+    records = run_rounds({"cuda": FastStep(now)}, schedule, random.Random(0))
     return pd.DataFrame(records).assign(run_key="k", process=0)
 
 
