@@ -13,7 +13,9 @@ import sys
 import pytest
 import yaml
 
+import sweeplib.env as env_module
 import sweeplib.memory as memory_module
+import sweeplib.plan as plan_module
 import sweeplib.probe as probe_module
 import sweeplib.startup as startup
 from sweeplib.cluster import run_resources
@@ -178,6 +180,25 @@ def test_a_job_that_plans_again_without_the_gpu_plans_the_same_keys(monkeypatch)
     again = plan(config)
     assert [r.key for r in again.runs] == [r.key for r in main.runs]
     assert again.machine == main.machine
+
+
+def test_a_job_on_a_node_with_other_host_facts_plans_the_same_keys(monkeypatch):
+    # The main process's plan, handed on as read_workflow hands it; then a job on a
+    # node with another CPU, in an srun step with a smaller cpuset.
+    main = plan(TINY, facts())
+    monkeypatch.setenv(INHERITED, json.dumps(main.facts))
+    other = {**host_environment(), "cpu_model": "Another CPU", "usable_cores": 1}
+    monkeypatch.setattr(plan_module, "host_environment", lambda: other)
+    monkeypatch.setattr(env_module, "cpu_model", lambda: "Another CPU")
+    again = plan(TINY)
+    assert again.machine == main.machine
+    assert [r.key for r in again.runs] == [r.key for r in main.runs]
+    tags = [[d.hardware_tag for d in r.spec.devices] for r in again.runs]
+    assert tags == [[d.hardware_tag for d in r.spec.devices] for r in main.runs]
+    # Without the inherited facts the same node plans other keys.
+    monkeypatch.delenv(INHERITED)
+    monkeypatch.setattr(probe_module, "run_probe", lambda: facts())
+    assert plan(TINY).machine != main.machine
 
 
 def test_an_accelerator_is_probed_at_its_own_sizes():

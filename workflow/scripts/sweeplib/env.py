@@ -88,10 +88,11 @@ def torch_version() -> str:
 
 
 def hardware_name(device: str, facts: dict) -> str:
-    """The hardware a device runs on: the CPU model for CPU devices, otherwise the
+    """The hardware a device runs on: the CPU model for CPU devices (the planned
+    host's, where the facts carry it: ``plan.with_host``), otherwise the
     accelerator's name as the probe read it from the framework (``probe.py``)."""
     if device.startswith("cpu"):
-        return cpu_model()
+        return facts.get("host", {}).get("cpu_model") or cpu_model()
     return facts["accelerators"][device]["name"]
 
 

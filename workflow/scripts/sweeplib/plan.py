@@ -133,13 +133,13 @@ def plan_sweep(
     """
     try:
         config, notes = validate_config(config, schema_path)
-        facts = machine_facts() if facts is None else facts
+        facts = with_host(machine_facts() if facts is None else facts)
         found = dev.available_devices(facts)
         devices = dev.resolve_devices(config["devices"], found)
         baseline = dev.resolve_baseline(config["baseline"], devices)
     except (ConfigError, ValueError) as exc:
         raise PlanError(str(exc)) from exc
-    env = {**host_environment(), **torch_environment(facts)}
+    env = {**facts["host"], **torch_environment(facts)}
     machine, info = describe_machine(env, facts)
     planner = Planner(
         machine,
@@ -318,6 +318,15 @@ class Planner:
             )
             probes[device.name] = {**h, "key": keys.digest(h)}
         return probes
+
+
+def with_host(facts: dict) -> dict:
+    """The facts with the host's (``env.host_environment``: CPU model, usable cores,
+    torch, ...), read here unless they came with them. They name the machine and
+    enter every hardware tag, so a job that reads the workflow again inherits them
+    with the rest (``probe.INHERITED``): on a node with another CPU, or in an
+    ``srun`` step with a smaller cpuset, it plans the main process's keys."""
+    return facts if "host" in facts else {**facts, "host": host_environment()}
 
 
 def torch_environment(facts: dict) -> dict:

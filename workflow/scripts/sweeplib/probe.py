@@ -21,8 +21,10 @@ compute mode, lock every timing worker out of the GPU. So the plan asks
   this process and released when it exits) and what tells two models apart.
 
 Jobs that read the workflow again on a cluster node inherit the main
-process's answer (``INHERITED``), so that they plan the same runs even where
-the node hides the GPUs a job did not ask for.
+process's answer (``INHERITED``), with the host facts the plan added to it
+(``plan.with_host``), so that they plan the same runs even where the node
+hides the GPUs a job did not ask for, has another CPU, or gives the job a
+smaller cpuset.
 """
 
 from __future__ import annotations

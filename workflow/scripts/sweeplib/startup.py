@@ -7,8 +7,9 @@ the sweep is planned (``plan.py``). On a real run's main process only
 provably stale, and the run records itself as the owner of the locks Snakemake
 is about to take (``locks.py``); and the facts the plan was made with are put in
 the environment, for the jobs that read the workflow again on other nodes: the
-memory it planned with, and what the probe found (devices, their names,
-threads), so that they plan the same runs. A run with nothing to do reuses the
+memory it planned with, what the probe found (devices, their names, threads)
+and the host's facts (CPU model, usable cores, torch: ``plan.with_host``), so
+that they plan the same runs. A run with nothing to do reuses the
 last probe's answer (``plan_here``). The Snakemake started for the report
 after a failed job (``aftermath.py``) leaves the locks to the run that started it.
 """
