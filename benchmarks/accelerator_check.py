@@ -1,0 +1,499 @@
+"""A prepared proof for the first machine with a GPU: one call that checks what the
+workflow's figures rest on, in a few minutes, with only torch, numpy and this
+repository (no Snakemake, no pandas, no network). docs/ACCELERATORS.md says how to
+run it and what it checks.
+
+    python benchmarks/accelerator_check.py --out accelerator-check
+
+It writes ``summary.json`` (every part: ``status`` ok, failed or skipped, with a
+``reason`` unless ok, and what it measured) and ``verdict.txt`` to ``--out``.
+Without an accelerator, as in the test suite, the CPU parts run and the
+accelerator's are reported as skipped, so that the script cannot rot unseen.
+
+Parts:
+- ``probe``: torch, the accelerator, its name and memory.
+- ``worker_small``, ``worker_large``: the timing worker end to end, as the
+  workflow starts it (a fresh interpreter, the thread variables at 1 as Snakemake
+  sets them under ``--cores 1``), the CPU against the accelerator at two scales:
+  each device's median step, their ratio, the two clocks of every accelerator
+  window (``sweeplib.clocks``), and the steps each device trained.
+- ``sync``: a positive test and a negative control of the device clock: a queued
+  matrix-product loop timed with and without a synchronisation; the device clock
+  must see the work either way, the host clock only with it.
+- ``inference``: the accelerator's checkpoint reloaded on the accelerator must
+  reproduce the logits recorded after training (``sweeplib.inference``).
+- ``probes``: the copy-bandwidth and matmul probes (``sweeplib.hardware``) against
+  plausible ranges.
+- ``oom``: an allocation far beyond the device's memory must come out as the
+  workflow's MemoryError naming the scale, the devices and the estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import torch  # noqa: E402
+
+from sweeplib.atomic import torch_save  # noqa: E402
+from sweeplib.checkpoint import load_checkpoint, load_predictions  # noqa: E402
+from sweeplib.clocks import clock_problem  # noqa: E402
+from sweeplib.data import load_dataset, make_dataset  # noqa: E402
+from sweeplib.devices import (  # noqa: E402
+    THREAD_VARIABLES,
+    available_accelerators,
+    synchronizer,
+    torch_device,
+)
+from sweeplib.hardware import copy_bandwidth, matmul_throughput  # noqa: E402
+from sweeplib.inference import InferenceMismatch, check  # noqa: E402
+from sweeplib.runspec import (  # noqa: E402
+    Dataset,
+    Device,
+    Process,
+    RunSpec,
+    Timing,
+    Training,
+    WorkerSpec,
+)
+from sweeplib.sizes import ModelSizes  # noqa: E402
+from sweeplib.timing import device_clock  # noqa: E402
+from sweeplib.training import memory_errors  # noqa: E402
+
+# Settings per size of check: the default fits in 6 minutes on a 16-core machine
+# with an H100 or H200; ``tiny`` runs in seconds on a laptop's CPU (the suite's).
+SETTINGS = {
+    "default": {
+        "scales": (1, 50),
+        "n_train": 1000,
+        "n_test": 200,
+        "rounds": 4,
+        "steps_per_window": 5,
+        "worker_timeout_s": 240,
+        "matmul_n": 4096,
+        "copy_mib": 512,
+        "sync_calls": 20,
+    },
+    "tiny": {
+        "scales": (1, 2),
+        "n_train": 200,
+        "n_test": 40,
+        "rounds": 2,
+        "steps_per_window": 2,
+        "worker_timeout_s": 120,
+        "matmul_n": 128,
+        "copy_mib": 8,
+        "sync_calls": 4,
+    },
+}
+
+# Plausible ranges of the probes (bytes/s read plus written by a large copy; float32
+# matmul FLOP/s, TF32 off as torch's default is). An H100's HBM3 peaks at 3.35 TB/s
+# (SXM), 3.9 TB/s (NVL) or 2.0 TB/s (PCIe), an H200's HBM3e at 4.8 TB/s; their
+# float32 peak without tensor cores is 67 (SXM) or 51 (PCIe) TFLOP/s. A copy reaches
+# most of the peak, a large matmul most of its. Outside the named GPUs the ranges
+# only rule out what no device of the kind reaches: a probe that timed nothing.
+RANGES = {
+    "H100": {"bandwidth_Bps": (1.0e12, 4.0e12), "flops": (2.0e13, 7.0e13)},
+    "H200": {"bandwidth_Bps": (2.0e12, 5.0e12), "flops": (2.0e13, 7.0e13)},
+    "cuda": {"bandwidth_Bps": (5.0e10, 1.0e13), "flops": (1.0e12, 2.0e14)},
+    "mps": {"bandwidth_Bps": (3.0e10, 1.0e12), "flops": (5.0e11, 1.0e14)},
+    "cpu": {"bandwidth_Bps": (1.0e9, 2.0e12), "flops": (1.0e8, 5.0e13)},
+}
+
+
+def skipped(reason: str) -> dict:
+    return {"status": "skipped", "reason": reason}
+
+
+def failed(reason: str, **found) -> dict:
+    return {"status": "failed", "reason": reason, **found}
+
+
+def ok(**found) -> dict:
+    return {"status": "ok", **found}
+
+
+def probe(accelerator: str | None) -> dict:
+    """What this machine offers."""
+    found = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cuda_build": torch.version.cuda,
+        "cpu_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "accelerator": accelerator,
+    }
+    if accelerator == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        found |= {
+            "device_name": props.name,
+            "capability": f"{props.major}.{props.minor}",
+            "device_memory_bytes": props.total_memory,
+        }
+    elif accelerator == "mps":
+        found["device_name"] = "Apple MPS"
+    if accelerator is None:
+        return {**skipped("no CUDA or MPS device: torch sees none here"), **found}
+    return ok(**found)
+
+
+def run_spec(scale: float, devices: list[tuple[str, int]], s: dict) -> RunSpec:
+    """A run of ``scale`` as the plan would make it, small enough for the check."""
+    sizes = ModelSizes.for_scale(scale)
+    return RunSpec(
+        scale=scale,
+        sizes=sizes,
+        data=Dataset(
+            sizes.num_inputs, s["n_train"], s["n_test"], 0, torch.__version__, "check"
+        ),
+        training=Training(1, 10, 0.05, 123, "tensor", 0),
+        timing=Timing(
+            processes=1,
+            rounds=s["rounds"],
+            steps_per_window=s["steps_per_window"],
+            warmup_steps=2,
+            switch_steps=1,
+            order_seed=0,
+            accelerator_warmup_s=0.25,
+            accelerator_switch_s=0.025,
+            mimic_post_prints=False,
+        ),
+        devices=tuple(Device(n, t, n, n) for n, t in devices),
+        pairing="interleaved",
+        torch=torch.__version__,
+        code="check",
+    )
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def run_worker(spec: RunSpec, where: Path, timeout: float) -> tuple[list, list, float]:
+    """The worker in a fresh interpreter, with the thread variables at 1 as Snakemake
+    sets them; its step and process rows, and its wall time."""
+    where.mkdir(parents=True, exist_ok=True)
+    data = where / "data.pt"
+    d = spec.data
+    torch_save(data, make_dataset(d.num_inputs, d.n_train, d.n_test, seed=d.seed))
+    out = where / "out"
+    save = {
+        n: {
+            "checkpoint": str(where / f"{n}.pt"),
+            "predictions": str(where / f"{n}-logits.pt"),
+        }
+        for n in spec.device_names
+    }
+    threads = max(dev.threads for dev in spec.devices)
+    told = WorkerSpec(
+        spec, Process(0, spec.device_names, threads), str(data), str(out), 0, save
+    )
+    (where / "spec.json").write_text(told.to_json())
+    env = {
+        **os.environ,
+        **{v: "1" for v in THREAD_VARIABLES},
+        "PYTHONPATH": str(SCRIPTS),
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "sweeplib.worker", str(where / "spec.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    wall = time.perf_counter() - started
+    (where / "worker.log").write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+        raise RuntimeError(f"worker exit {done.returncode}: " + " | ".join(tail))
+    return read_rows(out / "steps.csv"), read_rows(out / "process.csv"), wall
+
+
+def worker_part(scale, devices, s: dict, where: Path, accelerator) -> dict:
+    """Time the worker end to end at ``scale``: each device's median timed step, the
+    ratio to the first device, the two clocks of each window, the trained steps."""
+    spec = run_spec(scale, devices, s)
+    steps, procs, wall = run_worker(spec, where, s["worker_timeout_s"])
+    out = {"scale": scale, "params": spec.params, "worker_wall_s": wall, "devices": {}}
+    problems = []
+    for name, _ in devices:
+        mine = [r for r in steps if r["device"] == name]
+        timed = [number(r["step_s"]) for r in mine if r["kind"] == "timed"]
+        windows = {}
+        for r in mine:
+            if r["kind"] == "timed":
+                windows[r["round"]] = (
+                    number(r["host_window_s"]),
+                    number(r["device_window_s"]),
+                )
+        clocks = [
+            {"round": k, "host_s": h, "device_s": dv, "problem": clock_problem(h, dv)}
+            for k, (h, dv) in sorted(windows.items())
+        ]
+        (proc,) = [p for p in procs if p["device"] == name]
+        trained = int(number(proc["trained_steps"]))
+        out["devices"][name] = {
+            "step_median_s": statistics.median(timed),
+            "timed_steps": len(timed),
+            "rehearsals": sum(r["trains"] == "False" for r in mine),
+            "trained_steps": trained,
+            "final_accuracy": number(proc.get("final_accuracy")),
+            "windows": clocks,
+        }
+        problems += [
+            f"{name} round {c['round']}: {c['problem']}" for c in clocks if c["problem"]
+        ]
+    base, *others = [n for n, _ in devices]
+    for name in others:
+        mine = out["devices"][name]
+        mine["speedup"] = out["devices"][base]["step_median_s"] / mine["step_median_s"]
+    counts = {n: d["trained_steps"] for n, d in out["devices"].items()}
+    if len(set(counts.values())) != 1:
+        problems.append(f"devices trained different numbers of steps: {counts}")
+    if accelerator:
+        with_clock = [
+            c
+            for c in out["devices"][accelerator]["windows"]
+            if math.isfinite(c["device_s"])
+        ]
+        if not with_clock:
+            problems.append(f"no window of {accelerator} had a device clock")
+    return failed("; ".join(problems), **out) if problems else ok(**out)
+
+
+def sync_part(accelerator: str | None, s: dict) -> dict:
+    """The device clock against the host's on a queued loop of matrix products: with
+    a synchronisation both see the work (positive test); without, only the device
+    clock does (negative control)."""
+    if accelerator is None:
+        return skipped(
+            "no accelerator: on the CPU a kernel has finished when it returns"
+        )
+    events = device_clock(torch_device(accelerator))
+    if events is None:
+        return skipped(f"this torch has no timing events for {accelerator}")
+    device, sync = torch_device(accelerator), synchronizer(accelerator)
+    n = s["matmul_n"]
+    a = torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ a
+    sync()
+
+    def timed(waits: bool) -> tuple[float, float]:
+        start, end = events(), events()
+        sync()
+        t0 = time.perf_counter()
+        start.record()
+        for _ in range(s["sync_calls"]):
+            a @ a
+        end.record()
+        if waits:
+            sync()
+        host = time.perf_counter() - t0
+        end.synchronize()
+        return host, start.elapsed_time(end) / 1000
+
+    host_sync, device_sync = timed(True)
+    host_none, device_none = timed(False)
+    found = {
+        "matmul_n": n,
+        "calls": s["sync_calls"],
+        "with_sync": {"host_s": host_sync, "device_s": device_sync},
+        "without_sync": {"host_s": host_none, "device_s": device_none},
+    }
+    problems = []
+    if clock_problem(host_sync, device_sync) is not None:
+        problems.append("with a synchronisation the two clocks disagree")
+    if not device_none >= 0.5 * device_sync:
+        problems.append("the device clock did not see the work without a sync")
+    if not host_none < 0.5 * device_none:
+        problems.append(
+            "without a sync the host clock still saw the work: the loop is too short "
+            "to be queued, so the control shows nothing"
+        )
+    return failed("; ".join(problems), **found) if problems else ok(**found)
+
+
+def inference_part(accelerator: str | None, where: Path) -> dict:
+    """A device's checkpoint, reloaded on that device, against the logits recorded
+    after its training (the CPU's too, so that the part runs in the suite)."""
+    if accelerator is None:
+        return skipped("no accelerator")
+    ckpt = where / f"{accelerator}.pt"
+    if not ckpt.exists():
+        return failed(f"no checkpoint {ckpt}: the worker part did not save one")
+    device = torch_device(accelerator)
+    model, meta = load_checkpoint(ckpt, device)
+    reference = load_predictions(where / f"{accelerator}-logits.pt", meta["run_key"])
+    data = load_dataset(where / "data.pt")
+    try:
+        found = check(
+            model, data, reference, 10, device, synchronizer(accelerator), "check"
+        )
+    except InferenceMismatch as exc:
+        return failed(str(exc))
+    return ok(trained_steps=meta.get("trained_steps"), **found)
+
+
+def probes_part(name: str, s: dict, device_name: str) -> dict:
+    """The copy and matmul probes on ``name`` against the plausible ranges."""
+    device, sync = torch_device(name), synchronizer(name)
+    copy = copy_bandwidth(device, sync, s["copy_mib"], 3, 0.05)
+    matmul = matmul_throughput(device, sync, s["matmul_n"], 3, 0.05)
+    kind = next((k for k in ("H200", "H100") if k in device_name), name.rstrip("1"))
+    ranges = RANGES[kind]
+    found = {"ranges_of": kind, **copy, **matmul}
+    problems = [
+        f"{key} {found[key]:.3g} outside {lo:.3g} to {hi:.3g}"
+        for key, (lo, hi) in ranges.items()
+        if not lo <= found[key] <= hi
+    ]
+    return failed("; ".join(problems), **found) if problems else ok(**found)
+
+
+def oom_part(name: str) -> dict:
+    """An allocation of twice the device's memory (a PiB on the CPU, which refuses it
+    at once), made inside the workflow's handler: it must come out as a MemoryError
+    naming the scale, the devices and the estimate."""
+    estimate = 3 * 2**30
+    size = 2**50
+    if name == "cuda":
+        size = 2 * torch.cuda.get_device_properties(0).total_memory
+    elif name == "mps":
+        size = 2 * torch.mps.recommended_max_memory()
+    try:
+        with memory_errors(7, [name], estimate):
+            torch.empty(size, dtype=torch.uint8, device=torch_device(name))
+    except MemoryError as exc:
+        text = str(exc)
+        wanted = [f"scale 7 on {name}", "ran out of memory", "3.00 GiB"]
+        missing = [w for w in wanted if w not in text]
+        if missing:
+            return failed(f"the message lacks {missing}", message=text)
+        return ok(message=text)
+    except Exception as exc:  # noqa: BLE001 - any other error is the finding
+        return failed(f"{type(exc).__name__} instead of MemoryError: {exc}")
+    return failed(f"an allocation of {size} bytes succeeded")
+
+
+def guarded(fn, *args) -> dict:
+    """A part's result, or its error as a failure: one part's crash must not hide
+    the others' findings."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        return failed(
+            f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc().splitlines()[-6:],
+        )
+
+
+def plain(value):
+    """``value`` with NaN and infinities as None: strict JSON, as other tools read."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def verdict_text(summary: dict) -> str:
+    lines = [
+        f"accelerator check: {summary['verdict']} "
+        f"({summary['wall_s']:.0f} s, torch {summary['parts']['probe']['torch']}, "
+        f"{summary['accelerator'] or 'no accelerator'})"
+    ]
+    for name, part in summary["parts"].items():
+        why = f": {part['reason']}" if part.get("reason") else ""
+        lines.append(f"  {name}: {part['status']}{why}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--tiny", action="store_true", help="seconds, on any CPU")
+    parser.add_argument(
+        "--cpu-only", action="store_true", help="ignore any accelerator present"
+    )
+    args = parser.parse_args(argv)
+    s = SETTINGS["tiny" if args.tiny else "default"]
+    started = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    found = [] if args.cpu_only else available_accelerators()
+    accelerator = found[0] if found else None
+    parts = {"probe": guarded(probe, accelerator)}
+    device_name = parts["probe"].get("device_name", "")
+    cpu_threads = torch.get_num_threads()
+    # Without an accelerator the worker still runs end to end, one thread against all.
+    devices = (
+        [("cpu", cpu_threads), (accelerator, cpu_threads)]
+        if accelerator
+        else [("cpu1", 1), ("cpu", cpu_threads)]
+    )
+    small, large = s["scales"]
+    for label, scale in (("worker_small", small), ("worker_large", large)):
+        where = args.out / label
+        parts[label] = guarded(worker_part, scale, devices, s, where, accelerator)
+    parts["sync"] = guarded(sync_part, accelerator, s)
+    parts["inference"] = guarded(inference_part, accelerator, args.out / "worker_large")
+    parts["inference_cpu"] = guarded(inference_part, "cpu", args.out / "worker_large")
+    parts["probes"] = (
+        guarded(probes_part, accelerator, s, device_name)
+        if accelerator
+        else skipped("no accelerator")
+    )
+    parts["probes_cpu"] = guarded(probes_part, "cpu", s, "")
+    parts["oom"] = (
+        guarded(oom_part, accelerator) if accelerator else skipped("no accelerator")
+    )
+    parts["oom_cpu"] = guarded(oom_part, "cpu")
+    statuses = {p["status"] for p in parts.values()}
+    verdict = (
+        "fail"
+        if "failed" in statuses
+        else ("pass" if accelerator else "cpu only: the accelerator's parts skipped")
+    )
+    summary = {
+        "format": "accelerator-check/1",
+        "verdict": verdict,
+        "accelerator": accelerator,
+        "node": platform.node(),
+        "settings": "tiny" if args.tiny else "default",
+        "wall_s": time.perf_counter() - started,
+        "parts": parts,
+    }
+    text = json.dumps(plain(summary), indent=2, default=str, allow_nan=False)
+    (args.out / "summary.json").write_text(text + "\n")
+    (args.out / "verdict.txt").write_text(verdict_text(summary))
+    print(verdict_text(summary), end="")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
