@@ -131,34 +131,11 @@ def plan_sweep(
     per memory pool) and ``disk`` (bytes free under results/) default to what
     this machine has; tests pass their own.
     """
-    try:
-        config, notes = validate_config(config, schema_path)
-        facts = with_host(machine_facts() if facts is None else facts)
-        found = dev.available_devices(facts)
-        devices = dev.resolve_devices(config["devices"], found)
-        baseline = dev.resolve_baseline(config["baseline"], devices)
-    except (ConfigError, ValueError) as exc:
-        raise PlanError(str(exc)) from exc
-    env = {**facts["host"], **torch_environment(facts)}
-    machine, info = describe_machine(env, facts)
-    planner = Planner(
-        machine,
-        config,
-        tuple(device_identity(d, config["cpu_threads"], env, facts) for d in devices),
-        env,
-        code_digests(scripts),
-        free_memory(devices, memory, facts),
-        facts,
-    )
-    runs, skipped, datasets = [], [], {}
-    for entry in config["scales"]:
-        run, skips, dataset = planner.plan_scale(entry)
-        skipped += skips
-        if run:
-            runs.append(run)
-            datasets[dataset.key] = dataset
+    config, notes, facts, devices, baseline = resolve(config, schema_path, facts)
+    planner, info = machine_planner(config, devices, facts, scripts, memory)
+    runs, skipped, datasets = planner.plan_scales()
     check_disk(runs, datasets, disk)
-    toy_key = keys.digest(keys.toy_settings(env["torch"], planner.code["toy"]))
+    machine, env, code = planner.machine, planner.env, planner.code
     imported, left_out = other_machines(machine)
     return Plan(
         machine,
@@ -170,17 +147,58 @@ def plan_sweep(
         skipped,
         datasets,
         planner.hardware(),
-        toy_key,
-        planner.code["aggregation"],
+        keys.digest(keys.toy_settings(env["torch"], code["toy"])),
+        code["aggregation"],
         notes + [f"{n['folder']} left out: {n['reason']}" for n in left_out],
         env,
         imported,
         planner.free,
         facts,
         planner,
-        refine_chain(config, runs, code_digests(scripts)["refine"]),
+        refine_chain(config, runs, code["refine"]),
         left_out=left_out,
     )
+
+
+def resolve(
+    config: dict, schema_path: Path, facts: dict | None
+) -> tuple[dict, list[str], dict, list[str], str]:
+    """The validated config and its notes, the machine's facts (probed unless
+    given; with the host's: ``with_host``), the devices to run and the baseline;
+    PlanError where the config asks for what this machine cannot give."""
+    try:
+        config, notes = validate_config(config, schema_path)
+        facts = with_host(machine_facts() if facts is None else facts)
+        found = dev.available_devices(facts)
+        devices = dev.resolve_devices(config["devices"], found)
+        baseline = dev.resolve_baseline(config["baseline"], devices)
+    except (ConfigError, ValueError) as exc:
+        raise PlanError(str(exc)) from exc
+    return config, notes, facts, devices, baseline
+
+
+def machine_planner(
+    config: dict,
+    devices: list[str],
+    facts: dict,
+    scripts: Path,
+    memory: dict[str, int] | None,
+) -> tuple[Planner, dict]:
+    """What every scale's plan shares (``Planner``): this machine, named by its
+    environment (the host's facts and torch's), its devices' identities, the code,
+    the free memory; and the machine's description (``machine.json``)."""
+    env = {**facts["host"], **torch_environment(facts)}
+    machine, info = describe_machine(env, facts)
+    planner = Planner(
+        machine,
+        config,
+        tuple(device_identity(d, config["cpu_threads"], env, facts) for d in devices),
+        env,
+        code_digests(scripts),
+        free_memory(devices, memory, facts),
+        facts,
+    )
+    return planner, info
 
 
 def refine_chain(config: dict, runs: list[ScaleRun], code: str) -> str:
@@ -276,6 +294,18 @@ class Planner:
     code: dict[str, str]
     free: dict[str, int]  # bytes free per memory pool
     facts: dict  # what torch offers here (probe.py)
+
+    def plan_scales(self) -> tuple[list[ScaleRun], list[dict], dict[str, Dataset]]:
+        """Every configured scale's run (those that fit), the rows of those that do
+        not, and the datasets of the runs, keyed."""
+        runs, skipped, datasets = [], [], {}
+        for entry in self.config["scales"]:
+            run, skips, dataset = self.plan_scale(entry)
+            skipped += skips
+            if run:
+                runs.append(run)
+                datasets[dataset.key] = dataset
+        return runs, skipped, datasets
 
     def plan_scale(
         self, entry, batch: int = 0, pairing: str | None = None
