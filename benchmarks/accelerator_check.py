@@ -237,7 +237,14 @@ def worker_part(scale, devices, s: dict, where: Path, accelerator) -> dict:
     ratio to the first device, the two clocks of each window, the trained steps."""
     spec = run_spec(scale, devices, s)
     steps, procs, wall = run_worker(spec, where, s["worker_timeout_s"])
-    out = {"scale": scale, "params": spec.params, "worker_wall_s": wall, "devices": {}}
+    out = {
+        "scale": scale,
+        "params": spec.params,
+        "worker_wall_s": wall,
+        # What the worker set them to, from the 1 it was started with.
+        "thread_variables": procs[0]["thread_variables"],
+        "devices": {},
+    }
     problems = []
     for name, _ in devices:
         mine = [r for r in steps if r["device"] == name]
