@@ -1,18 +1,28 @@
 """Crafted and damaged machine folders, each made in a finished project's
-results/machines/ from this machine's own folder (``fabricate_machine``): what a
-careless copy, an older version or a hostile folder can bring in. ``REFUSED`` maps
-each folder's name to a builder and to words the note about it must hold; each
-builder gets the project and the folder's name."""
+results/machines/ from this machine's own folder (``fabricate_machine``, which
+names a folder by the tag of the machine it describes): what a careless copy, an
+older version or a hostile folder can bring in. ``REFUSED`` maps each case to a
+builder and to words the note about it must hold; each builder gets the project
+and the case's name, and returns the name of the folder it made."""
 
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from sweeplib import imports, rows
 from sweeplib.tables import read_csv
 from workflow_helpers import fabricate_machine, this_machine
+
+
+def copy_of(finished_project, tmp_path):
+    """A scratch copy of the finished tiny sweep, to change."""
+    project = tmp_path / "project"
+    shutil.copytree(finished_project, project, symlinks=True)
+    return project
 
 
 def _json(folder: Path, file: str, change) -> None:
@@ -22,17 +32,33 @@ def _json(folder: Path, file: str, change) -> None:
     path.write_text(json.dumps(obj))
 
 
-def _plan(change):
+def _plan(change, file="plan.json"):
     def build(project, name):
-        _json(fabricate_machine(project, name), "plan.json", change)
+        folder = fabricate_machine(project, name)
+        _json(folder, file, change)
+        return folder.name
 
     return build
 
 
 def _text(file, text: str | bytes):
     def build(project, name):
-        path = fabricate_machine(project, name) / file
-        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        folder = fabricate_machine(project, name)
+        (folder / file).write_bytes(text if isinstance(text, bytes) else text.encode())
+        return folder.name
+
+    return build
+
+
+def _plan_text(change):
+    """Change plan.json's text (what json.dumps cannot write: 1e999, a lone
+    surrogate's escape)."""
+
+    def build(project, name):
+        folder = fabricate_machine(project, name)
+        path = folder / "plan.json"
+        path.write_text(change(path.read_text()))
+        return folder.name
 
     return build
 
@@ -41,22 +67,24 @@ def _first(folder: Path, name: str) -> Path:
     return sorted(folder.glob(f"runs/*/*/*/{name}"))[0]
 
 
-def _csv(name: str, change):
-    """Change one of the folder's result tables (the first of its kind)."""
+def _csv(name: str, change, every=False):
+    """Change one of the folder's result tables (the first of its kind, or every
+    one)."""
 
     def build(project, folder_name):
         folder = fabricate_machine(project, folder_name)
-        path = (
-            sorted(folder.glob("hardware/*/*.csv"))[0]
+        found = (
+            sorted(folder.glob("hardware/*/*.csv"))
             if name == "hardware"
-            else _first(folder, f"{name}.csv")
+            else sorted(folder.glob(f"runs/*/*/*/{name}.csv"))
         )
-        frame = read_csv(path)
-        frame = change(frame)
-        if isinstance(frame, pd.DataFrame):
-            frame.to_csv(path, index=False)
-        else:
-            path.write_bytes(frame)
+        for path in found if every else found[:1]:
+            frame = change(read_csv(path))
+            if isinstance(frame, pd.DataFrame):
+                frame.to_csv(path, index=False)
+            else:
+                path.write_bytes(frame)
+        return folder.name
 
     return build
 
@@ -78,11 +106,13 @@ def _symlinked_timings(project, name):
     secret = project / "secret.csv"
     secret.write_text("run_key,secret\nabc,hunter2\n")
     target.symlink_to(secret)
+    return folder.name
 
 
 def _symlinked_folder(project, name):
     here = project / "results/machines" / this_machine(project)
     (project / "results/machines" / name).symlink_to(here, target_is_directory=True)
+    return name
 
 
 def _elsewhere_paths(project, name):
@@ -91,18 +121,56 @@ def _elsewhere_paths(project, name):
     here = this_machine(project)
     folder = fabricate_machine(project, name)
     shutil.rmtree(folder / "runs")
+    tag = folder.name
 
     def point(plan):
         for run in plan["runs"]:
-            run["folder"] = run["folder"].replace(name, f"{name}/../{here}")
+            run["folder"] = run["folder"].replace(
+                folder.name, f"{folder.name}/../{here}"
+            )
         for h in plan["hardware"].values():
-            h["file"] = str((project / h["file"].replace(name, here)).resolve())
+            h["file"] = str((project / h["file"].replace(tag, here)).resolve())
 
     _json(folder, "plan.json", point)
+    return folder.name
 
 
 def _copy_of_here(project, name):
-    fabricate_machine(project, name, shift_s=0)
+    # This machine's measurements under another description, every date an hour
+    # later: the step times are this machine's to the last bit.
+    return fabricate_machine(project, name, shift_s=3600, factor=1.0).name
+
+
+def _claims_another(project, name):
+    """This machine's folder under another name, its description claiming another
+    CPU and torch (and a GPU), while its tags and rows are this machine's."""
+    here = this_machine(project)
+    source = project / "results/machines" / here
+    there = source.parent / name
+    shutil.copytree(source, there)
+    claim = {
+        "cpu_model": "AMD EPYC 9654",
+        "torch": "2.13.0+cu128",
+        "accelerators": {"cuda": "NVIDIA H100"},
+        "accelerator_details": {"cuda": {"name": "NVIDIA H100"}},
+    }
+    for file in ("plan.json", "machine.json"):
+        obj = json.loads((there / file).read_text().replace(here, name))
+        (obj["info"] if file == "plan.json" else obj).update(claim)
+        (there / file).write_text(json.dumps(obj))
+    return name
+
+
+def _rows_of_here(project, name):
+    """An honest description whose rows record this machine's CPU."""
+    here = json.loads(
+        (
+            project / "results/machines" / this_machine(project) / "machine.json"
+        ).read_text()
+    )
+    return _csv("timings", lambda f: f.assign(cpu_model=here["cpu_model"]))(
+        project, name
+    )
 
 
 def _fifo(project, name):
@@ -110,28 +178,48 @@ def _fifo(project, name):
     target = _first(folder, "inference.csv")
     target.unlink()
     os.mkfifo(target)
+    return folder.name
 
 
-def _bad_name(project, name):
-    fabricate_machine(project, "tmp-folder-00000000").rename(
-        project / "results/machines" / name
+def _renamed(new_name):
+    def build(project, name):
+        fabricate_machine(project, name).rename(project / "results/machines" / new_name)
+        return new_name
+
+    return build
+
+
+NOT_UTF8 = os.fsdecode(b"not-utf8-\xff\xfe-00000001")
+
+
+def _not_utf8_name(project, name):
+    folder = fabricate_machine(project, name)
+    os.rename(
+        folder, os.fsencode(project / "results/machines") + b"/" + os.fsencode(NOT_UTF8)
     )
+    return NOT_UTF8
 
 
 def _duplicated_rows(frame):
     return pd.concat([frame, frame.iloc[:1]], ignore_index=True)
 
 
+def _unpaired(frame):
+    """Rounds of a device that pair with no round of the baseline."""
+    frame["round"] = frame["round"] + 1000
+    return frame
+
+
 def _no_plan_json(project, name):
-    (fabricate_machine(project, name) / "plan.json").unlink()
+    folder = fabricate_machine(project, name)
+    (folder / "plan.json").unlink()
+    return folder.name
 
 
 def _no_machine_json(project, name):
-    (fabricate_machine(project, name) / "machine.json").unlink()
-
-
-def _tag_in_machine_json(project, name):
-    _json(fabricate_machine(project, name), "machine.json", _set_key("tag", "x-1c"))
+    folder = fabricate_machine(project, name)
+    (folder / "machine.json").unlink()
+    return folder.name
 
 
 def _set_key(key, value):
@@ -156,66 +244,152 @@ def _runs(change):
     return _plan(each)
 
 
+def _nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _many_runs(plan):
+    run = plan["runs"][0]
+    plan["runs"] = [
+        {**run, "key": f"{i:012x}", "batch": i} for i in range(imports.MAX_RUNS + 1)
+    ]
+
+
+def _hardware_tag(plan):
+    for h in plan["hardware"].values():
+        h["device"]["hardware_tag"] = "0badcafe"
+
+
+def _lone_surrogate(text):
+    obj = json.loads(text)
+    obj["info"]["cpu_model"] = "CPU @@"
+    return json.dumps(obj).replace("@@", "\\ud800")
+
+
+def _inf_scale(text):
+    obj = json.loads(text)
+    obj["scales"] = [*obj["scales"], 12345]
+    return json.dumps(obj).replace("12345", "1e999")
+
+
 REFUSED = {
-    "plan-not-json-00000001": (_text("plan.json", '{"format": 1, "runs": ['), ["JSON"]),
-    "plan-a-list-00000002": (_text("plan.json", "[1, 2]"), ["plan.json", "object"]),
-    "plan-empty-00000003": (_text("plan.json", ""), ["JSON"]),
-    "no-hardware-00000004": (_plan(_del_key("hardware")), ["hardware"]),
-    "runs-a-string-00000005": (_plan(_set_key("runs", "abc")), ["runs", "array"]),
-    "older-format-00000006": (_plan(_del_key("format")), ["format None"]),
-    "newer-format-00000007": (_plan(_set_key("format", 2)), ["format 2"]),
-    "other-name-00000008": (_plan(_set_key("machine", "else-00000000")), ["names"]),
-    "key-with-dots-00000009": (_runs(_set_key("key", "../../../../x")), ["key"]),
-    "device-path-0000000a": (_runs(_set_key("devices", ["/etc"])), ["devices"]),
-    "unknown-device-0000000b": (_plan(_set_key("baseline", "tpu")), ["baseline"]),
-    "scale-as-text-0000000c": (_runs(_set_key("scale", "1")), ["scale"]),
-    "scale-decimals-0000000d": (_runs(_set_key("scale", 1.234)), ["two decimals"]),
-    "nan-in-json-0000000e": (
-        _text("plan.json", '{"format": 1, "x": NaN}'),
-        ["NaN"],
-    ),
-    "not-utf8-0000000f": (_text("plan.json", b"\xff\xfe{}"), ["JSON"]),
-    "no-machine-json-00000010": (_no_machine_json, ["machine.json"]),
-    "tag-mismatch-00000011": (_tag_in_machine_json, ["machine.json"]),
-    "symlinked-timings-00000012": (_symlinked_timings, ["symbolic link"]),
+    "plan-not-json": (_text("plan.json", '{"format": 1, "runs": ['), ["JSON"]),
+    "plan-a-list": (_text("plan.json", "[1, 2]"), ["plan.json", "object"]),
+    "plan-empty": (_text("plan.json", ""), ["JSON"]),
+    "no-hardware": (_plan(_del_key("hardware")), ["hardware"]),
+    "runs-a-string": (_plan(_set_key("runs", "abc")), ["runs", "array"]),
+    "older-format": (_plan(_del_key("format")), ["format None"]),
+    "newer-format": (_plan(_set_key("format", 2)), ["format 2"]),
+    "other-name": (_plan(_set_key("machine", "else-00000000")), ["names"]),
+    "key-with-dots": (_runs(_set_key("key", "../../../../x")), ["key"]),
+    "device-path": (_runs(_set_key("devices", ["/etc"])), ["devices"]),
+    "unknown-device": (_plan(_set_key("baseline", "tpu")), ["baseline"]),
+    "scale-as-text": (_runs(_set_key("scale", "1")), ["scale"]),
+    "scale-decimals": (_runs(_set_key("scale", 1.234)), ["two decimals"]),
+    "nan-in-json": (_text("plan.json", '{"format": 1, "x": NaN}'), ["NaN"]),
+    "not-utf8": (_text("plan.json", b"\xff\xfe{}"), ["JSON"]),
+    "no-machine-json": (_no_machine_json, ["machine.json"]),
+    "tag-mismatch": (_plan(_set_key("tag", "x-1c"), "machine.json"), ["machine.json"]),
+    "symlinked-timings": (_symlinked_timings, ["symbolic link"]),
     "symlinked-folder-00000013": (_symlinked_folder, ["symbolic link"]),
-    "elsewhere-paths-00000014": (_elsewhere_paths, ["none of the"]),
-    "fifo-00000015": (_fifo, ["not a plain file"]),
-    "Bad Name|x": (_bad_name, ["not a machine tag"]),
-    "nan-time-00000016": (
+    "elsewhere-paths": (_elsewhere_paths, ["none of the"]),
+    "fifo": (_fifo, ["not a plain file"]),
+    "bad-name": (_renamed("Bad Name|x"), ["not a machine tag"]),
+    "nan-time": (
         _csv("timings", _set("step_median_s", float("nan"))),
         ["step_median_s", "nan"],
     ),
-    "zero-time-00000017": (_csv("steps", _set("step_s", 0.0)), ["step_s", "0.0"]),
-    "negative-bandwidth-00000018": (
+    "zero-time": (_csv("steps", _set("step_s", 0.0)), ["step_s", "0.0"]),
+    "negative-bandwidth": (
         _csv("hardware", _set("bandwidth_Bps", -1.0)),
         ["bandwidth_Bps"],
     ),
-    "infinite-check-00000019": (
+    "infinite-check": (
         _csv("inference", _set("infer_batch_median_s", float("inf"))),
         ["infer_batch_median_s", "inf"],
     ),
-    "empty-csv-0000001a": (_csv("inference", lambda f: b""), ["not a readable CSV"]),
-    "header-only-0000001b": (_csv("timings", lambda f: f.iloc[:0]), ["no rows"]),
-    "garbage-csv-0000001c": (
-        _csv("steps", lambda f: b"\x00\x01\x02\nzz,\x00\n"),
-        ["steps"],
-    ),
-    "duplicated-rows-0000001d": (_csv("timings", _duplicated_rows), ["duplicated"]),
-    "other-run-key-0000001e": (
+    "empty-csv": (_csv("inference", lambda f: b""), ["not a readable CSV"]),
+    "header-only": (_csv("timings", lambda f: f.iloc[:0]), ["no rows"]),
+    "garbage-csv": (_csv("steps", lambda f: b"\x00\x01\x02\nzz,\x00\n"), ["steps"]),
+    "duplicated-rows": (_csv("timings", _duplicated_rows), ["duplicated"]),
+    "other-run-key": (
         _csv("timings", _set("run_key", "0123456789ab")),
         ["run_key", "0123456789ab"],
     ),
-    "text-for-number-0000001f": (
-        _csv("timings", _set("process", "one")),
-        ["process", "'one'"],
-    ),
-    "missing-column-00000020": (
+    "text-for-number": (_csv("timings", _set("process", "one")), ["process", "'one'"]),
+    "missing-column": (
         _csv("timings", lambda f: f.drop(columns=["threads"])),
         ["threads"],
     ),
-    "copy-of-here-00000021": (_copy_of_here, ["a copy of that folder"]),
-    "no-plan-00000022": (_no_plan_json, ["plan.json"]),
+    "no-plan": (_no_plan_json, ["plan.json"]),
+    # Issue 23's cases, and more of their kinds.
+    "deep-json": (_text("plan.json", "[" * 100_000 + "]" * 100_000), ["MAX_DEPTH"]),
+    "deep-free-form": (
+        _plan(_set_key("config", _nested(400))),
+        ["$.config", "MAX_DEPTH"],
+    ),
+    "deep-enough": (
+        _plan(_set_key("analysis", _nested(imports.MAX_DEPTH))),
+        ["MAX_DEPTH"],
+    ),
+    "inf-scale": (_plan_text(_inf_scale), ["1e999", "not a finite number"]),
+    "big-scale": (_plan(_set_key("scales", [1, 2, 10**9])), ["$.scales"]),
+    "many-runs": (_plan(_many_runs), ["$.runs", "MAX_RUNS"]),
+    "big-plan": (
+        _text("plan.json", " " * (imports.MAX_JSON_BYTES + 1)),
+        ["MAX_JSON_BYTES"],
+    ),
+    "refinement-unknown": (
+        _plan(_set_key("refinement", [{"pass": 0}])),
+        ["$.refinement[0]", "'added'"],
+    ),
+    "environment-missing": (
+        _plan(lambda p: p["environment"].pop("cpu_threads_all") and None),
+        ["cpu_threads_all"],
+    ),
+    "zero-cores": (
+        _plan(_set_key("usable_cores", 0), "machine.json"),
+        ["usable_cores"],
+    ),
+    "lone-surrogate": (_plan_text(_lone_surrogate), ["not printable text"]),
+    "control-in-key": (
+        _plan(lambda p: p["environment"].update({"a\x1b[2Jb": 1})),
+        ["not printable text"],
+    ),
+    "not-utf8-name": (_not_utf8_name, ["not a machine tag", "\\xff\\xfe"]),
+    "blank-threads": (_csv("timings", _set("threads", float("nan"))), ["blank"]),
+    "blank-accuracy": (
+        _csv("inference", _set("accuracy", float("nan"))),
+        ["accuracy", "blank"],
+    ),
+    "subnormal-step": (
+        _csv("timings", lambda f: f.assign(step_median_s=5e-324), every=True),
+        ["step_median_s", "5e-324", "RANGES"],
+    ),
+    "year-3-million": (
+        _csv("timings", _set("ended_at", 1e14)),
+        ["ended_at", "RANGES"],
+    ),
+    "zero-params": (_csv("timings", _set("params", 0)), ["params", "RANGES"]),
+    "bell-in-node": (_csv("timings", _set("node", "vm\x07")), ["node", "printable"]),
+    "unpaired-rounds": (_csv("timings", _unpaired), ["pair"]),
+    "odd-pairing": (
+        _csv("timings", lambda f: f.assign(pairing="both"), every=True),
+        ["pairing 'both'"],
+    ),
+    "negative-process": (_csv("timings", _set("process", -1)), ["process", "-1"]),
+    "endless-step": (_csv("steps", _set("step_s", 1e9)), ["step_s", "RANGES"]),
+    "copy-of-here": (_copy_of_here, ["very step times", "a copy of that folder"]),
+    "claims-another": (_claims_another, ["describes the machine"]),
+    "rows-of-here": (_rows_of_here, ["cpu_model", "machine.json says"]),
+    "hardware-tag": (_plan(_hardware_tag), ["hardware tag"]),
+    "info-differs": (
+        _plan(lambda p: p["info"].update(torch="1.0")),
+        ["differ in torch"],
+    ),
 }
 
 
@@ -233,6 +407,7 @@ def _without(pattern):
         folder = fabricate_machine(project, name)
         for path in sorted(folder.glob(pattern)):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return folder.name
 
     return build
 
@@ -241,33 +416,88 @@ def _no_runs(project, name):
     folder = fabricate_machine(project, name)
     shutil.rmtree(folder / "runs")
     _json(folder, "plan.json", _set_key("runs", []))
+    return folder.name
 
 
-# Accepted, although damaged: the files that are there are read, the rest left out.
-DAMAGED = {
-    "no-baseline-at-scale2-000000a1": _without("runs/scale2/*/cpu1"),
-    "no-baseline-at-all-000000a2": _without("runs/*/*/cpu1"),
-    "no-probes-000000a3": _without("hardware"),
-    "no-checks-000000a4": _without("runs/*/*/*/inference.csv"),
-    "no-runs-planned-000000a5": _no_runs,
-}
-MARKDOWN_FOLDER = "markdown-names-000000ff"
-
-
-def build_all(project: Path) -> dict[str, list[str]]:
-    """Every crafted folder, in the project; each one's name, with the words its note
-    must hold."""
-    made = {}
-    for name, (build, words) in REFUSED.items():
-        if build is _fifo and not hasattr(os, "mkfifo"):
-            continue
-        build(project, name)
-        made[name] = words
-    for name, build in DAMAGED.items():
-        build(project, name)
-    folder = fabricate_machine(project, MARKDOWN_FOLDER, info=MARKDOWN)
+def _markdown(project, name):
+    folder = fabricate_machine(project, name, info=MARKDOWN)
     for timings in folder.glob("runs/*/*/*/timings.csv"):
         frame = read_csv(timings)
         frame["thread_variables"] = "OMP_NUM_THREADS=1 | <!-- hidden"
         frame.to_csv(timings, index=False)
-    return made
+    return folder.name
+
+
+def _honest(project, name):
+    return fabricate_machine(project, name).name
+
+
+# Accepted: each builder and whether its rows are read (the files that are there
+# are read, the rest left out).
+ACCEPTED = {
+    "honest": (_honest, True),
+    "markdown-names": (_markdown, True),
+    "no-baseline-at-scale2": (_without("runs/scale2/*/cpu1"), True),
+    "no-baseline-at-all": (_without("runs/*/*/cpu1"), True),
+    "no-probes": (_without("hardware"), True),
+    "no-checks": (_without("runs/*/*/*/inference.csv"), True),
+    "no-runs-planned": (_no_runs, False),
+}
+
+
+@dataclass
+class Crafted:
+    """What ``build_all`` made: each refused folder's name with the words its note
+    must hold, each accepted folder's name by case, and those whose rows are read."""
+
+    refused: dict[str, list[str]]
+    accepted: dict[str, str]
+    read: set[str]
+
+
+def build_all(project: Path) -> Crafted:
+    """Every crafted folder, in the project."""
+    refused, accepted, read = {}, {}, set()
+    for case, (build, words) in REFUSED.items():
+        if build is _fifo and not hasattr(os, "mkfifo"):
+            continue
+        refused[build(project, case)] = words
+    for case, (build, has_rows) in ACCEPTED.items():
+        accepted[case] = build(project, case)
+        if has_rows:
+            read.add(accepted[case])
+    return Crafted(refused, accepted, read)
+
+
+def rows_of(project: Path, here: str, plans: dict) -> dict:
+    """The paths the workflow hands the aggregation: this machine's files and
+    those of each imported plan (as common.smk derives them)."""
+    manifest = json.loads((project / "results/plan/sweep.json").read_text())
+    ours = manifest["plans"][here]
+    paths = {
+        name: [
+            f"{r['folder']}/{d}/{name}.csv" for r in ours["runs"] for d in r["devices"]
+        ]
+        + [
+            p
+            for t, plan in plans.items()
+            for p in imports.run_files(t, plan, name + ".csv")
+        ]
+        for name in ("timings", "steps", "inference")
+    }
+    paths["hardware"] = [h["file"] for h in ours["hardware"].values()] + [
+        p for t, plan in plans.items() for p in imports.hardware_files(t, plan)
+    ]
+    return paths
+
+
+def read_in(project: Path, here: str):
+    """What the plan (imports.py) and then the aggregation (rows.py) make of the
+    machines' folders, as the workflow does in the project's folder (the caller
+    is there): the plans read, every note, and the tables."""
+    plans, left_out = imports.other_machines(here)
+    manifest = json.loads((project / "results/plan/sweep.json").read_text())
+    tables, notes = rows.gather(
+        rows_of(project, here, plans), here, {**manifest["plans"], **plans}
+    )
+    return plans, left_out + notes, tables

@@ -3,13 +3,13 @@ result, and a plain rerun finishes the sweep, redoing only what was unfinished."
 
 import copy
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from crafted import copy_of
 
 from sweeplib.logs import PAUSE_AFTER_OUTPUTS
 from workflow_helpers import TINY, planned_jobs, rules_run, snakemake, write_config
@@ -24,12 +24,6 @@ SLOW["scales"] = [
     2,
     {"scale": 10, "epochs": 20, "lr": 0.05, "rounds": 8, "steps_per_window": 20},
 ]
-
-
-def copy_of(finished_project, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(finished_project, project, symlinks=True)
-    return project
 
 
 def snapshot(project):

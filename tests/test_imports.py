@@ -11,68 +11,101 @@ import re
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
-from crafted import DAMAGED, MARKDOWN_FOLDER, build_all
-from test_report import POST, build
+from crafted import build_all, read_in
+from report_helpers import POST, build
 
 from sweeplib import imports, rows
+from sweeplib.analysis import analyse_machines
+from sweeplib.isolation import isolated_report
 from sweeplib.machines import describe_machine
-from sweeplib.plots import speedup_figure
+from sweeplib.plots import speedup_figure, step_time_figure
+from sweeplib.report import Sweep, render
+from sweeplib.tables import read_csv
 from workflow_helpers import ROOT, this_machine
 
 
 @pytest.fixture(scope="module")
 def crafted(finished_project, tmp_path_factory):
     """A copy of the finished tiny sweep with every crafted folder in it: the project,
-    this machine's tag, and each refused folder's words."""
+    this machine's tag, and what was made (crafted.Crafted)."""
     project = tmp_path_factory.mktemp("crafted") / "project"
     shutil.copytree(finished_project, project, symlinks=True)
     return project, this_machine(project), build_all(project)
 
 
-def read_in(project, here, monkeypatch):
-    """What the plan (imports.py) and then the aggregation (rows.py) make of the
-    machines' folders, as the workflow does in the project's folder."""
-    monkeypatch.chdir(project)
-    plans, left_out = imports.other_machines(here)
-    manifest = json.loads((project / "results/plan/sweep.json").read_text())
-    ours = manifest["plans"][here]
-    paths = {
-        name: [
-            f"{r['folder']}/{d}/{name}.csv" for r in ours["runs"] for d in r["devices"]
-        ]
-        + [
-            p
-            for t, plan in plans.items()
-            for p in imports.run_files(t, plan, name + ".csv")
-        ]
-        for name in ("timings", "steps", "inference")
-    }
-    paths["hardware"] = [h["file"] for h in ours["hardware"].values()] + [
-        p for t, plan in plans.items() for p in imports.hardware_files(t, plan)
-    ]
-    tables, notes = rows.gather(paths, here)
-    return plans, left_out + notes, tables
-
-
 @pytest.mark.workflow
 def test_every_crafted_folder_is_left_out_with_a_note_naming_it(crafted, monkeypatch):
-    project, here, refused = crafted
-    plans, notes, tables = read_in(project, here, monkeypatch)
+    project, here, made = crafted
+    monkeypatch.chdir(project)
+    plans, notes, tables = read_in(project, here)
     by_folder = {n["folder"]: n["reason"] for n in notes}
-    for name, words in refused.items():
-        reason = by_folder.get(f"results/machines/{name}")
-        assert reason is not None, f"{name} was not refused"
+    for name, words in made.refused.items():
+        reason = by_folder.get(f"results/machines/{imports.printable(name)}")
+        assert reason is not None, f"{name!a} was not refused"
         for w in words:
-            assert w in reason, f"{name}: {w!r} not in {reason!r}"
-    # Only this machine, the damaged ones and the one with odd names are read.
-    assert set(tables["timings"]["machine"]) == {here, MARKDOWN_FOLDER} | (
-        set(DAMAGED) - {"no-runs-planned-000000a5"}
-    )
+            assert w in reason, f"{name!a}: {w!r} not in {reason!r}"
+    # Only this machine, the damaged ones, the honest one and the one with odd names
+    # are read.
+    assert set(tables["timings"]["machine"]) == {here} | made.read
     # No row came in through a link or a path outside its folder.
     for frame in tables.values():
         assert "secret" not in frame
     assert len(tables["timings"][tables["timings"]["machine"] == here]) == 24
+
+
+@pytest.mark.workflow
+def test_every_note_can_be_written_as_utf8(crafted, monkeypatch):
+    project, here, made = crafted
+    monkeypatch.chdir(project)
+    _, notes, _ = read_in(project, here)
+    assert any("not-utf8-\\xff\\xfe" in n["folder"] for n in notes)
+    for n in notes:
+        (n["folder"] + n["reason"]).encode("utf-8")
+
+
+@pytest.mark.workflow
+def test_what_the_crafted_folders_leave_is_analysed_drawn_and_reported(
+    crafted, monkeypatch
+):
+    # The accepted folders go through every later step, as the workflow runs them.
+    project, here, made = crafted
+    monkeypatch.chdir(project)
+    plans, notes, tables = read_in(project, here)
+    manifest = json.loads((project / "results/plan/sweep.json").read_text())
+    manifest = {**manifest, "plans": {**manifest["plans"], **plans}}
+    cells, table, summary = analyse_machines(
+        tables["timings"], tables["inference"], tables["hardware"], manifest
+    )
+    assert "left_out" not in summary
+    assert set(cells["machine"]) == {here} | made.read
+    summary = json.loads(json.dumps(summary))
+    names = {t: imports.printable(t) for t in manifest["plans"]}
+    for fig in (
+        speedup_figure(cells, table, summary, POST, names),
+        step_time_figure(cells, summary, POST, names),
+    ):
+        fig.savefig(io.BytesIO(), format="png")
+    toy = project / "results/toy"
+    (key,) = [p.name for p in toy.iterdir()]
+    sweep = Sweep(
+        manifest,
+        cells,
+        table,
+        summary,
+        tables["inference"],
+        tables["hardware"],
+        tables["timings"],
+        *(read_csv(toy / key / f"{n}.csv") for n in ("losses", "evals", "predictions")),
+        POST,
+        "abc123def456",
+        left_out=pd.DataFrame(notes, columns=["folder", "reason"]),
+    )
+    _, text = isolated_report(sweep, render)
+    text.encode("utf-8")
+    assert text.count("\n## Machine: ") == len(made.accepted)
+    assert "## Folders left out" in text
 
 
 @pytest.mark.workflow

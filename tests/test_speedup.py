@@ -126,3 +126,56 @@ def test_separate_scales_pair_processes_not_rounds():
     d = w[w["device"] == "cpu"]["step_median_s"].median()
     assert row["pairing"] == "separate" and row["speedup"] == pytest.approx(b / d)
     assert sp.round_ratios(w, "cpu1").empty  # nothing is paired by round
+
+
+def reference_median_interval(values, confidence):
+    """The interval as it was computed before (summing binomial coefficients for
+    every k: some n^3.8), kept as the reference at small n."""
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    k = 1
+    while (
+        k < n
+        and 1 - 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n >= confidence
+    ):
+        k += 1
+    return float(x[k - 1]), float(x[n - k])
+
+
+@pytest.mark.parametrize("exact_n", [1000, 0])
+def test_the_median_interval_is_the_order_statistics_it_was_at_small_n(
+    exact_n, monkeypatch
+):
+    # Both ways of summing the binomial: exact integers, and (with EXACT_N at 0)
+    # the log space that larger n take.
+    monkeypatch.setattr(sp, "EXACT_N", exact_n, raising=False)
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 60), 99, 200, 333]:
+        for confidence in (0.5, 0.75, 0.9, 0.95, 0.99, 0.999):
+            values = rng.random(n)
+            assert sp.median_interval(values, confidence) == (
+                reference_median_interval(values, confidence)
+            ), (n, confidence)
+
+
+def test_the_median_interval_of_a_hundred_thousand_rounds_takes_well_under_a_second():
+    import time
+
+    values = np.random.default_rng(1).normal(size=100_000)
+    start = time.perf_counter()
+    low, high = sp.median_interval(values, 0.95)
+    assert time.perf_counter() - start < 1.0
+    # The normal median's 95% interval: +-1.96 * sqrt(pi / 2) / sqrt(n).
+    half = 1.96 * math.sqrt(math.pi / 2) / math.sqrt(len(values))
+    assert low < np.median(values) < high
+    assert (high - low) / 2 == pytest.approx(half, rel=0.1)
+
+
+def test_rounds_that_pair_with_no_round_of_the_baseline_give_no_speedup():
+    w = windows(["cpu1", "cpu"], [1, 2], rounds=3)
+    # Scale 2's rounds of cpu were renumbered: none pairs with a round of cpu1.
+    moved = (w["scale"] == 2) & (w["device"] == "cpu")
+    w.loc[moved, "round"] += 1000
+    table, boots = sp.speedup_table(w, "cpu1", 50, 0.95, 0)
+    assert list(table["scale"]) == [1]
+    assert boots["cpu"].shape == (50, 1)

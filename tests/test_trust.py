@@ -13,10 +13,11 @@ import sys
 import time
 
 import pytest
-from crafted import DAMAGED, MARKDOWN_FOLDER, build_all
+from crafted import MARKDOWN, build_all, copy_of
 
 from sweeplib import locks
 from sweeplib.formatting import md_text
+from sweeplib.imports import printable
 from sweeplib.tables import read_csv
 from workflow_helpers import (
     REPORT_HEADINGS,
@@ -31,12 +32,6 @@ from workflow_helpers import (
 pytestmark = pytest.mark.workflow
 
 TIMING_RULES = ("make_dataset", "time_scale", "check_inference", "measure_hardware")
-
-
-def copy_of(finished_project, tmp_path):
-    project = tmp_path / "project"
-    shutil.copytree(finished_project, project, symlinks=True)
-    return project
 
 
 def measurements(project):
@@ -56,7 +51,7 @@ def test_crafted_folders_are_left_out_with_notes_and_the_report_is_written(
     project = copy_of(finished_project, tmp_path)
     here = this_machine(project)
     before = measurements(project)
-    refused = build_all(project)
+    made = build_all(project)
     out = snakemake(project, "--cores", "1")
     # Bringing folders in retrains nothing and leaves this machine's results alone.
     assert not set(rules_run(planned_jobs(project))) & set(TIMING_RULES)
@@ -66,21 +61,21 @@ def test_crafted_folders_are_left_out_with_notes_and_the_report_is_written(
     for heading in REPORT_HEADINGS:
         assert heading in report
     left_out = report[report.index("## Folders left out") : report.index("## This")]
-    for name, words in refused.items():
-        line = next(
-            (s for s in left_out.splitlines() if f"machines/{md_text(name)}:" in s), ""
-        )
-        assert line, f"no note about {name}"
+    for name, words in made.refused.items():
+        shown = md_text(printable(name))
+        line = next((s for s in left_out.splitlines() if f"machines/{shown}:" in s), "")
+        assert line, f"no note about {name!a}"
         for w in words:
-            assert md_text(w) in line, f"{name}: {w!r} not in {line!r}"
+            assert md_text(w) in line, f"{name!a}: {w!r} not in {line!r}"
     timings = read_csv(project / "results/aggregate/timings.csv")
-    assert set(timings["machine"]) == {here, MARKDOWN_FOLDER} | set(DAMAGED) - {
-        "no-runs-planned-000000a5"
-    }
+    assert set(timings["machine"]) == {here} | made.read
+    # Every accepted folder has its section, the one with odd names escaped.
+    assert report.count("\n## Machine: ") == len(made.accepted)
     assert "secret" not in timings and "hunter2" not in timings.to_csv()
     # The odd names are escaped: the report's end is still there to read.
     assert "<!--" not in report and "## Inference checks" in report
     assert report.count("## Machine: Evil \\| CPU &lt;!--") == 1
+    assert MARKDOWN["cpu_model"] not in report
 
 
 def dataset_key(project, scale):

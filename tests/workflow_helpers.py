@@ -114,30 +114,65 @@ def this_machine(project: Path) -> str:
 
 
 def fabricate_machine(
-    project: Path, name: str, info: dict | None = None, shift_s: float | None = None
+    project: Path,
+    name: str,
+    info: dict | None = None,
+    shift_s: float | None = None,
+    factor: float | None = None,
 ) -> Path:
-    """Another machine's folder, made from this machine's own: copied under ``name``,
-    its plan and description naming it (with ``info`` changed in both), and every
-    time shifted by ``shift_s`` (by default, by some days that depend on the name),
-    as a second machine measures at other times."""
+    """Another machine's folder, made from this machine's own, that passes for one:
+    a description of another CPU (``"<name> CPU"``, or ``info``'s changes), its tag
+    and hardware tags recomputed from it as machines.py makes them, and its rows
+    saying the same; every duration scaled by ``factor`` (rates divided by it) and
+    every date shifted by ``shift_s`` (by default both depend on the name), as
+    another machine measures other times at other dates. The folder is named by
+    its tag, as a real machine's is: that path is returned."""
     import zlib
 
+    from sweeplib.machines import accelerator_identity, hardware_tag, machine_tag
     from sweeplib.tables import read_csv
 
-    if shift_s is None:
-        shift_s = 1e6 + zlib.crc32(name.encode()) % 10**6
+    seed = zlib.crc32(name.encode())
+    shift_s = 1e6 + seed % 10**6 if shift_s is None else shift_s
+    factor = 1.25 + seed % 1000 / 1000 if factor is None else factor
     here = this_machine(project)
     source = project / "results/machines" / here
-    there = source.parent / name
+    described = json.loads((source / "machine.json").read_text())
+    described.update({"cpu_model": f"{name} CPU", **(info or {})})
+    details = described.get("accelerator_details", {})
+    identities = {d: accelerator_identity(a) for d, a in details.items()}
+    tag = described["tag"] = machine_tag(described, identities)
+    there = source.parent / tag
     shutil.copytree(source, there)
-    for file in ("plan.json", "machine.json"):
-        obj = json.loads((there / file).read_text().replace(here, name))
-        (obj["info"] if file == "plan.json" else obj).update(info or {})
-        (there / file).write_text(json.dumps(obj))
+    plan = json.loads((there / "plan.json").read_text().replace(here, tag))
+    plan["info"] = described
+    for key in set(plan["environment"]) & set(described):
+        plan["environment"][key] = described[key]
+    tags = {}
+    for device, h in plan["hardware"].items():
+        if device not in identities:
+            h["device"]["hardware"] = described["cpu_model"]
+        identity = identities.get(device, h["device"]["hardware"])
+        tags[device] = h["device"]["hardware_tag"] = hardware_tag(identity, described)
+    (there / "plan.json").write_text(json.dumps(plan))
+    (there / "machine.json").write_text(json.dumps(described))
+    rates = ("bandwidth_Bps", "bandwidth_q25_Bps", "bandwidth_q75_Bps", "flops")
     for csv in there.rglob("*.csv"):
         frame = read_csv(csv)
-        for column in ("started_at", "ended_at"):
-            if column in frame:
+        for column in frame.columns:
+            if column in ("started_at", "ended_at"):
                 frame[column] += shift_s
+            elif column.endswith("_s") and frame[column].dtype.kind == "f":
+                frame[column] *= factor
+            elif column in rates:
+                frame[column] /= factor
+        for column in ("cpu_model", "torch", "usable_cores"):
+            if column in frame:
+                frame[column] = described[column]
+        if "device_name" in frame:
+            cpus = ~frame["device"].isin(list(identities))
+            frame.loc[cpus, "device_name"] = described["cpu_model"]
+        if "hardware_tag" in frame:
+            frame["hardware_tag"] = frame["device"].map(tags)
         frame.to_csv(csv, index=False)
     return there

@@ -20,9 +20,9 @@ class NothingLeft(ValueError):
 
 def main(snakemake) -> None:
     with job(snakemake.log[0], "aggregate_results", snakemake.output) as log:
-        here = json.loads(Path(snakemake.input.plan).read_text())["machine"]
+        manifest = json.loads(Path(snakemake.input.plan).read_text())
         paths = {name: list(getattr(snakemake.input, name)) for name in TABLES}
-        tables, left_out = gather(paths, here)
+        tables, left_out = gather(paths, manifest["machine"], manifest.get("plans"))
         if tables["timings"].empty:
             raise NothingLeft(
                 "no machine's timings passed the checks: "

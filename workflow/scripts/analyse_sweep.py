@@ -20,6 +20,8 @@ def main(snakemake) -> None:
         cells, table, summary = analyse_machines(
             tables["timings"], tables["inference"], tables["hardware"], manifest
         )
+        for n in summary.get("left_out", []):
+            log.warning("left out %s: %s", n["folder"], n["reason"])
         write_csv(snakemake.output.cells, cells)
         write_csv(snakemake.output.speedup, table)
         write_text(

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import clocks, costmodel, crossover, refine
+from . import clocks, costmodel, crossover, keys, refine
 from .devices import SEPARATE
+from .imports import note, quote
 from .sizes import STATE_BYTES_PER_PARAM, ModelSizes, canonical_scale
 from .speedup import speedup_table
 
@@ -23,32 +24,59 @@ def analyse_machines(
     manifest: dict,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Every machine's cells, speedups and summary, each against that machine's own
-    baseline (values: the report formats them)."""
-    settings = manifest["analysis"]
-    cells, tables, summaries = [], [], {}
+    baseline (values: the report formats them). Machine by machine: an error in
+    another machine's rows leaves it out, with a note quoting the error in the
+    summary's ``left_out``; one in this machine's is raised."""
+    here = manifest.get("machine")
+    cells, tables, summaries, left_out = [], [], {}, []
     for machine, plan in manifest["plans"].items():
-        w = timings[timings["machine"] == machine]
+        w = timings[timings["machine"] == machine] if len(timings) else timings
         if w.empty:
             continue
-        hw = hardware[hardware["machine"] == machine]
-        c = with_bounds(
-            cell_table(w, hw, settings["spread_flag"]),
-            hw,
-            settings["implausible_margin"],
-        ).assign(machine=machine)
-        configured = {canonical_scale(x) for x in plan["scales"]}
-        c["added"] = [canonical_scale(x) not in configured for x in c["scale"]]
-        spans = timed_spans(w, inference[inference["machine"] == machine], hw)
-        t, summaries[machine] = analyse(
-            c, w, plan["baseline"], settings, spans, refine_settings(manifest)
-        )
+        try:
+            c, t, summary = analyse_machine(
+                machine, plan, w, inference, hardware, manifest
+            )
+        except Exception as exc:
+            if machine == here:
+                raise
+            left_out.append(
+                note(
+                    keys.MACHINE.format(machine=machine),
+                    f"analysing its rows failed: {quote(exc)}",
+                )
+            )
+            continue
         cells.append(c)
-        tables.append(t.assign(machine=machine))
+        tables.append(t)
+        summaries[machine] = summary
+    out = {"machines": summaries}
+    if left_out:
+        out["left_out"] = left_out
     return (
-        pd.concat(cells, ignore_index=True),
-        pd.concat(tables, ignore_index=True),
-        {"machines": summaries},
+        pd.concat(cells, ignore_index=True) if cells else pd.DataFrame(),
+        pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(),
+        out,
     )
+
+
+def analyse_machine(machine, plan, w, inference, hardware, manifest):
+    """One machine's cells, speedups and summary."""
+    settings = manifest["analysis"]
+    hw = hardware[hardware["machine"] == machine] if len(hardware) else hardware
+    c = with_bounds(
+        cell_table(w, hw, settings["spread_flag"]),
+        hw,
+        settings["implausible_margin"],
+    ).assign(machine=machine)
+    configured = {canonical_scale(x) for x in plan["scales"]}
+    c["added"] = [canonical_scale(x) not in configured for x in c["scale"]]
+    checks = inference[inference["machine"] == machine] if len(inference) else inference
+    spans = timed_spans(w, checks, hw)
+    t, summary = analyse(
+        c, w, plan["baseline"], settings, spans, refine_settings(manifest)
+    )
+    return c, t.assign(machine=machine), summary
 
 
 def refine_settings(manifest: dict) -> refine.Settings | None:

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 import stat
+from collections import Counter
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -43,39 +45,79 @@ FORMAT = 1
 TAG = r"^[a-z0-9+-]{1,120}$"
 KEY = r"^[0-9a-f]{12}$"
 HARDWARE_TAG = r"^[0-9a-f]{8}$"
-# Larger plan files are not plans (a default sweep's is some 20 KB).
-MAX_JSON_BYTES = 16 * 2**20
+# What is read of a folder is bounded, so that no folder can make the workflow crawl
+# or run out of memory or stack (docs/MACHINES.md lists these): a default sweep's
+# plan.json is some 20 KB and 5 levels deep, with a few runs.
+MAX_JSON_BYTES = 4 * 2**20
+MAX_DEPTH = 24
+MAX_RUNS = 2000  # runs, skipped scales and configured scales, each
+MAX_KEYS = 500
+# Files and folders of one machine's folder (a default sweep writes some 100).
+MAX_ENTRIES = 100_000  # entries of one mapping (the environment, a config's section)
 # Free text from another machine (a CPU's name, a reason) is at most this long.
 MAX_TEXT = 1000
+# Physical sense: a scale's model of at most some 10^15 parameters, a machine of
+# at most 2^20 cores, at most 10^5 processes or batches of them.
+MAX_SCALE = 100_000
+MAX_PARAMS = 10**15
+MAX_CORES = 2**20
+MAX_PROCESSES = 100_000
 
 _TEXT = {"type": "string", "maxLength": MAX_TEXT}
-_COUNT = {"type": "integer", "minimum": 1}
+_COUNT = {"type": "integer", "minimum": 1, "maximum": MAX_PROCESSES}
+_CORES = {"type": "integer", "minimum": 1, "maximum": MAX_CORES}
+_PARAMS = {"type": "integer", "minimum": 1, "maximum": MAX_PARAMS}
 # A scale as a run's folder names it (a positive number of at most two decimals:
 # the decimals are checked in consistency_problems, the folder's name against
 # keys.FIELDS in rows.py).
-_SCALE = {"type": "number", "exclusiveMinimum": 0}
+_SCALE = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SCALE}
 _DEVICE = {"enum": list(DEVICES)}
 _SCALAR = {"type": ["string", "number", "boolean", "null"], "maxLength": MAX_TEXT}
+_DEVICES = {
+    "type": "array",
+    "items": _DEVICE,
+    "minItems": 1,
+    "maxItems": len(DEVICES),
+    "uniqueItems": True,
+}
+
+
+def _list(items: dict) -> dict:
+    return {"type": "array", "items": items, "maxItems": MAX_RUNS}
+
 
 INFO_SCHEMA = {
     "type": "object",
     "required": ["format", "tag", "cpu_model", "usable_cores", "torch", "accelerators"],
+    "maxProperties": MAX_KEYS,
     "properties": {
         "format": {"const": FORMAT},
         "tag": {"type": "string", "pattern": TAG},
-        "cpu_model": _TEXT,
-        "usable_cores": _COUNT,
-        "cpu_count": _COUNT,
-        "torch": _TEXT,
+        "cpu_model": {**_TEXT, "minLength": 1},
+        "usable_cores": _CORES,
+        "cpu_count": _CORES,
+        "torch": {**_TEXT, "minLength": 1},
         "os": _TEXT,
         "python": _TEXT,
         "accelerators": {
             "type": "object",
             "propertyNames": {"enum": list(ACCELERATORS)},
-            "additionalProperties": _TEXT,
+            "additionalProperties": {**_TEXT, "minLength": 1},
         },
-        "accelerator_details": {"type": "object"},
+        # What the probe read of each accelerator: its tag is recomputed from these
+        # (identity_problems).
+        "accelerator_details": {
+            "type": "object",
+            "propertyNames": {"enum": list(ACCELERATORS)},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["name"],
+                "maxProperties": MAX_KEYS,
+                "properties": {"name": {**_TEXT, "minLength": 1}},
+            },
+        },
     },
+    "additionalProperties": {"maxProperties": MAX_KEYS},
 }
 
 RUN_SCHEMA = {
@@ -84,18 +126,38 @@ RUN_SCHEMA = {
     "properties": {
         "scale": _SCALE,
         "key": {"type": "string", "pattern": KEY},
-        "devices": {
-            "type": "array",
-            "items": _DEVICE,
-            "minItems": 1,
-            "uniqueItems": True,
-        },
-        "params": _COUNT,
+        "devices": _DEVICES,
+        "params": _PARAMS,
         "pairing": {"enum": [INTERLEAVED, SEPARATE]},
         "pairing_reason": _TEXT,
         "processes": _COUNT,
-        "batch": {"type": "integer", "minimum": 0},
+        "batch": {"type": "integer", "minimum": 0, "maximum": MAX_PROCESSES},
         "added": {"type": "boolean"},
+    },
+}
+
+# A pass of refinement, as the report reads it (passes.py writes it).
+PASS_SCHEMA = {
+    "type": "object",
+    "required": ["pass", "added", "stop"],
+    "properties": {
+        "pass": {"type": "integer", "minimum": 0, "maximum": MAX_RUNS},
+        "added": _list(
+            {
+                "type": "object",
+                "required": ["scale", "batch", "reason"],
+                "properties": {
+                    "scale": _SCALE,
+                    "batch": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": MAX_PROCESSES,
+                    },
+                    "reason": _TEXT,
+                },
+            }
+        ),
+        "stop": {"type": ["string", "null"], "maxLength": MAX_TEXT},
     },
 }
 
@@ -113,32 +175,27 @@ PLAN_SCHEMA = {
         "hardware",
         "environment",
     ],
+    "maxProperties": MAX_KEYS,
     "properties": {
         "format": {"const": FORMAT},
         "machine": {"type": "string", "pattern": TAG},
         "info": INFO_SCHEMA,
         "baseline": _DEVICE,
-        "devices": {
-            "type": "array",
-            "items": _DEVICE,
-            "minItems": 1,
-            "uniqueItems": True,
-        },
-        "scales": {"type": "array", "items": _SCALE, "uniqueItems": True},
-        "runs": {"type": "array", "items": RUN_SCHEMA},
-        "skipped": {
-            "type": "array",
-            "items": {
+        "devices": _DEVICES,
+        "scales": {**_list(_SCALE), "uniqueItems": True},
+        "runs": _list(RUN_SCHEMA),
+        "skipped": _list(
+            {
                 "type": "object",
                 "required": ["scale", "device", "params", "reason"],
                 "properties": {
                     "scale": _SCALE,
                     "device": _DEVICE,
-                    "params": _COUNT,
+                    "params": _PARAMS,
                     "reason": _TEXT,
                 },
-            },
-        },
+            }
+        ),
         "hardware": {
             "type": "object",
             "propertyNames": _DEVICE,
@@ -152,22 +209,32 @@ PLAN_SCHEMA = {
                         "required": ["name", "threads", "hardware", "hardware_tag"],
                         "properties": {
                             "name": _DEVICE,
-                            "threads": _COUNT,
-                            "hardware": _TEXT,
+                            "threads": _CORES,
+                            "hardware": {**_TEXT, "minLength": 1},
                             "hardware_tag": {"type": "string", "pattern": HARDWARE_TAG},
                         },
                     },
                 },
             },
         },
+        # The report lists every entry; it reads cpu_threads_all where its source
+        # is given.
         "environment": {
             "type": "object",
+            "maxProperties": MAX_KEYS,
             "propertyNames": {"maxLength": 100},
             "additionalProperties": _SCALAR,
+            "dependentRequired": {"cpu_threads_all_source": ["cpu_threads_all"]},
         },
-        "analysis": {"type": "object"},
-        "config": {"type": "object"},
+        "refinement": {
+            "type": ["array", "null"],
+            "items": PASS_SCHEMA,
+            "maxItems": 100,
+        },
+        "analysis": {"type": "object", "maxProperties": MAX_KEYS},
+        "config": {"type": "object", "maxProperties": MAX_KEYS},
     },
+    "additionalProperties": {"maxProperties": MAX_KEYS},
 }
 
 
@@ -180,7 +247,9 @@ def other_machines(
 ) -> tuple[dict[str, dict], list[dict]]:
     """The plans of the other machines' folders in ``root``/results/machines (each
     checked, its paths derived: ``read_machine``), and a note for each folder left
-    out: ``{"folder": ..., "reason": ...}``. Only reads."""
+    out: ``{"folder": ..., "reason": ...}``. Only reads. No folder can raise here:
+    whatever goes wrong in reading one (a check this module lacks, a file that
+    vanishes) leaves that folder out with the error quoted."""
     base = Path(root) / keys.MACHINE.format(machine="")
     plans, left_out = {}, []
     if not base.is_dir():
@@ -191,8 +260,42 @@ def other_machines(
         try:
             plans[entry.name] = read_machine(entry, root)
         except Refused as why:
-            left_out.append({"folder": _shown(entry, root), "reason": str(why)})
+            left_out.append(note(_shown(entry, root), str(why)))
+        except Exception as exc:  # noqa: BLE001  (any folder's failure is its own)
+            left_out.append(
+                note(_shown(entry, root), f"reading it failed: {quote(exc)}")
+            )
     return plans, left_out
+
+
+def note(folder: str, reason: str) -> dict:
+    """A note about a folder left out, in text that can be printed and written as
+    UTF-8 whatever the folder's name and content held."""
+    return {"folder": printable(folder), "reason": printable(reason)}
+
+
+# Characters that are not text: lone surrogates (a name that is not UTF-8, an
+# escaped "\ud800" in JSON) and control characters other than tab and line breaks.
+NOT_TEXT = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable text escaped, so that it
+    can be written as UTF-8 and shown: a byte of a name that was not UTF-8 as
+    ``\\xff``, any other as Python writes it (``\\ud800``, ``\\x00``)."""
+    return NOT_TEXT.sub(_escape, str(text))
+
+
+def _escape(found: re.Match) -> str:
+    c = found.group()
+    if "\udc80" <= c <= "\udcff":  # a byte os.fsdecode could not decode
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return ascii(c)[1:-1]
+
+
+def quote(exc: BaseException, n: int = 300) -> str:
+    """An error as a note quotes it: its type and its message, clipped."""
+    return printable(f"{type(exc).__name__}: {_clip(exc, n)}")
 
 
 def read_machine(folder: Path, root: str | os.PathLike = ".") -> dict:
@@ -201,13 +304,13 @@ def read_machine(folder: Path, root: str | os.PathLike = ".") -> dict:
     tag = folder.name
     if not re.fullmatch(TAG, tag):
         raise Refused(
-            f"its name {tag!r} is not a machine tag (lower-case letters, digits, "
-            "'-' and '+' only, as machine_tag writes it)"
+            f"its name '{printable(tag)}' is not a machine tag (lower-case letters, "
+            "digits, '-' and '+' only, as machine_tag writes it)"
         )
     check_plain_tree(folder, root)
     plan = read_json(folder / "plan.json", PLAN_SCHEMA, root)
     info = read_json(folder / "machine.json", INFO_SCHEMA, root)
-    problems = consistency_problems(tag, plan, info)
+    problems = consistency_problems(tag, plan, info) or identity_problems(plan, info)
     if problems:
         raise Refused("; ".join(problems))
     if plan["runs"] and not run_files(tag, plan, "timings.csv", root):
@@ -219,51 +322,105 @@ def read_machine(folder: Path, root: str | os.PathLike = ".") -> dict:
 
 
 def check_plain_tree(folder: Path, root: str | os.PathLike = ".") -> None:
-    """Refuse a folder that is, or holds, anything but plain files and folders."""
+    """Refuse a folder that is, or holds, anything but plain files and folders, or
+    more entries than a sweep writes (``MAX_ENTRIES``)."""
     if folder.is_symlink():
-        raise Refused(f"it is a symbolic link (to {os.readlink(folder)})")
+        raise Refused(f"it is a symbolic link (to {printable(os.readlink(folder))})")
+    count = 0
     for where, dirs, files in os.walk(folder, followlinks=False):
+        count += len(dirs) + len(files)
+        if count > MAX_ENTRIES:
+            raise Refused(
+                f"it holds more than {MAX_ENTRIES:,} files and folders (MAX_ENTRIES)"
+            )
         for name in dirs + files:
             path = Path(where) / name
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
                 raise Refused(
                     f"{_shown(path, root)} is a symbolic link (to "
-                    f"{os.readlink(path)}); a machine's folder is brought in with its "
-                    "files, never with links"
+                    f"{printable(os.readlink(path))}); a machine's folder is brought "
+                    "in with its files, never with links"
                 )
             if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
                 raise Refused(f"{_shown(path, root)} is not a plain file or folder")
 
 
 def read_json(path: Path, schema: dict, root: str | os.PathLike = ".") -> dict:
-    """A plan file's content, parsed strictly and checked against ``schema``."""
+    """A plan file's content, parsed strictly (at most ``MAX_JSON_BYTES``, finite
+    numbers, ``MAX_DEPTH`` levels, printable text) and checked against ``schema``."""
     shown = _shown(path, root)
     if not path.is_file():
         raise Refused(f"it has no {path.name}")
     size = path.stat().st_size
     if size > MAX_JSON_BYTES:
-        raise Refused(f"{shown} has {size:,} bytes; a plan has far fewer")
+        raise Refused(
+            f"{shown} has {size:,} bytes, more than the {MAX_JSON_BYTES:,} a plan may "
+            "have (MAX_JSON_BYTES)"
+        )
     try:
-        obj = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_nan)
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
+        obj = json.loads(
+            data.decode("utf-8"), parse_constant=_no_nan, parse_float=_finite
+        )
+    except RecursionError as exc:
+        raise Refused(
+            f"{shown} is nested deeper than {MAX_DEPTH} levels (MAX_DEPTH)"
+        ) from exc
     except (ValueError, OSError) as exc:
         raise Refused(f"{shown} is not valid JSON ({_clip(exc)})") from exc
+    problem = shape_problem(obj)
+    if problem:
+        raise Refused(f"{shown}: {problem}")
     if isinstance(obj, dict) and obj.get("format") != FORMAT:
         raise Refused(
-            f"{shown} has format {obj.get('format')!r}, and this workflow reads "
-            f"format {FORMAT} only: rerun the sweep there with this version"
+            f"{shown} has format {printable(repr(obj.get('format')))[:80]}, and this "
+            f"workflow reads format {FORMAT} only: rerun the sweep there with this "
+            "version"
         )
-    errors = sorted(
-        Draft202012Validator(schema).iter_errors(obj), key=lambda e: e.json_path
-    )
-    if errors:
-        e = errors[0]
-        raise Refused(f"{shown}: {e.json_path}: {_clip(e.message)}")
+    errors = Draft202012Validator(schema).iter_errors(obj)
+    first = min(errors, key=lambda e: e.json_path, default=None)
+    if first is not None:
+        raise Refused(f"{shown}: {first.json_path}: {_clip(first.message)}")
     return obj
 
 
+def shape_problem(obj) -> str | None:
+    """What makes a parsed document too deep (``MAX_DEPTH``) or its text not text
+    (``NOT_TEXT``), or None; iterative, linear in its size."""
+    stack = [(obj, 1, "$")]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"{where}: nested deeper than {MAX_DEPTH} levels (MAX_DEPTH)"
+        if isinstance(value, dict):
+            if len(value) > MAX_KEYS:
+                return (
+                    f"{where} has {len(value):,} keys, more than the {MAX_KEYS:,} a "
+                    "mapping may have (MAX_KEYS)"
+                )
+            for k, v in value.items():
+                if NOT_TEXT.search(k):
+                    return (
+                        f"{where}: the key {printable(k)[:80]!r} is not printable text"
+                    )
+                stack.append((v, depth + 1, f"{where}.{printable(k)[:40]}"))
+        elif isinstance(value, list):
+            if len(value) > MAX_RUNS:
+                return (
+                    f"{where} has {len(value):,} entries, more than the {MAX_RUNS:,} "
+                    "a list may have (MAX_RUNS)"
+                )
+            stack.extend((v, depth + 1, f"{where}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, str) and NOT_TEXT.search(value):
+            return f"{where}: {printable(value)[:80]!r} is not printable text"
+    return None
+
+
 def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
-    """What a schema cannot say: the plan agrees with its folder and with itself."""
+    """What a schema cannot say: the plan agrees with its folder and with itself.
+    Linear in the plan's size."""
     problems = [
         f"{name} names the machine {value!r}, not its folder's {tag!r}"
         for name, value in (
@@ -281,8 +438,8 @@ def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
     if plan["baseline"] not in devices:
         problems.append(f"plan.json: its baseline {plan['baseline']!r} is not run")
     for field, name in ((("scale", "batch"), "scale and batch"), (("key",), "key")):
-        seen = [tuple(r.get(f, 0) for f in field) for r in plan["runs"]]
-        twice = sorted({v for v in seen if seen.count(v) > 1})
+        counts = Counter(tuple(r.get(f, 0) for f in field) for r in plan["runs"])
+        twice = sorted(v for v, n in counts.items() if n > 1)
         if twice:
             shown = twice[0] if len(field) > 1 else twice[0][0]
             problems.append(f"plan.json: runs share the {name} {shown!r}")
@@ -294,6 +451,59 @@ def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
     unprobed = devices - set(plan["hardware"])
     if unprobed:
         problems.append(f"plan.json has no hardware probe of {sorted(unprobed)}")
+    return problems
+
+
+# What a machine's description says that its rows record too (rows.py compares).
+DESCRIBED = ("cpu_model", "torch")
+
+
+def identity_problems(plan: dict, info: dict) -> list[str]:
+    """The folder is what its description says: its tag and every device's hardware
+    tag, recomputed from machine.json (``machines.py``), are those it carries, and
+    plan.json's description is machine.json's."""
+    from .machines import accelerator_identity, hardware_tag, machine_tag
+
+    problems = []
+    for field in (*DESCRIBED, "usable_cores", "accelerators"):
+        if plan["info"].get(field) != info.get(field):
+            problems.append(
+                f"plan.json's info and machine.json differ in {field}: "
+                f"{printable(repr(plan['info'].get(field)))[:80]} against "
+                f"{printable(repr(info.get(field)))[:80]}"
+            )
+    details = info.get("accelerator_details", {})
+    if set(details) != set(info["accelerators"]) or any(
+        details[d]["name"] != name for d, name in info["accelerators"].items()
+    ):
+        problems.append(
+            "machine.json: its accelerators and their details name different devices"
+        )
+        return problems
+    identities = {d: accelerator_identity(a) for d, a in details.items()}
+    expected = machine_tag(info, identities)
+    if info["tag"] != expected:
+        problems.append(
+            f"machine.json describes the machine {expected!r}, not {info['tag']!r}: "
+            "its tag is not that of its CPU, cores, torch and accelerators"
+        )
+    for device, h in plan["hardware"].items():
+        d = h["device"]
+        if device in ACCELERATORS and device not in identities:
+            problems.append(f"plan.json runs {device}, which machine.json lacks")
+            continue
+        described = info["accelerators"].get(device, info["cpu_model"])
+        if d["hardware"] != described:
+            problems.append(
+                f"plan.json: {device} runs on {printable(d['hardware'])[:80]!r}, but "
+                f"machine.json says {printable(described)[:80]!r}"
+            )
+        identity = identities.get(device, d["hardware"])
+        if d["name"] != device or d["hardware_tag"] != hardware_tag(identity, info):
+            problems.append(
+                f"plan.json: the hardware tag of {device} is not that of its "
+                "hardware and machine.json's CPU, cores and torch"
+            )
     return problems
 
 
@@ -346,6 +556,13 @@ def _no_nan(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
+
+
 def _clip(exc, n: int = 200) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -353,6 +570,6 @@ def _clip(exc, n: int = 200) -> str:
 
 def _shown(path: Path, root) -> str:
     try:
-        return str(Path(path).relative_to(root))
+        return printable(str(Path(path).relative_to(root)))
     except ValueError:
-        return str(path)
+        return printable(str(path))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import socket
 import sys
@@ -138,10 +139,27 @@ def read_records(workdir: Path) -> dict[Path, dict | None]:
     for path in sorted((workdir / OWNERS).glob("*.json")):
         try:
             record = json.loads(path.read_text())
-            out[path] = record if isinstance(record, dict) else None
-        except (OSError, ValueError):
+            out[path] = record if well_formed(record) else None
+        except (OSError, ValueError, RecursionError):
             out[path] = None
     return out
+
+
+def well_formed(record) -> bool:
+    """Whether a record is one ``identity`` writes: a host's name, a pid and a
+    finite start time (a null or text start time, or a pid that is no number, is
+    a record that cannot be read, never a traceback)."""
+    if not isinstance(record, dict) or not isinstance(record.get("host"), str):
+        return False
+    pid, started = record.get("pid"), record.get("started")
+    return (
+        isinstance(pid, int)
+        and not isinstance(pid, bool)
+        and pid > 0
+        and isinstance(started, (int, float))
+        and not isinstance(started, bool)
+        and math.isfinite(started)
+    )
 
 
 def clear_stale_locks(workdir: str | os.PathLike = ".") -> tuple[list[Path], str]:

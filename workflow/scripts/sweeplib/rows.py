@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from . import keys
-from .devices import DEVICES
+from .devices import DEVICES, INTERLEAVED, SEPARATE
+from .imports import NOT_TEXT, note, printable, quote
 from .sizes import canonical_scale
 from .tables import read_csv
 
@@ -53,6 +54,49 @@ TIMES = {
     ],
     "hardware": ["copy_median_s", "bandwidth_Bps", "matmul_median_s", "flops"],
 }
+# Physical sense (docs/MACHINES.md): a measured duration lasts at least a
+# nanosecond and at most some days, a date lies between 1970 and 5000, a rate is at
+# least one per second and at most 10^18 (an exaflop).
+MIN_TIME_S, MAX_TIME_S = 1e-9, 1e6
+MAX_DATE = 1e11
+MAX_RATE = 1e18
+_DURATION, _DATE, _RATE = (MIN_TIME_S, MAX_TIME_S), (1e-9, MAX_DATE), (1.0, MAX_RATE)
+# The range of each measured time, rate and count an imported machine's rows must
+# lie in (this machine's own: TIMES above zero only). Each is also a number that
+# is never blank.
+RANGES = {
+    "timings": {
+        **dict.fromkeys(TIMES["timings"][:5], _DURATION),
+        "started_at": _DATE,
+        "ended_at": _DATE,
+        "params": (1, 1e15),
+        "process": (0, 1e5),
+        "round": (0, 1e5),
+        "threads": (1, 2**20),
+        "window_steps": (1, 1e6),
+    },
+    "steps": {"step_s": _DURATION, "process": (0, 1e5), "round": (-1, 1e5)},
+    "inference": {
+        **dict.fromkeys(TIMES["inference"][:3], _DURATION),
+        "started_at": _DATE,
+        "ended_at": _DATE,
+    },
+    "hardware": {
+        "copy_median_s": _DURATION,
+        "matmul_median_s": _DURATION,
+        "bandwidth_Bps": _RATE,
+        "flops": _RATE,
+        "threads": (1, 2**20),
+    },
+}
+# What is read of one file, and of one machine's windows (docs/MACHINES.md): a
+# default sweep's largest file has some 2,000 rows. The bootstrap holds, per scale
+# and device, replicates x processes x their most rounds: MAX_WINDOWS bounds the
+# last two.
+MAX_CSV_BYTES = 64 * 2**20
+MAX_ROWS = 200_000
+MAX_WINDOWS = 20_000
+
 # What one row stands for: no two rows of a machine share these.
 UNIQUE = {
     "timings": ["scale", "device", "process", "round"],
@@ -73,6 +117,13 @@ MINIMAL = {
 }
 # A window is another machine's if these are: a folder copied under another name.
 SAME_WINDOW = ["run_key", "device", "process", "round", "started_at"]
+# Or if its step times are: two machines never measure one window's median to the
+# last bit, so a folder whose windows share more than COPIED of their step times
+# with one machine read before is that machine's copy, whatever its dates.
+SAME_TIMES = ["step_median_s", "step_min_s", "step_max_s"]
+COPIED = 0.2
+# What a machine's rows record of it, as its description (machine.json) says it.
+DESCRIBED = {"cpu_model": "cpu_model", "torch": "torch", "usable_cores": "usable_cores"}
 
 
 class Bad(ValueError):
@@ -130,13 +181,21 @@ def read(path: str) -> tuple[Where, pd.DataFrame]:
     """A result file's rows, tagged with its machine; Bad if it cannot be read or its
     rows are not what its path says."""
     w = where(path)
+    size = os.path.getsize(path)
+    if size > MAX_CSV_BYTES:
+        raise Bad(
+            f"{path} has {size:,} bytes, more than the {MAX_CSV_BYTES:,} a result file "
+            "may have (MAX_CSV_BYTES)"
+        )
     try:
-        frame = read_csv(path)
+        frame = read_csv(path, nrows=MAX_ROWS + 1)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise Bad(f"{path} is not a readable CSV table ({first})") from exc
     if frame.empty:
         raise Bad(f"{path} has no rows")
+    if len(frame) > MAX_ROWS:
+        raise Bad(f"{path} has more than {MAX_ROWS:,} rows (MAX_ROWS)")
     expected = {"device": w.device}
     if w.scale is not None:
         expected |= {"run_key": w.key, "scale": w.scale}
@@ -153,58 +212,92 @@ def read(path: str) -> tuple[Where, pd.DataFrame]:
     return w, frame
 
 
-def gather(paths: dict[str, list[str]], here: str) -> tuple[dict, list[dict]]:
+def gather(
+    paths: dict[str, list[str]], here: str, plans: dict | None = None
+) -> tuple[dict, list[dict]]:
     """Every table of every machine whose files all pass (this machine, ``here``,
-    first), and a note ``{"folder", "reason"}`` for each machine left out."""
-    read_ok, left_out = _read_all(paths)
+    first), and a note ``{"folder", "reason"}`` for each machine left out. With
+    ``plans`` (the manifest's, by machine), an imported machine's rows must also
+    agree with its description. Machine by machine: an error of any kind in another
+    machine's files leaves that machine out, quoted; one in this machine's own
+    files that is not a ``Bad`` is raised."""
+    read_ok, left_out = _read_all(paths, here)
     own = {name: [f for m, f in read_ok.get(name, []) if m == here] for name in TABLES}
     machines = sorted(
         {m for name in TABLES for m, _ in read_ok.get(name, [])} - set(left_out),
         key=lambda m: (m != here, m),
     )
     accepted: list[str] = []
+    seen: dict[str, set] = {}
     for machine in machines:
         try:
             for name in TABLES:
                 for_machine = [f for m, f in read_ok.get(name, []) if m == machine]
-                check_table(name, for_machine, own[name])
+                check_table(name, for_machine, own[name], machine != here)
+            mine = [f for m, f in read_ok.get("timings", []) if m == machine]
+            if machine != here:
+                check_windows(mine)
+                if plans is not None:
+                    check_described(machine, plans.get(machine), read_ok)
+                    check_pairs(mine, plans[machine]["baseline"])
             check_not_a_copy(machine, read_ok.get("timings", []), accepted)
+            seen[machine] = fingerprint(mine)
+            check_not_a_copy_of(machine, seen)
             accepted.append(machine)
         except Bad as why:
             left_out[machine] = str(why)
+            seen.pop(machine, None)
+        except Exception as exc:
+            if machine == here:
+                raise
+            left_out[machine] = f"aggregating its rows failed: {quote(exc)}"
+            seen.pop(machine, None)
     tables = {
         name: _concat([f for m, f in read_ok.get(name, []) if m in accepted])
         for name in TABLES
     }
     notes = [
-        {"folder": keys.MACHINE.format(machine=m), "reason": r}
-        for m, r in sorted(left_out.items())
+        note(keys.MACHINE.format(machine=m), r) for m, r in sorted(left_out.items())
     ]
     return tables, notes
 
 
-def _read_all(paths: dict[str, list[str]]) -> tuple[dict, dict[str, str]]:
+def _read_all(paths: dict[str, list[str]], here: str = "") -> tuple[dict, dict]:
     """Each table's (machine, rows) per file, and the machines a file refused."""
     read_ok: dict[str, list] = {}
     left_out: dict[str, str] = {}
     for name in TABLES:
         for path in paths.get(name, []):
+            machine = _machine_of(path)
+            if machine in left_out:
+                continue
             try:
                 w, frame = read(path)
             except Bad as why:
-                machine = _machine_of(path)
                 left_out.setdefault(machine, str(why))
+                continue
+            except Exception as exc:
+                if machine == here:
+                    raise
+                left_out[machine] = f"reading {path} failed: {quote(exc)}"
                 continue
             read_ok.setdefault(name, []).append((w.machine, frame))
     return read_ok, left_out
 
 
-def check_table(name: str, frames: list[pd.DataFrame], own: list[pd.DataFrame]):
+def check_table(
+    name: str,
+    frames: list[pd.DataFrame],
+    own: list[pd.DataFrame],
+    imported: bool = False,
+):
     """One machine's files of one table against this machine's own (module
-    docstring); Bad with the first problem."""
+    docstring); Bad with the first problem. An imported machine's numbers must
+    also be there (no blanks where ours have none) and within ``RANGES``, and its
+    text printable."""
     if not frames:
         return
-    numbers, texts = _columns(name, own)
+    numbers, texts, filled = _columns(name, own)
     for f in frames:
         missing = [c for c in [*numbers, *texts] if c not in f]
         if missing:
@@ -216,8 +309,15 @@ def check_table(name: str, frames: list[pd.DataFrame], own: list[pd.DataFrame]):
     where_ = f"{frame['machine'].iloc[0]}'s {name}"
     for column in numbers:
         _check_numbers(frame, column, where_)
-    for column in TIMES[name]:
+    for column in [c for c in TIMES[name] if c in frame]:
         _check_times(frame, column, where_)
+    if imported:
+        # (A column of RANGES that this machine's files lack too is not asked for.)
+        for column in sorted((set(filled) | set(RANGES[name])) & set(frame)):
+            lo, hi = RANGES[name].get(column, (-np.inf, np.inf))
+            _check_range(frame, column, lo, hi, where_)
+        for column in texts:
+            _check_text(frame, column, where_)
     twice = frame[frame.duplicated(UNIQUE[name], keep=False)]
     if len(twice):
         row = twice.iloc[0]
@@ -225,17 +325,25 @@ def check_table(name: str, frames: list[pd.DataFrame], own: list[pd.DataFrame]):
         raise Bad(f"{where_} hold {len(twice)} rows of one {what}: duplicated rows")
 
 
-def _columns(name: str, own: list[pd.DataFrame]) -> tuple[list[str], list[str]]:
+def _columns(
+    name: str, own: list[pd.DataFrame]
+) -> tuple[list[str], list[str], list[str]]:
     """The numeric and the other columns a table must have: those of every one of
-    this machine's own files, and at least ``MINIMAL``."""
+    this machine's own files, and at least ``MINIMAL``; and the numeric ones that
+    this machine fills with finite numbers in every row."""
     numbers, texts = (list(c) for c in MINIMAL[name])
+    filled = list(numbers)
     if own:
         common = set.intersection(*(set(f.columns) for f in own)) - {"machine"}
-        kinds = pd.concat(own, ignore_index=True).dtypes
+        ours = pd.concat(own, ignore_index=True)
         for column in sorted(common - set(numbers) - set(texts)):
-            is_number = pd.api.types.is_numeric_dtype(kinds[column])
+            values = ours[column]
+            is_number = pd.api.types.is_numeric_dtype(values.dtype)
             (numbers if is_number else texts).append(column)
-    return numbers, texts
+            if is_number and not pd.api.types.is_bool_dtype(values.dtype):
+                if np.isfinite(values.to_numpy(dtype=float)).all():
+                    filled.append(column)
+    return numbers, texts, filled
 
 
 def _check_numbers(frame: pd.DataFrame, column: str, where_: str) -> None:
@@ -244,7 +352,10 @@ def _check_numbers(frame: pd.DataFrame, column: str, where_: str) -> None:
         return
     bad = values[values.notna() & pd.to_numeric(values, errors="coerce").isna()]
     if len(bad):
-        raise Bad(f"{where_}: {column} holds {str(bad.iloc[0])[:80]!r}, not a number")
+        raise Bad(
+            f"{where_}: {column} holds {printable(str(bad.iloc[0])[:80])!r}, not a "
+            "number"
+        )
 
 
 def _check_times(frame: pd.DataFrame, column: str, where_: str) -> None:
@@ -256,6 +367,148 @@ def _check_times(frame: pd.DataFrame, column: str, where_: str) -> None:
             f"{where_}: {column} = {first!r} in {int(bad.sum())} rows; a "
             "measured time must be a finite number above zero"
         )
+
+
+def _check_range(frame, column: str, lo: float, hi: float, where_: str) -> None:
+    """A column of numbers, none blank, none outside [lo, hi] (RANGES)."""
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values):
+        return
+    values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < lo) | (values > hi)
+    if bad.any():
+        first = float(values[bad][0])
+        what = "blank" if np.isnan(first) else repr(first)
+        raise Bad(
+            f"{where_}: {column} is {what} in {int(bad.sum())} rows; it must be a "
+            f"finite number from {lo:g} to {hi:g} (RANGES)"
+        )
+
+
+def _check_text(frame, column: str, where_: str) -> None:
+    """A column of printable text (no control characters, no lone surrogates)."""
+    values = frame[column]
+    text = values[values.notna()].astype(str)
+    bad = text[text.str.contains(NOT_TEXT, regex=True)]
+    if len(bad):
+        raise Bad(
+            f"{where_}: {column} holds {printable(bad.iloc[0])[:80]!r}, which is not "
+            "printable text"
+        )
+
+
+def check_windows(timings: list[pd.DataFrame]) -> None:
+    """Bad if a scale and device of an imported machine has more windows than the
+    analysis is sized for: its processes times their most rounds (MAX_WINDOWS)."""
+    if not timings:
+        return
+    frame = pd.concat(timings, ignore_index=True)
+    per = frame.groupby(["scale", "device", "process"]).size()
+    cells = per.groupby(level=["scale", "device"]).agg(["size", "max"])
+    load = cells["size"] * cells["max"]
+    if (load > MAX_WINDOWS).any():
+        scale, device = load[load > MAX_WINDOWS].index[0]
+        c = cells.loc[(scale, device)]
+        raise Bad(
+            f"scale {scale}, {device}: {int(c['size'])} processes of up to "
+            f"{int(c['max'])} rounds, more than the {MAX_WINDOWS:,} windows "
+            "(processes x rounds) a scale and device may have (MAX_WINDOWS)"
+        )
+
+
+def check_described(machine: str, plan: dict | None, read_ok: dict) -> None:
+    """Bad if an imported machine's rows are not of the machine its description
+    (machine.json, as its plan holds it) says: another CPU, core count or torch,
+    other devices, or hardware tags other than its plan's."""
+    if plan is None:
+        raise Bad("it has rows but no plan")
+    info = plan["info"]
+    for m, frame in read_ok.get("timings", []):
+        if m != machine:
+            continue
+        path = frame.attrs.get("path", machine)
+        for column, field in DESCRIBED.items():
+            if column not in frame:
+                continue
+            found = set(frame[column].astype(str)) - {str(info[field])}
+            if found:
+                raise Bad(
+                    f"{path}: {column} {printable(sorted(found)[0])[:80]!r}, but "
+                    f"machine.json says {printable(str(info[field]))[:80]!r}"
+                )
+        odd = set(frame["pairing"].astype(str)) - {INTERLEAVED, SEPARATE}
+        if odd:
+            raise Bad(
+                f"{path}: pairing {printable(sorted(odd)[0])[:80]!r} is no pairing"
+            )
+        for device, rows in frame.groupby("device"):
+            if device not in plan["hardware"]:
+                raise Bad(f"{path}: device {device!r} is not one its plan runs")
+            tag = plan["hardware"][device]["device"]["hardware_tag"]
+            if "hardware_tag" in rows and set(rows["hardware_tag"].astype(str)) != {
+                tag
+            }:
+                raise Bad(
+                    f"{path}: the hardware tag of {device} is not its plan's {tag!r}"
+                )
+            name = plan["hardware"][device]["device"]["hardware"]
+            if "device_name" in rows and set(rows["device_name"].astype(str)) != {name}:
+                found = sorted(set(rows["device_name"].astype(str)) - {name})[0]
+                raise Bad(
+                    f"{path}: {device} is {printable(found)[:80]!r}, but its plan "
+                    f"says {printable(name)[:80]!r}"
+                )
+
+
+def check_pairs(timings: list[pd.DataFrame], baseline: str) -> None:
+    """Bad if, at an interleaved scale where both ran, a device's rounds are not
+    the baseline's: a round that pairs with nothing is no measurement of a speedup."""
+    if not timings:
+        return
+    frame = pd.concat(timings, ignore_index=True)
+    frame = frame[frame["pairing"] == INTERLEAVED]
+    for scale, at in frame.groupby("scale"):
+        rounds = {
+            device: set(zip(g["process"], g["round"]))
+            for device, g in at.groupby("device")
+        }
+        if baseline not in rounds:
+            continue
+        for device, mine in rounds.items():
+            odd = mine ^ rounds[baseline]
+            if odd:
+                process, round_ = sorted(odd)[0]
+                raise Bad(
+                    f"scale {scale}: {len(odd)} rounds of {device} or {baseline} "
+                    f"(process {process}, round {round_} first) pair with no window "
+                    "of the other, in an interleaved run"
+                )
+
+
+def fingerprint(timings: list[pd.DataFrame]) -> set:
+    """A machine's windows by what they measured: each window's device and step
+    times, to the last bit."""
+    if not timings:
+        return set()
+    frame = pd.concat(timings, ignore_index=True)
+    columns = ["device", *[c for c in SAME_TIMES if c in frame]]
+    return set(frame[columns].itertuples(index=False, name=None))
+
+
+def check_not_a_copy_of(machine: str, seen: dict[str, set]) -> None:
+    """Bad if more than ``COPIED`` of this machine's windows measured exactly what
+    a machine read before did (a copy, whatever its dates): linear, by hashing."""
+    mine = seen[machine]
+    for other, theirs in seen.items():
+        if other == machine or not mine:
+            continue
+        same = len(mine & theirs)
+        if same and same >= COPIED * len(mine):
+            raise Bad(
+                f"{same} of its {len(mine)} windows have the very step times of "
+                f"{keys.MACHINE.format(machine=other)}: a copy of that folder, not "
+                "another machine"
+            )
 
 
 def check_not_a_copy(machine: str, timings: list, accepted: list[str]) -> None:

@@ -30,6 +30,7 @@ TEXT_COLUMNS = (
 )
 
 
-def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """A table as it was written, its ``TEXT_COLUMNS`` as text."""
-    return pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str))
+def read_csv(path: str | os.PathLike, nrows: int | None = None) -> pd.DataFrame:
+    """A table as it was written, its ``TEXT_COLUMNS`` as text (its first ``nrows``
+    rows only, where given: what is read of another machine is bounded)."""
+    return pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str), nrows=nrows)

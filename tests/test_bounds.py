@@ -1,0 +1,248 @@
+"""What a folder brought in can cost is bounded and its own: a plan that is too deep,
+too long or not text is refused with a note naming the limit; a lock record that
+cannot be read is a message; rows past the limits are refused; and an error in
+another machine's share of the analysis or the report leaves that machine out
+while this machine's is written (docs/MACHINES.md). Fast: no Snakemake."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+from report_helpers import ANALYSIS, POST
+
+from sweeplib import imports, locks, rows
+from sweeplib.analysis import analyse_machines
+from sweeplib.report import Sweep, render
+from synthetic import hardware, inference, plan, windows
+
+ANY = {"type": "object"}
+
+
+def read(tmp_path, text: str | bytes, schema=ANY):
+    path = tmp_path / "plan.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return imports.read_json(path, schema, tmp_path)
+
+
+def test_a_plan_nested_past_what_python_parses_is_refused_not_a_crash(tmp_path):
+    with pytest.raises(imports.Refused, match="MAX_DEPTH"):
+        read(tmp_path, "[" * 100_000 + "]" * 100_000)
+
+
+def test_a_plan_nested_past_the_limit_is_refused_before_it_is_copied(tmp_path):
+    nested = 1
+    for _ in range(500):  # parses, and copy.deepcopy would recurse past its limit
+        nested = {"a": nested}
+    with pytest.raises(imports.Refused, match=r"\$\.config\.a\.a.*MAX_DEPTH"):
+        read(tmp_path, json.dumps({"format": 1, "config": nested}))
+
+
+def test_a_number_that_parses_as_infinity_is_refused(tmp_path):
+    with pytest.raises(imports.Refused, match="1e999 is not a finite number"):
+        read(tmp_path, '{"format": 1, "scales": [1, 1e999]}')
+
+
+def test_a_lone_surrogate_in_a_plan_is_refused(tmp_path):
+    with pytest.raises(imports.Refused, match=r"\$\.cpu_model.*not printable text"):
+        read(tmp_path, '{"format": 1, "cpu_model": "CPU \\ud800"}')
+
+
+def test_a_list_longer_than_the_limit_is_refused_before_it_is_checked(tmp_path):
+    runs = [{"key": f"{i:012x}"} for i in range(imports.MAX_RUNS + 1)]
+    with pytest.raises(imports.Refused, match=r"\$\.runs has 2,001 entries.*MAX_RUNS"):
+        read(tmp_path, json.dumps({"format": 1, "runs": runs}))
+
+
+def test_a_plan_larger_than_the_limit_is_refused_unread(tmp_path):
+    with pytest.raises(imports.Refused, match="MAX_JSON_BYTES"):
+        read(tmp_path, b" " * (imports.MAX_JSON_BYTES + 1))
+
+
+def test_runs_sharing_a_key_are_found_among_the_most_runs_a_plan_may_list():
+    run = {"scale": 1, "key": "0" * 12, "devices": ["cpu"], "pairing": "separate"}
+    runs = [{**run, "key": f"{i:012x}", "batch": i} for i in range(imports.MAX_RUNS)]
+    runs[-1]["key"] = runs[0]["key"]
+    plan_ = {
+        "machine": "m",
+        "info": {"tag": "m"},
+        "scales": [1],
+        "skipped": [],
+        "devices": ["cpu"],
+        "baseline": "cpu",
+        "hardware": {"cpu": {}},
+        "runs": runs,
+    }
+    problems = imports.consistency_problems("m", plan_, {"tag": "m"})
+    assert problems == ["plan.json: runs share the key '000000000000'"]
+
+
+def test_a_folder_whose_name_is_not_utf8_gets_a_note_that_can_be_written(tmp_path):
+    base = tmp_path / "results/machines"
+    base.mkdir(parents=True)
+    os.mkdir(os.fsencode(base) + b"/odd-\xff-00000001")
+    _, notes = imports.other_machines("here", tmp_path)
+    (note,) = notes
+    assert note["folder"] == "results/machines/odd-\\xff-00000001"
+    assert "not a machine tag" in note["reason"]
+    (note["folder"] + note["reason"]).encode("utf-8")
+
+
+def test_an_error_reading_a_folder_leaves_it_out_quoted(tmp_path, monkeypatch):
+    (tmp_path / "results/machines/other-00000001").mkdir(parents=True)
+
+    def broken(folder, root):
+        raise ZeroDivisionError("a check this module lacks")
+
+    monkeypatch.setattr(imports, "read_machine", broken)
+    plans, notes = imports.other_machines("here", tmp_path)
+    assert plans == {}
+    assert notes == [
+        {
+            "folder": "results/machines/other-00000001",
+            "reason": "reading it failed: ZeroDivisionError: a check this module lacks",
+        }
+    ]
+
+
+def test_a_lock_record_with_a_null_start_time_is_a_message(tmp_path):
+    (tmp_path / locks.LOCKS).mkdir(parents=True)
+    (tmp_path / locks.LOCKS / "0.output.lock").write_text("results/report.md\n")
+    (tmp_path / locks.OWNERS).mkdir(parents=True, exist_ok=True)
+    record = {**locks.identity(os.getpid()), "started": None}
+    (tmp_path / locks.OWNERS / "me.json").write_text(json.dumps(record))
+    removed, why = locks.clear_stale_locks(tmp_path)
+    assert removed == [] and "cannot be read" in why
+    assert (tmp_path / locks.LOCKS / "0.output.lock").exists()
+
+
+# --- rows -----------------------------------------------------------------------
+
+MACHINE = "other-00000001"
+
+
+def timings_file(tmp_path, frame: pd.DataFrame) -> str:
+    path = f"results/machines/{MACHINE}/runs/scale1/0123456789ab/cpu/timings.csv"
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    frame.assign(run_key="0123456789ab", scale=1, device="cpu").to_csv(
+        tmp_path / path, index=False
+    )
+    return path
+
+
+def test_a_file_with_more_rows_than_the_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(rows, "MAX_ROWS", 10)
+    path = timings_file(tmp_path, pd.DataFrame({"process": range(11)}))
+    with pytest.raises(rows.Bad, match="more than 10 rows"):
+        rows.read(path)
+
+
+def test_more_windows_than_the_analysis_is_sized_for_are_refused(monkeypatch):
+    monkeypatch.setattr(rows, "MAX_WINDOWS", 20)
+    w = windows(["cpu1", "cpu"], [1], processes=3, rounds=7, tag=MACHINE)
+    with pytest.raises(rows.Bad, match=r"3 processes of up to 7 rounds.*MAX_WINDOWS"):
+        rows.check_windows([w])
+
+
+def test_a_blank_number_where_this_machine_has_numbers_is_refused():
+    ours = windows(["cpu1", "cpu"], [1], tag="here")
+    theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE)
+    theirs.loc[theirs.index[3], "threads"] = float("nan")
+    theirs.attrs["path"] = "theirs.csv"
+    with pytest.raises(rows.Bad, match="threads is blank in 1 rows"):
+        rows.check_table("timings", [theirs], [ours], imported=True)
+
+
+def test_a_step_of_less_than_a_nanosecond_is_refused():
+    ours = windows(["cpu1", "cpu"], [1], tag="here")
+    theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE).assign(step_median_s=5e-324)
+    theirs.attrs["path"] = "theirs.csv"
+    with pytest.raises(rows.Bad, match="step_median_s is 5e-324.*RANGES"):
+        rows.check_table("timings", [theirs], [ours], imported=True)
+
+
+def test_windows_with_this_machines_step_times_are_a_copy_whatever_their_dates():
+    ours = windows(["cpu1", "cpu"], [1], tag="here")
+    theirs = ours.assign(
+        machine=MACHINE,
+        started_at=ours["started_at"] + 3600,
+        ended_at=ours["ended_at"] + 3600,
+    )
+    seen = {"here": rows.fingerprint([ours]), MACHINE: rows.fingerprint([theirs])}
+    with pytest.raises(rows.Bad, match="very step times of results/machines/here"):
+        rows.check_not_a_copy_of(MACHINE, seen)
+
+
+def test_windows_measured_apart_are_no_copy():
+    ours = windows(["cpu1", "cpu"], [1], tag="here", seed=1)
+    theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2)
+    seen = {"here": rows.fingerprint([ours]), MACHINE: rows.fingerprint([theirs])}
+    rows.check_not_a_copy_of(MACHINE, seen)
+
+
+# --- the analysis and the report, machine by machine ---------------------------
+
+
+def two_machines():
+    machines = [("here", ["cpu1", "cpu"], "cpu1"), ("there", ["cpu1", "cpu"], "cpu1")]
+    w = pd.concat([windows(d, [1, 2], tag=h) for h, d, _ in machines])
+    hw = pd.concat([hardware(d, machine=h) for h, d, _ in machines])
+    inf = pd.concat([inference(d, [1, 2], machine=h) for h, d, _ in machines])
+    plans = {h: plan(d, b, [1, 2], machine=h) for h, d, b in machines}
+    return w, inf, hw, {"machine": "here", "plans": plans, "analysis": ANALYSIS}
+
+
+def test_an_error_in_another_machines_analysis_leaves_it_out_with_a_note():
+    w, inf, hw, manifest = two_machines()
+    del manifest["plans"]["there"]["scales"]  # what the analysis reads
+    cells, table, summary = analyse_machines(w, inf, hw, manifest)
+    assert set(cells["machine"]) == {"here"} and set(summary["machines"]) == {"here"}
+    (note,) = summary["left_out"]
+    assert note == {
+        "folder": "results/machines/there",
+        "reason": "analysing its rows failed: KeyError: 'scales'",
+    }
+
+
+def test_an_error_in_this_machines_analysis_is_raised():
+    w, inf, hw, manifest = two_machines()
+    del manifest["plans"]["here"]["scales"]
+    with pytest.raises(KeyError, match="scales"):
+        analyse_machines(w, inf, hw, manifest)
+
+
+def sweep_of(manifest, w, inf, hw):
+    cells, table, summary = analyse_machines(w, inf, hw, manifest)
+    toy = (
+        pd.DataFrame({"epoch": [1], "batch": [1], "loss": [0.75]}),
+        pd.DataFrame({"accuracy": [1.0]}),
+        pd.DataFrame({"label": [0, 1], "predicted": [0, 1]}),
+    )
+    summary = json.loads(json.dumps(summary))
+    return Sweep(manifest, cells, table, summary, inf, hw, w, *toy, POST, "abc")
+
+
+def test_an_error_in_another_machines_share_of_the_report_leaves_it_out():
+    from sweeplib.isolation import isolated_report
+
+    w, inf, hw, manifest = two_machines()
+    sweep = sweep_of(manifest, w, inf, hw)
+    del sweep.manifest["plans"]["there"]["environment"]  # what its section reads
+    kept, text = isolated_report(sweep, render)
+    assert "## This machine: " in text and "## Machine: " not in text
+    assert (
+        "results/machines/there: writing its part of the report failed: KeyError: "
+        "'environment'" in text
+    )
+    assert set(kept.timings["machine"]) == {"here"}
+
+
+def test_an_error_in_this_machines_share_of_the_report_is_raised():
+    from sweeplib.isolation import isolated_report
+
+    w, inf, hw, manifest = two_machines()
+    sweep = sweep_of(manifest, w, inf, hw)
+    del sweep.manifest["plans"]["here"]["environment"]
+    with pytest.raises(KeyError, match="environment"):
+        isolated_report(sweep, render)
