@@ -246,3 +246,22 @@ def test_an_error_in_this_machines_share_of_the_report_is_raised():
     del sweep.manifest["plans"]["here"]["environment"]
     with pytest.raises(KeyError, match="environment"):
         isolated_report(sweep, render)
+
+
+def test_only_the_machines_whose_share_fails_are_found_at_fault():
+    # As plot_sweep draws the figures: tried with all, then with each other machine
+    # alone beside this one.
+    from sweeplib.isolation import at_fault
+
+    def draw(out):
+        if "bad" not in out:
+            raise ValueError("a label matplotlib cannot draw")
+
+    notes = at_fault(draw, ["good", "bad", "fine"], "drawing it failed")
+    assert notes == [
+        {
+            "folder": "results/machines/bad",
+            "reason": "drawing it failed: ValueError: a label matplotlib cannot draw",
+        }
+    ]
+    assert at_fault(lambda out: None, ["good", "bad"], "drawing it failed") == []

@@ -8,17 +8,24 @@ machine's results. So, while the workflow is read (``plan.py``):
 - the folder's name must be a machine tag (``machines.machine_tag``) and the
   folder holds plain files and folders only: a symbolic link anywhere in it,
   a FIFO or a device file refuses the folder;
-- its ``plan.json`` and ``machine.json`` are plain JSON (no NaN), carry this
+- its ``plan.json`` and ``machine.json`` are bounded (``MAX_JSON_BYTES``,
+  ``MAX_DEPTH``, ``MAX_RUNS``, ``MAX_KEYS``), plain JSON (no NaN, no number
+  too large to be finite), printable text (``NOT_TEXT``), carry this
   workflow's ``format`` and pass the schemas below (keys of 12 hex digits,
-  integer scales, known device names, ...), and agree with each other and
-  with the folder's name;
+  scales in range, known device names, every field the report reads, ...),
+  and agree with each other and with the folder's name;
+- the folder is what it says (``identity_problems``): its tag and its hardware
+  tags, recomputed from machine.json as ``machines.py`` makes them, are those
+  it carries;
 - every path of the folder is derived from its name and the plan's keys
   (``keys.RUN``, ``keys.HARDWARE``), never read from its files (a plan's
   ``folder`` and ``file`` entries are ignored), and must resolve inside it.
 
 A folder that fails is left out, with a note naming it and what is wrong
-(``left_out``: the manifest carries the notes into the report). The rows of the
-files that pass are checked again when they are aggregated (``rows.py``).
+(``left_out``: the manifest carries the notes into the report), in printable
+text whatever the folder held (``printable``); so is a folder whose reading
+fails in any other way, with the error quoted. The rows of the files that pass
+are checked again when they are aggregated (``rows.py``).
 """
 
 from __future__ import annotations

@@ -7,10 +7,17 @@ machine's folder) and say what its path says (its rows' run key, scale and
 device). Then, machine by machine, each table must have the columns this
 machine's own files have (or, without any, ``MINIMAL``), numbers where ours hold
 numbers, times that are finite and above zero (``TIMES``), and no two rows of
-one window, step, check or probe (``UNIQUE``); and an imported machine's
-windows must not be another machine's (a folder copied under a second name). A
-machine that fails any of these is left out whole, with a note naming the file,
-the column and the value; the others go on.
+one window, step, check or probe (``UNIQUE``). An imported machine's files are
+bounded (``MAX_CSV_BYTES``, ``MAX_ROWS``, ``MAX_WINDOWS``), its numbers never
+blank where ours are filled and within physical sense (``RANGES``), its text
+printable, its rows those of the machine its description names (``DESCRIBED``),
+its rounds paired; and its windows must not be another machine's, by their
+start times or by their step times to the last bit (a folder copied under a
+second name, its dates moved or not). A machine that fails any of these is left
+out whole, with a note naming the file, the column and the value; the others go
+on. Each check is linear, or n log n, in the rows. An error of any other kind in
+another machine's files leaves it out too, quoted; in this machine's, it is
+raised.
 """
 
 from __future__ import annotations
@@ -123,7 +130,9 @@ SAME_WINDOW = ["run_key", "device", "process", "round", "started_at"]
 SAME_TIMES = ["step_median_s", "step_min_s", "step_max_s"]
 COPIED = 0.2
 # What a machine's rows record of it, as its description (machine.json) says it.
-DESCRIBED = {"cpu_model": "cpu_model", "torch": "torch", "usable_cores": "usable_cores"}
+# (Not its usable cores: a job given a smaller cpuset, an srun step on a cluster,
+# records its own, docs/CLUSTER.md.)
+DESCRIBED = {"cpu_model": "cpu_model", "torch": "torch"}
 
 
 class Bad(ValueError):
