@@ -154,6 +154,26 @@ def test_a_blank_number_where_this_machine_has_numbers_is_refused():
         rows.check_table("timings", [theirs], [ours], imported=True)
 
 
+def test_a_blank_where_this_machine_has_no_number_for_that_device_is_accepted():
+    # This machine's CPU rows have no device memory; another's CUDA rows have, and
+    # its CPU rows none either. A column this machine fills on CPU only may be
+    # blank in another machine's CUDA rows.
+    ours = windows(["cpu1", "cpu"], [1], tag="here").assign(
+        device_peak_bytes=float("nan"), data_share=0.01
+    )
+    theirs = windows(["cpu", "cuda"], [1], tag=MACHINE).assign(
+        device_peak_bytes=float("nan"), data_share=0.01
+    )
+    cuda = theirs["device"] == "cuda"
+    theirs.loc[cuda, "device_peak_bytes"] = 2.0**30
+    theirs.loc[cuda, "data_share"] = float("nan")
+    theirs.attrs["path"] = "theirs.csv"
+    rows.check_table("timings", [theirs], [ours], imported=True)
+    theirs.loc[~cuda, "data_share"] = float("nan")  # ours fill it on CPU: refused
+    with pytest.raises(rows.Bad, match="data_share is blank"):
+        rows.check_table("timings", [theirs], [ours], imported=True)
+
+
 def test_a_step_of_less_than_a_nanosecond_is_refused():
     ours = windows(["cpu1", "cpu"], [1], tag="here")
     theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE).assign(step_median_s=5e-324)

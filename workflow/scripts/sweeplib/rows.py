@@ -302,11 +302,12 @@ def check_table(
 ):
     """One machine's files of one table against this machine's own (module
     docstring); Bad with the first problem. An imported machine's numbers must
-    also be there (no blanks where ours have none) and within ``RANGES``, and its
-    text printable."""
+    also be within ``RANGES``, never blank there, nor blank where this machine's
+    rows of the same device have numbers in every row (``filled``); and its text
+    printable."""
     if not frames:
         return
-    numbers, texts, filled = _columns(name, own)
+    numbers, texts = _columns(name, own)
     for f in frames:
         missing = [c for c in [*numbers, *texts] if c not in f]
         if missing:
@@ -322,9 +323,13 @@ def check_table(
         _check_times(frame, column, where_)
     if imported:
         # (A column of RANGES that this machine's files lack too is not asked for.)
-        for column in sorted((set(filled) | set(RANGES[name])) & set(frame)):
-            lo, hi = RANGES[name].get(column, (-np.inf, np.inf))
+        for column in sorted(set(RANGES[name]) & set(frame)):
+            lo, hi = RANGES[name][column]
             _check_range(frame, column, lo, hi, where_)
+        ours = pd.concat(own, ignore_index=True) if own else pd.DataFrame()
+        for device, rows_ in frame.groupby("device"):
+            for column in filled(ours, device, numbers):
+                _check_range(rows_, column, -np.inf, np.inf, where_)
         for column in texts:
             _check_text(frame, column, where_)
     twice = frame[frame.duplicated(UNIQUE[name], keep=False)]
@@ -334,25 +339,44 @@ def check_table(
         raise Bad(f"{where_} hold {len(twice)} rows of one {what}: duplicated rows")
 
 
-def _columns(
-    name: str, own: list[pd.DataFrame]
-) -> tuple[list[str], list[str], list[str]]:
+# Numbers that a sound folder may leave blank or infinite whatever this machine's
+# rows hold: a cache size where it is unknown, the difference of a check whose
+# logits were not finite.
+MAY_BE_BLANK = {"llc_bytes", "max_abs_diff"}
+
+
+def filled(ours: pd.DataFrame, device: str, numbers: list[str]) -> list[str]:
+    """The numeric columns that this machine's rows of ``device`` hold a finite
+    number in, in every row (none where it has no rows of that device)."""
+    if "device" not in ours:
+        return []
+    mine = ours[ours["device"] == device]
+    if mine.empty:
+        return []
+    out = []
+    for column in numbers:
+        if column in MAY_BE_BLANK or column not in mine:
+            continue
+        values = mine[column]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        if np.isfinite(values).all():
+            out.append(column)
+    return out
+
+
+def _columns(name: str, own: list[pd.DataFrame]) -> tuple[list[str], list[str]]:
     """The numeric and the other columns a table must have: those of every one of
-    this machine's own files, and at least ``MINIMAL``; and the numeric ones that
-    this machine fills with finite numbers in every row."""
+    this machine's own files, and at least ``MINIMAL``."""
     numbers, texts = (list(c) for c in MINIMAL[name])
-    filled = list(numbers)
     if own:
         common = set.intersection(*(set(f.columns) for f in own)) - {"machine"}
-        ours = pd.concat(own, ignore_index=True)
+        kinds = pd.concat(own, ignore_index=True).dtypes
         for column in sorted(common - set(numbers) - set(texts)):
-            values = ours[column]
-            is_number = pd.api.types.is_numeric_dtype(values.dtype)
+            is_number = pd.api.types.is_numeric_dtype(kinds[column])
             (numbers if is_number else texts).append(column)
-            if is_number and not pd.api.types.is_bool_dtype(values.dtype):
-                if np.isfinite(values.to_numpy(dtype=float)).all():
-                    filled.append(column)
-    return numbers, texts, filled
+    return numbers, texts
 
 
 def _check_numbers(frame: pd.DataFrame, column: str, where_: str) -> None:
