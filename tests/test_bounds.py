@@ -285,3 +285,42 @@ def test_only_the_machines_whose_share_fails_are_found_at_fault():
         }
     ]
     assert at_fault(lambda out: None, ["good", "bad"], "drawing it failed") == []
+
+
+# --- identity ---------------------------------------------------------------------
+
+
+def described_with_a_gpu(**gpu):
+    """A machine with a CUDA device, its description and its plan's probes as the
+    workflow writes them, read back from JSON."""
+    import dataclasses
+
+    from sweeplib.env import cpu_model
+    from sweeplib.machines import describe_machine
+    from sweeplib.plan import device_identity
+    from synthetic import facts
+
+    probe = facts(accelerators=("cuda",))
+    probe["accelerators"]["cuda"].update(capability="9.0", multiprocessors=132, **gpu)
+    env = {"cpu_model": cpu_model(), "usable_cores": 2, "torch": "2.13.0+cu128"}
+    _, info = describe_machine(env, probe)
+    devices = {d: device_identity(d, 2, env, probe) for d in ("cpu1", "cuda")}
+    hardware = {
+        d: {"key": "0" * 12, "device": dataclasses.asdict(device)}
+        for d, device in devices.items()
+    }
+    return json.loads(json.dumps({"info": info, "hardware": hardware}))
+
+
+def test_a_machine_with_a_gpu_as_the_workflow_describes_it_is_itself():
+    plan_ = described_with_a_gpu()
+    assert imports.identity_problems(plan_, plan_["info"]) == []
+
+
+def test_a_description_claiming_another_gpu_than_its_tag_was_made_of_is_refused():
+    plan_ = described_with_a_gpu()
+    claimed = described_with_a_gpu(total_bytes=141 * 2**30)["info"]
+    claimed["tag"] = plan_["info"]["tag"]  # the folder's name, the description's GPU
+    problems = imports.identity_problems({**plan_, "info": claimed}, claimed)
+    assert any("describes the machine" in p for p in problems)
+    assert any("hardware tag of cuda" in p for p in problems)
