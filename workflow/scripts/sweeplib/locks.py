@@ -146,12 +146,12 @@ def read_records(workdir: Path) -> dict[Path, dict | None]:
 
 
 def well_formed(record) -> bool:
-    """Whether a record is one ``identity`` writes: a host's name, a pid and a
-    finite start time (a null or text start time, or a pid that is no number, is
-    a record that cannot be read, never a traceback)."""
+    """Whether a record is one ``identity`` writes: a host's name, a pid and, where
+    given, a finite start time (a null or text start time, or a pid that is no
+    number, is a record that cannot be read, never a traceback)."""
     if not isinstance(record, dict) or not isinstance(record.get("host"), str):
         return False
-    pid, started = record.get("pid"), record.get("started")
+    pid, started = record.get("pid"), record.get("started", 0.0)
     return (
         isinstance(pid, int)
         and not isinstance(pid, bool)
