@@ -77,6 +77,24 @@ def test_runs_sharing_a_key_are_found_among_the_most_runs_a_plan_may_list():
     assert problems == ["plan.json: runs share the key '000000000000'"]
 
 
+def test_a_scale_named_twice_is_refused_by_hashing_not_by_the_schema():
+    run = {"scale": 1, "key": "0" * 12, "devices": ["cpu"] * 2, "pairing": "separate"}
+    plan_ = {
+        "machine": "m",
+        "info": {"tag": "m"},
+        "scales": [1, 2, 1.0],
+        "skipped": [],
+        "devices": ["cpu"],
+        "baseline": "cpu",
+        "hardware": {"cpu": {}},
+        "runs": [run],
+    }
+    assert imports.consistency_problems("m", plan_, {"tag": "m"}) == [
+        "plan.json: scales names one entry twice",
+        "plan.json: runs[0].devices names one entry twice",
+    ]
+
+
 def test_a_folder_whose_name_is_not_utf8_gets_a_note_that_can_be_written(tmp_path):
     base = tmp_path / "results/machines"
     base.mkdir(parents=True)

@@ -85,8 +85,10 @@ _DEVICES = {
     "items": _DEVICE,
     "minItems": 1,
     "maxItems": len(DEVICES),
-    "uniqueItems": True,
 }
+# (No "uniqueItems": jsonschema compares items pairwise where it cannot sort them,
+# quadratic in a list of mappings; consistency_problems checks, by hashing, once
+# the items are known to be scalars.)
 
 
 def _list(items: dict) -> dict:
@@ -189,7 +191,7 @@ PLAN_SCHEMA = {
         "info": INFO_SCHEMA,
         "baseline": _DEVICE,
         "devices": _DEVICES,
-        "scales": {**_list(_SCALE), "uniqueItems": True},
+        "scales": _list(_SCALE),
         "runs": _list(RUN_SCHEMA),
         "skipped": _list(
             {
@@ -441,6 +443,12 @@ def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
     numbers += [s["scale"] for s in plan["skipped"]]
     if any(isinstance(n, bool) or decimals(n) > 2 for n in numbers):
         problems.append("plan.json: a scale has more than two decimals")
+    lists = [("devices", plan["devices"]), ("scales", plan["scales"])]
+    lists += [(f"runs[{i}].devices", r["devices"]) for i, r in enumerate(plan["runs"])]
+    for name, values in lists:
+        # By value and type, as uniqueItems compares (1 and 1.0 are one scale).
+        if len(set(values)) < len(values):
+            problems.append(f"plan.json: {name} names one entry twice")
     devices = set(plan["devices"])
     if plan["baseline"] not in devices:
         problems.append(f"plan.json: its baseline {plan['baseline']!r} is not run")
