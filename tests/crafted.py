@@ -386,6 +386,10 @@ REFUSED = {
     "claims-another": (_claims_another, ["describes the machine"]),
     "rows-of-here": (_rows_of_here, ["cpu_model", "machine.json says"]),
     "hardware-tag": (_plan(_hardware_tag), ["hardware tag"]),
+    "probe-of-here": (
+        _csv("hardware", lambda f: f.assign(device_name="Another CPU")),
+        ["hardware", "'Another CPU'"],
+    ),
     "info-differs": (
         _plan(lambda p: p["info"].update(torch="1.0")),
         ["differ in torch"],

@@ -451,14 +451,18 @@ def check_windows(timings: list[pd.DataFrame]) -> None:
 
 def check_described(machine: str, plan: dict | None, read_ok: dict) -> None:
     """Bad if an imported machine's rows are not of the machine its description
-    (machine.json, as its plan holds it) says: another CPU, core count or torch,
-    other devices, or hardware tags other than its plan's."""
+    (machine.json, as its plan holds it) says: another CPU or torch, other
+    devices, or hardware tags other than its plan's (its windows and its probes)."""
     if plan is None:
         raise Bad("it has rows but no plan")
     info = plan["info"]
-    for m, frame in read_ok.get("timings", []):
-        if m != machine:
-            continue
+    frames = [
+        f
+        for name in ("timings", "hardware")
+        for m, f in read_ok.get(name, [])
+        if m == machine
+    ]
+    for frame in frames:
         path = frame.attrs.get("path", machine)
         for column, field in DESCRIBED.items():
             if column not in frame:
@@ -469,7 +473,8 @@ def check_described(machine: str, plan: dict | None, read_ok: dict) -> None:
                     f"{path}: {column} {printable(sorted(found)[0])[:80]!r}, but "
                     f"machine.json says {printable(str(info[field]))[:80]!r}"
                 )
-        odd = set(frame["pairing"].astype(str)) - {INTERLEAVED, SEPARATE}
+        pairings = frame["pairing"] if "pairing" in frame else pd.Series(dtype=str)
+        odd = set(pairings.astype(str)) - {INTERLEAVED, SEPARATE}
         if odd:
             raise Bad(
                 f"{path}: pairing {printable(sorted(odd)[0])[:80]!r} is no pairing"
