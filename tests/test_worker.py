@@ -201,3 +201,27 @@ def test_a_time_budget_starts_processes_while_one_more_fits(monkeypatch):
     assert not job.another_round(3, started)
     counted = ScaleJob(run_spec(), "data.pt", {}, None)  # no budget: exactly 2
     assert counted.another_round(1, started) and not counted.another_round(2, started)
+
+
+def test_a_job_on_a_node_with_another_cpu_refuses_to_time():
+    # A cluster job inherits the planned host facts and so the planned keys; timing on
+    # another CPU would file its numbers under a machine they are not of.
+    from dataclasses import replace
+
+    from sweeplib.processes import OtherHostError, check_host
+
+    spec = run_spec()
+    planned = spec.devices[0].hardware
+    spec = replace(
+        spec, devices=tuple(replace(d, hardware=planned) for d in spec.devices)
+    )
+    said = []
+    check_host(spec, {"cpu_model": planned, "usable_cores": 2}, said.append)
+    assert said == []
+    check_host(spec, {"cpu_model": planned, "usable_cores": 1}, said.append)
+    assert said == [
+        "this job may use 1 core, fewer than the 2 threads its devices "
+        "were planned with"
+    ]
+    with pytest.raises(OtherHostError, match="planned for a .* but this job runs on"):
+        check_host(spec, {"cpu_model": "Another CPU", "usable_cores": 2}, said.append)

@@ -38,6 +38,32 @@ RESOURCES = ("worker.py",)
 WORKER = f"{__package__}.worker"
 
 
+class OtherHostError(RuntimeError):
+    """The job runs on a CPU other than the one its run was planned for."""
+
+
+def check_host(spec: RunSpec, env: dict, log) -> None:
+    """Refuse to time on a CPU other than the planned one, and say so where the job
+    may use fewer cores than its most threaded device. A job on a cluster inherits
+    the plan, host facts included, so it keeps the planned keys on any node
+    (``plan.with_host``); its measurements must then be of that host too."""
+    for device in spec.devices:
+        if device.name.startswith("cpu") and device.hardware != env["cpu_model"]:
+            raise OtherHostError(
+                f"scale {spec.scale}'s run was planned for a {device.hardware!r} CPU, "
+                f"but this job runs on a {env['cpu_model']!r} CPU: its timings would "
+                "not be of the machine its key names. Run Snakemake on a node of the "
+                "kind that runs the jobs, or in an allocation on one (docs/CLUSTER.md)"
+            )
+    threads = max(d.threads for d in spec.devices)
+    cores = env["usable_cores"]
+    if cores < threads:
+        log(
+            f"this job may use {cores} core{'s' if cores != 1 else ''}, fewer than "
+            f"the {threads} threads its devices were planned with"
+        )
+
+
 @dataclass(frozen=True)
 class ScaleJob:
     """One scale's timing job: its run, its dataset, each device's output paths, and a
@@ -50,10 +76,11 @@ class ScaleJob:
 
     def run(self, log) -> None:
         """Run the scale's processes, then write each device's steps and timings."""
+        env = host_environment()
+        check_host(self.spec, env, log)
         shutil.rmtree(self.work, ignore_errors=True)  # left by an interrupted job
         self.work.mkdir(parents=True)
         steps, procs = self.run_processes(log)
-        env = host_environment()
         for device, paths in self.outputs.items():
             mine = steps[steps["device"] == device]
             mine = mine.assign(run_key=self.spec.key, scale=self.spec.scale)
