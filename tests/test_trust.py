@@ -102,6 +102,10 @@ def test_a_failed_scale_is_reported_as_failed_and_the_rest_is_written(
     out = snakemake(project, "--cores", "1", check=False)
     assert out.returncode != 0  # Snakemake still says a job failed
     assert "Error in rule time_scale" in out.stdout + out.stderr
+    # The run ends by saying which scale failed and where the report is.
+    said = out.stdout + out.stderr
+    assert "- scale 3: its timing job failed: " in said
+    assert "The report, from the runs that finished: results/report.md" in said
     report = (project / "results/report.md").read_text()
     failed = report[report.index("## Failed runs") : report.index("## This machine")]
     (row,) = [line for line in failed.splitlines() if line.startswith("| 3 |")]

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from sweeplib import aftermath, cluster, imports, keys, manifest
+from sweeplib import aftermath, cluster, imports, keys, manifest, verdict
 from sweeplib.plan import decision_on_disk, refined
 from sweeplib.startup import read_workflow
 

@@ -6,6 +6,10 @@
 # marked in it (sweeplib/aftermath.py); its exit status still says a job failed.
 
 
+onsuccess:
+    verdict.print_verdict()
+
+
 onerror:
     aftermath.report_after_failure(workflow, PLAN)
 
@@ -124,7 +128,9 @@ rule write_report:
         post="data/post_table.csv",
         plots=["results/crossover.png", "results/step_time.png"],
     output:
-        "results/report.md",
+        report="results/report.md",
+        # What the run found, in a few lines: printed when the run ends.
+        verdict="results/verdict.txt",
     log:
         "results/logs/write_report.log",
     script:

@@ -9,6 +9,7 @@ from sweeplib.keys import digest
 from sweeplib.logs import job
 from sweeplib.report import Sweep, render
 from sweeplib.tables import read_csv
+from sweeplib.verdict import verdict
 
 
 def main(snakemake) -> None:
@@ -32,8 +33,9 @@ def main(snakemake) -> None:
         )
         # Another machine whose share fails is left out, noted in the report.
         sweep, text = isolated_report(sweep, render)
-        write_text(snakemake.output[0], text)
-        log.info("wrote %s (%d lines)", snakemake.output[0], text.count("\n"))
+        write_text(snakemake.output.report, text)
+        log.info("wrote %s (%d lines)", snakemake.output.report, text.count("\n"))
+        write_text(snakemake.output.verdict, verdict(sweep))
 
 
 if __name__ == "__main__":

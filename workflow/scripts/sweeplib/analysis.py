@@ -240,8 +240,9 @@ def with_bounds(
     cells: pd.DataFrame, hardware: pd.DataFrame, margin: float
 ) -> pd.DataFrame:
     """The least time the hardware needs for each cell's step, and whether the median
-    step beats it by more than ``margin`` (``implausible``: a missing synchronisation
-    or a broken measurement, docs/METHOD.md "A report that checks itself").
+    step beats it by more than ``margin`` (``implausible``: a broken measurement,
+    docs/METHOD.md "A report that checks itself"; a missing synchronisation mostly
+    shifts steps rather than shrinking them, and the device clock catches it).
 
     Two bounds, the larger counts: the FLOPs of a step over the device's measured
     matrix throughput, always; the bytes a step moves over its measured copy

@@ -994,9 +994,23 @@ _STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")
 def failed_runs(sweep: Sweep) -> str:
     """This machine's planned runs without results (a job failed, and the report
     was written from the rest: aftermath.py), each with its log's last line."""
+    rows = [
+        {**row, "run": f"`{row['run']}`", **_md(row, "last line of its log", "log")}
+        for row in failed_run_rows(sweep)
+    ]
+    return markdown_table(pd.DataFrame(rows)) if rows else ""
+
+
+def _md(row: dict, *columns: str) -> dict:
+    return {c: md_text(row[c]) for c in columns}
+
+
+def failed_run_rows(sweep: Sweep) -> list[dict]:
+    """Each of this machine's planned runs without results: its scale, key, the job
+    that failed, its log and the log's last line (plain text)."""
     here = sweep.manifest["machine"]
     if here in {Path(f).name for f in _left_out_frame(sweep)["folder"]}:
-        return ""
+        return []
     rows = []
     for run in sweep.manifest["plans"][here]["runs"]:
         job = _failed_job(sweep, here, run) if "key" in run else None
@@ -1006,13 +1020,13 @@ def failed_runs(sweep: Sweep) -> str:
             rows.append(
                 {
                     "scale": run["scale"],
-                    "run": f"`{run['key']}`",
+                    "run": run["key"],
                     "failed": job[0],
-                    "last line of its log": md_text(last_line(log)),
-                    "log": md_text(str(log)),
+                    "last line of its log": last_line(log),
+                    "log": str(log),
                 }
             )
-    return markdown_table(pd.DataFrame(rows)) if rows else ""
+    return rows
 
 
 def _failed_job(sweep: Sweep, here: str, run: dict) -> tuple[str, str] | None:

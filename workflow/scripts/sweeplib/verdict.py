@@ -1,0 +1,59 @@
+"""What a run found, in a few lines for the terminal: this machine's statement per
+device (the report's own sentences, as plain text), any run that failed, and where
+to read the rest. ``write_report`` writes it beside the report; Snakemake prints it
+when the run ends (``onsuccess`` in ``workflow/rules/report.smk``), and after a
+failed job the run that writes the report from the rest prints it (aftermath.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .aftermath import REPORT
+
+if TYPE_CHECKING:
+    from .report import Sweep
+
+VERDICT = "results/verdict.txt"
+HTML = "snakemake --report results/report.html"
+# The report's emphasis, dropped for the terminal.
+_BOLD = re.compile(r"\*\*")
+
+
+def verdict(sweep: Sweep) -> str:
+    """This machine's result, its failed runs, and where the report is."""
+    # Imported here: Snakemake's process imports this module for ``print_verdict``
+    # and should not pay for pandas and the report's code on every invocation.
+    from .report import failed_run_rows, result
+
+    here = sweep.machines()[0]
+    lines = [f"What this run found on {here.label}:"]
+    lines += [f"- {_BOLD.sub('', line)}" for line in result(here)]
+    failed = failed_run_rows(sweep)
+    if failed:
+        lines.append(
+            "Failed runs (the report was written from the others; a plain rerun "
+            "tries them again):"
+        )
+        lines += [
+            f"- scale {r['scale']}: its {r['failed']} job failed: "
+            f"{r['last line of its log']} (log: {r['log']})"
+            for r in failed
+        ]
+    which = "The report, from the runs that finished" if failed else "The report"
+    lines.append(
+        f"{which}: {REPORT}, with results/crossover.png and results/step_time.png; "
+        f"an HTML report to send: {HTML}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def print_verdict(stream=None) -> None:
+    """Print the verdict the report's job wrote (nothing when there is none, as
+    after a run that did not reach the report)."""
+    path = Path(VERDICT)
+    if path.is_file():
+        print("\n" + path.read_text(errors="replace"), file=stream or sys.stdout)
