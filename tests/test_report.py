@@ -106,8 +106,9 @@ def test_the_speedup_figure_has_a_curve_per_machine_and_device():
         .get_legend()
         .get_texts()
     ]
-    assert "here CPU: CUDA over its cpu" in labels
-    assert "there CPU: CPU, 2 threads over its cpu1" in labels
+    # Each curve names its baseline as the tables do, with its threads.
+    assert "here CPU: CUDA over CPU, 2 threads" in labels
+    assert "there CPU: CPU, 2 threads over CPU, 1 thread" in labels
 
 
 def test_a_step_faster_than_the_hardware_allows_is_flagged_implausible():

@@ -148,7 +148,8 @@ def speedup_figure(
         if g.empty:  # the baseline: nothing to compare with itself
             continue
         base = summary["machines"][tag]["baseline"]
-        bars(ax, g, "speedup", "ci_low", "ci_high", colour, f"{label} over its {base}")
+        base = labels_of(cells[cells["machine"] == tag]).get(base, base)
+        bars(ax, g, "speedup", "ci_low", "ci_high", colour, f"{label} over {base}")
         for c in summary["machines"][tag]["devices"][device]["crossings"]:
             draw_crossing(ax, c, colour)
     wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
