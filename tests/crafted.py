@@ -374,6 +374,14 @@ REFUSED = {
         ["ended_at", "RANGES"],
     ),
     "zero-params": (_csv("timings", _set("params", 0)), ["params", "RANGES"]),
+    "ends-before-start": (
+        _csv("inference", lambda f: f.assign(ended_at=f["started_at"] - 1)),
+        ["end before they start"],
+    ),
+    "accuracy-above-one": (
+        _csv("inference", _set("accuracy", 1.5)),
+        ["accuracy", "RANGES"],
+    ),
     "bell-in-node": (_csv("timings", _set("node", "vm\x07")), ["node", "printable"]),
     "unpaired-rounds": (_csv("timings", _unpaired), ["pair"]),
     "odd-pairing": (

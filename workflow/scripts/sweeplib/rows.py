@@ -87,6 +87,7 @@ RANGES = {
         **dict.fromkeys(TIMES["inference"][:3], _DURATION),
         "started_at": _DATE,
         "ended_at": _DATE,
+        "accuracy": (0.0, 1.0),
     },
     "hardware": {
         "copy_median_s": _DURATION,
@@ -332,6 +333,13 @@ def check_table(
                 _check_range(rows_, column, -np.inf, np.inf, where_)
         for column in texts:
             _check_text(frame, column, where_)
+        if {"started_at", "ended_at"} <= set(frame):
+            early = frame["ended_at"] < frame["started_at"]
+            if early.any():
+                raise Bad(
+                    f"{where_}: {int(early.sum())} rows end before they start "
+                    "(ended_at < started_at)"
+                )
     twice = frame[frame.duplicated(UNIQUE[name], keep=False)]
     if len(twice):
         row = twice.iloc[0]
