@@ -142,8 +142,9 @@ def _copy_of_here(project, name):
 
 
 def _claims_another(project, name):
-    """This machine's folder under another name, its description claiming another
-    CPU and torch (and a GPU), while its tags and rows are this machine's."""
+    """This machine's folder under another name, its dates an hour later, its
+    description claiming another CPU and torch (and a GPU), while its tags and rows
+    are this machine's."""
     here = this_machine(project)
     source = project / "results/machines" / here
     there = source.parent / name
@@ -158,6 +159,11 @@ def _claims_another(project, name):
         obj = json.loads((there / file).read_text().replace(here, name))
         (obj["info"] if file == "plan.json" else obj).update(claim)
         (there / file).write_text(json.dumps(obj))
+    for path in there.rglob("*.csv"):  # its dates an hour later
+        frame = read_csv(path)
+        for column in {"started_at", "ended_at"} & set(frame):
+            frame[column] += 3600
+        frame.to_csv(path, index=False)
     return name
 
 
