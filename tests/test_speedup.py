@@ -179,3 +179,13 @@ def test_rounds_that_pair_with_no_round_of_the_baseline_give_no_speedup():
     table, boots = sp.speedup_table(w, "cpu1", 50, 0.95, 0)
     assert list(table["scale"]) == [1]
     assert boots["cpu"].shape == (50, 1)
+
+
+def test_thousands_of_rounds_per_process_are_analysed_in_well_under_a_second():
+    import time
+
+    w = windows(["cpu1", "cpu"], [1], processes=2, rounds=5000)
+    start = time.perf_counter()
+    table, _ = sp.speedup_table(w, "cpu1", 200, 0.95, 0)
+    assert time.perf_counter() - start < 2.0
+    assert list(table["rounds"]) == [10_000]
