@@ -17,9 +17,10 @@ Parts:
   sets them under ``--cores 1``), the CPU against the accelerator at two scales:
   each device's median step, their ratio, the two clocks of every accelerator
   window (``sweeplib.clocks``), and the steps each device trained.
-- ``sync``: a positive test and a negative control of the device clock: a queued
-  matrix-product loop timed with and without a synchronisation; the device clock
-  must see the work either way, the host clock only with it.
+- ``sync``: the workflow's own timed window (``timing.timed_window``) on a real
+  ``Trainer`` on the accelerator, judged by ``clocks.clock_problem``: with the
+  device's synchroniser the two clocks must agree (positive test); with one that
+  returns at once they must be flagged ``host shorter`` (negative control).
 - ``inference``: the accelerator's checkpoint reloaded on the accelerator must
   reproduce the logits recorded after training (``sweeplib.inference``).
 - ``probes``: the copy-bandwidth and matmul probes (``sweeplib.hardware``) against
@@ -36,6 +37,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -70,8 +72,8 @@ from sweeplib.runspec import (  # noqa: E402
     WorkerSpec,
 )
 from sweeplib.sizes import ModelSizes  # noqa: E402
-from sweeplib.timing import device_clock  # noqa: E402
-from sweeplib.training import memory_errors  # noqa: E402
+from sweeplib.timing import device_clock, timed_window  # noqa: E402
+from sweeplib.training import build_trainer, memory_errors  # noqa: E402
 
 # Settings per size of check: the default fits in 6 minutes on a 16-core machine
 # with an H100 or H200; ``tiny`` runs in seconds on a laptop's CPU (the suite's).
@@ -85,7 +87,7 @@ SETTINGS = {
         "worker_timeout_s": 240,
         "matmul_n": 4096,
         "copy_mib": 512,
-        "sync_calls": 20,
+        "sync_windows": 3,
     },
     "tiny": {
         "scales": (1, 2),
@@ -96,7 +98,7 @@ SETTINGS = {
         "worker_timeout_s": 120,
         "matmul_n": 128,
         "copy_mib": 8,
-        "sync_calls": 4,
+        "sync_windows": 2,
     },
 }
 
@@ -104,8 +106,10 @@ SETTINGS = {
 # matmul FLOP/s, TF32 off as torch's default is). An H100's HBM3 peaks at 3.35 TB/s
 # (SXM), 3.9 TB/s (NVL) or 2.0 TB/s (PCIe), an H200's HBM3e at 4.8 TB/s; their
 # float32 peak without tensor cores is 67 (SXM) or 51 (PCIe) TFLOP/s. A copy reaches
-# most of the peak, a large matmul most of its. Outside the named GPUs the ranges
-# only rule out what no device of the kind reaches: a probe that timed nothing.
+# most of the peak, a large matmul most of its. The H100 and H200 ranges apply only
+# to a device whose name has "H100" or "H200" as a word of its own (``ranges_for``):
+# not a GH200, H20 or H800. Any other device gets its kind's range, which only rules
+# out what no device of the kind reaches: a probe that timed nothing.
 RANGES = {
     "H100": {"bandwidth_Bps": (1.0e12, 4.0e12), "flops": (2.0e13, 7.0e13)},
     "H200": {"bandwidth_Bps": (2.0e12, 5.0e12), "flops": (2.0e13, 7.0e13)},
@@ -211,10 +215,14 @@ def run_worker(spec: RunSpec, where: Path, timeout: float) -> tuple[list, list, 
         spec, Process(0, spec.device_names, threads), str(data), str(out), 0, save
     )
     (where / "spec.json").write_text(told.to_json())
+    # The package first, then whatever the caller's PYTHONPATH held (the suite's
+    # import blocker too).
+    given = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    path = [str(SCRIPTS), *filter(None, given)]
     env = {
         **os.environ,
         **{v: "1" for v in THREAD_VARIABLES},
-        "PYTHONPATH": str(SCRIPTS),
+        "PYTHONPATH": os.pathsep.join(path),
     }
     started = time.perf_counter()
     done = subprocess.run(
@@ -292,56 +300,100 @@ def worker_part(scale, devices, s: dict, where: Path, accelerator) -> dict:
 
 
 def sync_part(accelerator: str | None, s: dict) -> dict:
-    """The device clock against the host's on a queued loop of matrix products: with
-    a synchronisation both see the work (positive test); without, only the device
-    clock does (negative control)."""
+    """The workflow's own window (``timing.timed_window``) on a real ``Trainer`` on the
+    accelerator, as ``build_trainer`` makes it for the worker, judged by
+    ``clocks.clock_problem``: with the device's synchroniser every window's clocks
+    must agree (positive test); with a synchroniser that returns at once, the last
+    step's work is left out of the host's window and every window must be flagged
+    ``host shorter`` (negative control)."""
     if accelerator is None:
         return skipped(
-            "no accelerator: on the CPU a kernel has finished when it returns"
+            "no accelerator: on the CPU a kernel has finished when it returns, and "
+            "there is no device clock"
         )
-    events = device_clock(torch_device(accelerator))
-    if events is None:
+    device = torch_device(accelerator)
+    if device_clock(device) is None:
         return skipped(f"this torch has no timing events for {accelerator}")
-    device, sync = torch_device(accelerator), synchronizer(accelerator)
-    n = s["matmul_n"]
-    a = torch.randn(n, n, device=device)
-    for _ in range(3):
-        a @ a
-    sync()
+    # The large scale (50 by default: 2.25e8 parameters, 5.1 GB of weights and
+    # gradients moved per step at batch 10) keeps the device busy for about 1.5 to
+    # 2.6 ms a step on an H100 (3.35 TB/s SXM to 2.0 TB/s PCIe), over 1 ms on an
+    # H200 (4.8 TB/s): estimates from the bandwidth, well above the few tenths of a
+    # millisecond the host takes to launch a step's twenty-odd kernels. The device
+    # falls behind, so a step's work is still queued when a synchroniser that does
+    # not wait returns, and the host's window misses about the last step's work
+    # less its launch: some 15 to 20% of a window of ``steps_per_window`` (5), three
+    # times the clocks' relative margin (5%) and several times their absolute one
+    # (0.1 ms). With ``--tiny`` (scale 2) a GPU's step is too short for the
+    # negative control: those settings are for the CPU.
+    scale, steps = s["scales"][1], s["steps_per_window"]
+    sizes = ModelSizes.for_scale(scale)
+    data = make_dataset(sizes.num_inputs, s["n_train"], s["n_test"], seed=0)
+    threads = torch.get_num_threads()
+    trainer = build_trainer(
+        accelerator,
+        threads,
+        sizes,
+        Training(1, 10, 0.05, 123, "tensor", 0),
+        data,
+        build_threads=threads,
+    )
+    trainer.activate()
+    for _ in range(3):  # lazy initialisation, first touch of the gradients
+        trainer.step()
+    waits = trainer.sync
 
-    def timed(waits: bool) -> tuple[float, float]:
-        start, end = events(), events()
-        sync()
-        t0 = time.perf_counter()
-        start.record()
-        for _ in range(s["sync_calls"]):
-            a @ a
-        end.record()
-        if waits:
-            sync()
-        host = time.perf_counter() - t0
-        end.synchronize()
-        return host, start.elapsed_time(end) / 1000
+    def windows(sync) -> list[dict]:
+        trainer.sync = sync
+        try:
+            found = [
+                timed_window(trainer, steps, lambda record: None)
+                for _ in range(s["sync_windows"])
+            ]
+        finally:
+            trainer.sync = waits
+            waits()
+        return [
+            {
+                "host_s": w["host_window_s"],
+                "device_s": w["device_window_s"],
+                "problem": clock_problem(w["host_window_s"], w["device_window_s"]),
+            }
+            for w in found
+        ]
 
-    host_sync, device_sync = timed(True)
-    host_none, device_none = timed(False)
     found = {
-        "matmul_n": n,
-        "calls": s["sync_calls"],
-        "with_sync": {"host_s": host_sync, "device_s": device_sync},
-        "without_sync": {"host_s": host_none, "device_s": device_none},
+        "scale": scale,
+        "params": sizes.num_params,
+        "steps_per_window": steps,
+        "with_sync": windows(waits),
+        "without_sync": windows(lambda: None),
     }
-    problems = []
-    if clock_problem(host_sync, device_sync) is not None:
-        problems.append("with a synchronisation the two clocks disagree")
-    if not device_none >= 0.5 * device_sync:
-        problems.append("the device clock did not see the work without a sync")
-    if not host_none < 0.5 * device_none:
-        problems.append(
-            "without a sync the host clock still saw the work: the loop is too short "
-            "to be queued, so the control shows nothing"
-        )
+    problems = sync_problems(found["with_sync"], found["without_sync"])
     return failed("; ".join(problems), **found) if problems else ok(**found)
+
+
+def sync_problems(with_sync: list[dict], without_sync: list[dict]) -> list[str]:
+    """What is wrong with the ``sync`` part's windows (``host_s``, ``device_s`` and
+    ``problem`` each): every window must have a device clock; those with the
+    device's synchroniser no problem, those without ``host shorter``."""
+    problems = []
+    if not all(math.isfinite(w["device_s"]) for w in with_sync + without_sync):
+        problems.append("a window had no device clock")
+    bad = [w["problem"] for w in with_sync if w["problem"] is not None]
+    if bad:
+        problems.append(
+            f"with the synchroniser {len(bad)} of {len(with_sync)} windows' clocks "
+            f"disagree ({', '.join(bad)})"
+        )
+    missed = [w["problem"] for w in without_sync if w["problem"] != "host shorter"]
+    if missed:
+        problems.append(
+            f"without a synchronisation {len(missed)} of {len(without_sync)} windows "
+            f"were not flagged host shorter ({', '.join(map(str, missed))}): the "
+            "device clock did not see the work left queued, or a step's work is under "
+            "the margin"
+        )
+    return problems
 
 
 def inference_part(accelerator: str | None, where: Path) -> dict:
@@ -370,8 +422,7 @@ def probes_part(name: str, s: dict, device_name: str) -> dict:
     device, sync = torch_device(name), synchronizer(name)
     copy = copy_bandwidth(device, sync, s["copy_mib"], 3, 0.05)
     matmul = matmul_throughput(device, sync, s["matmul_n"], 3, 0.05)
-    kind = next((k for k in ("H200", "H100") if k in device_name), name.rstrip("1"))
-    ranges = RANGES[kind]
+    kind, ranges = ranges_for(name, device_name)
     found = {"ranges_of": kind, **copy, **matmul}
     problems = [
         f"{key} {found[key]:.3g} outside {lo:.3g} to {hi:.3g}"
@@ -379,6 +430,16 @@ def probes_part(name: str, s: dict, device_name: str) -> dict:
         if not lo <= found[key] <= hi
     ]
     return failed("; ".join(problems), **found) if problems else ok(**found)
+
+
+def ranges_for(name: str, device_name: str) -> tuple[str, dict]:
+    """Which of ``RANGES`` applies to the device ``name`` (cuda, mps, cpu, cpu1) whose
+    full name is ``device_name``: an H100's or H200's only where "H100" or "H200" is a
+    word of the name ("NVIDIA H100 80GB HBM3", "NVIDIA H200 NVL"; not "NVIDIA GH200
+    480GB"), else the device kind's."""
+    words = set(re.findall(r"[A-Za-z0-9]+", device_name.upper()))
+    kind = next((k for k in ("H100", "H200") if k in words), name.rstrip("1"))
+    return kind, RANGES[kind]
 
 
 def oom_part(name: str) -> dict:
@@ -430,10 +491,13 @@ def plain(value):
 
 
 def verdict_text(summary: dict) -> str:
+    """One line for the verdict, one per part. Read with defaults: the probe part may
+    have failed before it found torch's version."""
+    torch_version = summary.get("torch") or "unknown"
     lines = [
         f"accelerator check: {summary['verdict']} "
-        f"({summary['wall_s']:.0f} s, torch {summary['parts']['probe']['torch']}, "
-        f"{summary['accelerator'] or 'no accelerator'})"
+        f"({summary['wall_s']:.0f} s, torch {torch_version}, "
+        f"{summary.get('accelerator') or 'no accelerator'})"
     ]
     for name, part in summary["parts"].items():
         why = f": {part['reason']}" if part.get("reason") else ""
@@ -490,6 +554,7 @@ def main(argv=None) -> dict:
         "format": "accelerator-check/1",
         "verdict": verdict,
         "accelerator": accelerator,
+        "torch": torch.__version__,
         "node": platform.node(),
         "settings": "tiny" if args.tiny else "default",
         "wall_s": time.perf_counter() - started,

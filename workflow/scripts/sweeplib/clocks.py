@@ -11,15 +11,20 @@ returns before the device has finished leaves the last step's queued work
 outside the host's window and inside the device's: the host's window is the
 shorter, by about one step's device work in n (10% with 10 device-bound steps
 per window).
+
+``clock_problem`` needs neither torch nor pandas: the prepared check for a machine
+with a GPU (benchmarks/accelerator_check.py) runs where only torch and numpy are
+installed. pandas and ``formatting`` are imported by the functions that read a
+table.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from .formatting import fmt_time
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A window is flagged when its clocks differ by more than this share of the longer
 # one, and by more than ``CLOCK_MARGIN_S``: far above the microseconds the two
@@ -45,6 +50,8 @@ def clock_problem(host_s: float, device_s: float) -> str | None:
 def clock_problems(windows: pd.DataFrame) -> pd.Series:
     """Each window's ``clock_problem`` (None where none), from its timing-table row;
     all None for a table written before windows had two clocks."""
+    import pandas as pd
+
     if not {"host_window_s", "device_window_s"} <= set(windows.columns):
         return pd.Series(None, index=windows.index, dtype=object)
     return pd.Series(
@@ -60,6 +67,8 @@ def clock_problems(windows: pd.DataFrame) -> pd.Series:
 def clock_notes(cells: pd.DataFrame, labels: dict) -> list[str]:
     """The report's line on the two clocks: each accelerator cell's median window by
     the host's clock and by the device's, and how many windows disagreed."""
+    from .formatting import fmt_time
+
     if "clock_windows" not in cells:
         return []
     timed = cells[cells["clock_windows"].fillna(0) > 0]
