@@ -276,6 +276,35 @@ def test_an_error_in_another_machines_share_of_the_report_leaves_it_out():
     assert set(kept.timings["machine"]) == {"here"}
 
 
+def test_a_machine_whose_share_of_the_figures_fails_is_left_out_of_the_report(
+    monkeypatch,
+):
+    from sweeplib import isolation
+
+    def figures(cells, table, summary, post, names, out=frozenset()):
+        if "there" not in out:
+            raise ValueError("a label matplotlib cannot draw")
+        return []
+
+    monkeypatch.setattr(isolation, "figures", figures)
+    w, inf, hw, manifest = two_machines()
+    _, text = isolation.isolated_report(sweep_of(manifest, w, inf, hw), render, True)
+    assert "## This machine: " in text and "## Machine: " not in text
+    assert (
+        "results/machines/there: drawing it failed: ValueError: a label matplotlib "
+        "cannot draw" in text
+    )
+
+
+def test_the_figures_of_two_machines_draw_to_the_end():
+    from sweeplib.isolation import figures, names_of
+
+    w, inf, hw, manifest = two_machines()
+    sweep = sweep_of(manifest, w, inf, hw)
+    args = (sweep.cells, sweep.table, sweep.summary, POST, names_of(manifest))
+    assert len(figures(*args)) == 2
+
+
 def test_an_error_in_this_machines_share_of_the_report_is_raised():
     from sweeplib.isolation import isolated_report
 

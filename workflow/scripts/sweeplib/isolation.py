@@ -1,6 +1,9 @@
 """Machine by machine: an error in another machine's share of the plots or the report
 leaves that machine out, with a note quoting the error, and what is left is drawn
-or written; an error in this machine's own share is raised, as before.
+or written; an error in this machine's own share is raised, as before. (The
+report's job tries the figures too, so that a machine plot_sweep left out of
+them is left out of the report with its note, not drawn in one and missing
+from the other.)
 
 The checks (``imports.py``, ``rows.py``) are meant to refuse every folder that could
 make a later step fail. This is what holds where one was missed: the step is tried
@@ -12,6 +15,7 @@ where one fails).
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Callable
 
 import pandas as pd
@@ -82,12 +86,53 @@ def leave_out(sweep, machines: set[str], notes: list[dict] = ()):
     return dataclasses.replace(sweep, **changes)
 
 
-def isolated_report(sweep, render: Callable) -> tuple[object, str]:
+def figures(cells, table, summary, post, names, out: set[str] = frozenset()) -> list:
+    """Both figures of the report (``plots.py``), drawn to the end (as a PNG, in
+    memory), without the machines ``out``: what plot_sweep writes."""
+    from .plots import speedup_figure, step_time_figure
+
+    kept = {
+        **summary,
+        "machines": {t: s for t, s in summary["machines"].items() if t not in out},
+    }
+    if "machine" in cells:
+        cells = cells[~cells["machine"].isin(out)]
+    if "machine" in table:
+        table = table[~table["machine"].isin(out)]
+    drawn = [
+        speedup_figure(cells, table, kept, post, names),
+        step_time_figure(cells, kept, post, names),
+    ]
+    for fig in drawn:
+        fig.savefig(io.BytesIO(), format="png", dpi=120)
+    return drawn
+
+
+def names_of(manifest: dict) -> dict[str, str]:
+    """How the figures name each machine."""
+    from .machines import machine_label
+
+    return {t: machine_label(p["info"]) for t, p in manifest["plans"].items()}
+
+
+def isolated_report(sweep, render: Callable, draw: bool = False) -> tuple[object, str]:
     """The sweep as written, and the report: first without the machines the
-    analysis left out (its summary's ``left_out``), then without those whose share
-    makes ``render`` fail. Raises where this machine's own share does."""
+    analysis left out (its summary's ``left_out``), then (with ``draw``) without
+    those whose share of the figures cannot be drawn (as plot_sweep leaves them
+    out), then without those whose share makes ``render`` fail. Raises where
+    this machine's own share does."""
     analysed = list(sweep.summary.get("left_out", []))
     sweep = leave_out(sweep, tags_of(analysed), analysed)
+    if draw:
+        names = names_of(sweep.manifest)
+        drawn = at_fault(
+            lambda out: figures(
+                sweep.cells, sweep.table, sweep.summary, sweep.post, names, out
+            ),
+            others(sweep.manifest),
+            "drawing it failed",
+        )
+        sweep = leave_out(sweep, tags_of(drawn), drawn)
     notes = at_fault(
         lambda out: render(leave_out(sweep, out)),
         others(sweep.manifest),
