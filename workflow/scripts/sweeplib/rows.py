@@ -62,8 +62,9 @@ TIMES = {
     "hardware": ["copy_median_s", "bandwidth_Bps", "matmul_median_s", "flops"],
 }
 # Physical sense (docs/MACHINES.md): a measured duration lasts at least a
-# nanosecond and at most some days, a date lies between 1970 and 5000, a rate is at
-# least one per second and at most 10^18 (an exaflop).
+# nanosecond and at most some days (10^6 s), a date lies after 1970 and at most
+# 10^11 s later (the year 5138), a rate is at least one per second and at most
+# 10^18 (an exaflop).
 MIN_TIME_S, MAX_TIME_S = 1e-9, 1e6
 MAX_DATE = 1e11
 MAX_RATE = 1e18
