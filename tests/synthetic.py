@@ -265,3 +265,59 @@ def run_spec(
         torch="2.13.0",
         code="code",
     )
+
+
+class ClockedSteps:
+    """A trainer whose steps take ``step_s`` each by a fake clock (``now["now"]``,
+    which a test puts in place of timing.py's) that also advances by ``between_s``
+    between steps: the bookkeeping a timed region leaves out, as on a fast GPU. Only
+    the steps advance it: a real sleep oversleeps on a busy machine."""
+
+    clock = None  # no device clock: the windows' device time is NaN
+
+    def __init__(self, name, accelerator, now, step_s=0.002, between_s=0.0):
+        self.name, self.on_accelerator, self.now = name, accelerator, now
+        self.step_s, self.between_s, self.runs = step_s, between_s, 0
+
+    def activate(self):
+        pass
+
+    def step(self, trains=True):
+        self.now["now"] += self.step_s + self.between_s
+        self.runs += 1
+        return {"step": self.runs - 1, "step_s": self.step_s, "trains": trains}
+
+    def can_rehearse(self):
+        return self.runs > 0
+
+    def rehearse(self):
+        return self.step(trains=False)
+
+    def loss_values(self):
+        return [0.0] * self.runs
+
+
+def clocked_rounds(monkeypatch, trainers, now, switch_s=0.02):
+    """``run_rounds`` of ``trainers`` (``ClockedSteps`` on the clock ``now``, which
+    replaces timing.py's own: pytest's and everything else's stays real) over a short
+    schedule whose accelerator steps last 0.05 s to warm up and ``switch_s`` after a
+    switch: the records, and the schedule."""
+    import random
+    from types import SimpleNamespace
+
+    from sweeplib import timing
+    from sweeplib.schedule import Schedule
+
+    schedule = Schedule(
+        protocol_steps=100,
+        warmup_steps=1,
+        rounds=3,
+        steps_per_window=2,
+        switch_steps=1,
+        accelerator_warmup_s=0.05,
+        accelerator_switch_s=switch_s,
+    )
+    monkeypatch.setattr(
+        timing, "time", SimpleNamespace(perf_counter=lambda: now["now"])
+    )
+    return timing.run_rounds(trainers, schedule, random.Random(0)), schedule

@@ -3,12 +3,9 @@ plan (``tests/expected.py``), checked here with another platform's facts: a Mac'
 BLAS, a fast GPU's switch steps, a plan that refinement grew."""
 
 import copy
-import random
-from types import SimpleNamespace
 
 import pandas as pd
 
-import sweeplib.timing as timing_module
 from expected import (
     planned_pairing,
     planned_runs,
@@ -17,9 +14,7 @@ from expected import (
 )
 from sweeplib.manifest import machine_plan
 from sweeplib.plan import plan_sweep, refined
-from sweeplib.schedule import Schedule
-from sweeplib.timing import run_rounds
-from synthetic import facts
+from synthetic import ClockedSteps, clocked_rounds, facts
 from workflow_helpers import SCHEMA, SCRIPTS, SMALL, TINY
 
 ROOMY = {"host": 2**40, "cuda": 2**40}
@@ -48,51 +43,10 @@ def test_the_checks_expected_are_the_runs_refinement_added_too():
     assert planned_runs(grown, "cuda") == {r["key"] for r in grown["runs"]}
 
 
-class FastStep:
-    """A trainer on an accelerator whose steps take ``step_s`` each by a clock that
-    also advances by ``between_s`` between steps: the bookkeeping the timed region
-    leaves out, as on a fast GPU."""
-
-    on_accelerator = True
-    clock = None  # no device clock
-
-    def __init__(self, now, step_s=0.0003, between_s=0.0002):
-        self.name, self.now, self.steps = "cuda", now, 0
-        self.step_s, self.between_s = step_s, between_s
-
-    def activate(self):
-        pass
-
-    def step(self, trains=True):
-        self.now["now"] += self.step_s + self.between_s
-        self.steps += 1
-        return {"step": self.steps - 1, "step_s": self.step_s, "trains": trains}
-
-    def can_rehearse(self):
-        return self.steps > 0
-
-    def rehearse(self):
-        return self.step(trains=False)
-
-    def loss_values(self):
-        return [0.0] * self.steps
-
-
 def fast_gpu_steps(monkeypatch, least_s=0.025) -> pd.DataFrame:
-    schedule = Schedule(
-        protocol_steps=100,
-        warmup_steps=1,
-        rounds=3,
-        steps_per_window=2,
-        switch_steps=1,
-        accelerator_warmup_s=0.05,
-        accelerator_switch_s=least_s,
-    )
     now = {"now": 0.0}
-    monkeypatch.setattr(
-        timing_module, "time", SimpleNamespace(perf_counter=lambda: now["now"])
-    )
-    records = run_rounds({"cuda": FastStep(now)}, schedule, random.Random(0))
+    fast = ClockedSteps("cuda", True, now, step_s=0.0003, between_s=0.0002)
+    records, _ = clocked_rounds(monkeypatch, {"cuda": fast}, now, least_s)
     return pd.DataFrame(records).assign(run_key="k", process=0)
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-import sweeplib.timing as timing_module
 from interleaving import trained, trainer
 from sweeplib.checkpoint import load_checkpoint
 from sweeplib.data import make_dataset
 from sweeplib.schedule import Schedule, protocol_steps
 from sweeplib.timing import Trainer, run_rounds, time_calls
 from sweeplib.training import save_outputs
+from synthetic import ClockedSteps, clocked_rounds
 
 
 def test_schedule_counts_windows_and_steps():
@@ -184,53 +184,13 @@ def test_a_probe_repeats_calls_until_the_synchronisation_no_longer_counts():
     assert one == 1 and np.median(single) / device.work >= 3.5
 
 
-class StubTrainer:
-    """Steps that take ``step_s`` each, on the CPU or on an accelerator, by a clock
-    that only the steps advance (a real sleep oversleeps on a busy machine)."""
-
-    clock = None  # no device clock: the windows' device time is NaN
-
-    def __init__(self, name, accelerator, now, step_s=0.002):
-        self.name, self.on_accelerator, self.step_s = name, accelerator, step_s
-        self.now, self.runs = now, 0
-
-    def activate(self):
-        pass
-
-    def step(self, trains=True):
-        self.now["now"] += self.step_s
-        self.runs += 1
-        return {"step": self.runs - 1, "step_s": self.step_s, "trains": trains}
-
-    def can_rehearse(self):
-        return self.runs > 0
-
-    def rehearse(self):
-        return self.step(trains=False)
-
-    def loss_values(self):
-        return [0.0] * self.runs
-
-
 def test_an_accelerators_untimed_steps_last_their_least_time(monkeypatch):
-    schedule = Schedule(
-        protocol_steps=100,
-        warmup_steps=1,
-        rounds=3,
-        steps_per_window=2,
-        switch_steps=1,
-        accelerator_warmup_s=0.05,
-        accelerator_switch_s=0.02,
-    )
     now = {"now": 0.0}
-    # Only timing.py's clock is faked; pytest's and everything else's stays real.
-    fake_time = SimpleNamespace(perf_counter=lambda: now["now"])
-    monkeypatch.setattr(timing_module, "time", fake_time)
     trainers = {
-        "cpu": StubTrainer("cpu", accelerator=False, now=now),
-        "cuda": StubTrainer("cuda", accelerator=True, now=now),
+        "cpu": ClockedSteps("cpu", accelerator=False, now=now),
+        "cuda": ClockedSteps("cuda", accelerator=True, now=now),
     }
-    records = run_rounds(trainers, schedule, random.Random(0))
+    records, schedule = clocked_rounds(monkeypatch, trainers, now)
 
     def count(device, kind):
         return [r for r in records if r["device"] == device and r["kind"] == kind]

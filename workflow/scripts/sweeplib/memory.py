@@ -155,15 +155,8 @@ def cgroup_available() -> int | None:
     """Bytes this process's control groups still allow (limit less usage, the
     reclaimable page cache not counted as used), the tightest over the group and its
     ancestors; None where no limit applies or none can be read."""
-    try:
-        lines = PROC_CGROUP.read_text().splitlines()
-    except OSError:
-        return None
     found = []
-    for line in lines:
-        if line.count(":") < 2:
-            continue
-        _, controllers, path = line.split(":", 2)
+    for controllers, path in _memberships():
         if controllers == "":  # v2: one unified hierarchy
             found += _limits(CGROUP_ROOT, path, "memory.max", "memory.current")
         elif "memory" in controllers.split(","):
@@ -174,6 +167,17 @@ def cgroup_available() -> int | None:
                 "memory.usage_in_bytes",
             )
     return min(found) if found else None
+
+
+def _memberships() -> list[tuple[str, str]]:
+    """(controllers, path) of each hierarchy this process belongs to, from
+    /proc/self/cgroup ("" as the controllers of cgroup v2's unified one); none where
+    it cannot be read."""
+    try:
+        lines = PROC_CGROUP.read_text().splitlines()
+    except OSError:
+        return []
+    return [tuple(line.split(":", 2)[1:]) for line in lines if line.count(":") >= 2]
 
 
 def _groups(mount: Path, path: str) -> list[Path]:
@@ -222,15 +226,8 @@ def cgroup_cpus() -> float | None:
     group and its ancestors; None where no quota applies or none can be read. The
     affinity mask does not show a quota: a process may run on every CPU and still
     get only this much of their time, so more threads only wait for their turn."""
-    try:
-        lines = PROC_CGROUP.read_text().splitlines()
-    except OSError:
-        return None
     found = []
-    for line in lines:
-        if line.count(":") < 2:
-            continue
-        _, controllers, path = line.split(":", 2)
+    for controllers, path in _memberships():
         if controllers == "":  # v2: "cpu.max" holds "<quota> <period>" or "max ..."
             for group in _groups(CGROUP_ROOT, path):
                 found += _quota(_read(group / "cpu.max").split()[:2])
