@@ -14,9 +14,9 @@ import jinja2
 import pandas as pd
 
 from . import keys
-from .clocks import clock_notes, clock_warnings
 from . import toy as toy_example
 from .analysis import timing_processes
+from .clocks import clock_notes, clock_warnings
 from .devices import ACCELERATORS, INTERLEAVED
 from .formatting import (
     finite,
