@@ -14,6 +14,7 @@ from report_helpers import ANALYSIS, POST
 from sweeplib import imports, locks, rows
 from sweeplib.analysis import analyse_machines
 from sweeplib.report import Sweep, render
+from sweeplib.tables import read_csv
 from synthetic import hardware, inference, plan, windows
 
 ANY = {"type": "object"}
@@ -217,6 +218,53 @@ def test_windows_measured_apart_are_no_copy():
     theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2)
     seen = {"here": rows.fingerprint([ours]), MACHINE: rows.fingerprint([theirs])}
     rows.check_not_a_copy_of(MACHINE, seen)
+
+
+def machine_files(tag: str, frame: pd.DataFrame) -> list[str]:
+    """A machine's timing files, one per scale and device, where the plans put them
+    (the caller is in the project's folder)."""
+    from sweeplib import keys
+
+    paths = []
+    frame = frame.assign(
+        step_min_s=frame["step_median_s"] * 0.9, step_max_s=frame["step_median_s"] * 1.2
+    )
+    for (scale, device), g in frame.groupby(["scale", "device"]):
+        key = g["run_key"].iloc[0]
+        place = {"machine": tag, "scale": scale, "key": key, "device": device}
+        folder = keys.DEVICE_RUN.format(**place)
+        os.makedirs(folder, exist_ok=True)
+        g.drop(columns="machine").to_csv(f"{folder}/timings.csv", index=False)
+        paths.append(f"{folder}/timings.csv")
+    return paths
+
+
+def test_a_refused_value_in_this_machines_rows_is_raised_beside_another_machine(
+    tmp_path, monkeypatch
+):
+    # Left out, this machine's rows would let the aggregation go on without them,
+    # with the other machine's alone, and blame nobody.
+    monkeypatch.chdir(tmp_path)
+    ours = windows(["cpu1", "cpu"], [1], tag="here")
+    paths = machine_files("here", ours)
+    bad = paths[0]
+    frame = read_csv(bad).assign(step_min_s=0.0)
+    frame.to_csv(bad, index=False)
+    paths += machine_files(MACHINE, windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2))
+    with pytest.raises(rows.Bad, match=r"results/machines/here: .*step_min_s = 0\.0"):
+        rows.gather({"timings": paths}, "here")
+
+
+def test_an_unreadable_file_of_this_machine_is_raised_beside_another_machine(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    paths = machine_files("here", windows(["cpu1", "cpu"], [1], tag="here"))
+    with open(paths[0], "w") as f:
+        f.write("")  # no rows
+    paths += machine_files(MACHINE, windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2))
+    with pytest.raises(rows.Bad, match=f"^{paths[0]} "):
+        rows.gather({"timings": paths}, "here")
 
 
 # --- the analysis and the report, machine by machine ---------------------------

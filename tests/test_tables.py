@@ -71,9 +71,10 @@ class Named(list):
         self.__dict__.update(paths)
 
 
-def test_an_aggregation_with_no_machine_left_fails_with_the_reasons(
+def test_an_aggregation_whose_own_file_is_refused_fails_with_the_reason(
     tmp_path, monkeypatch
 ):
+    # This machine's own file refused is raised (not left out), naming it.
     monkeypatch.chdir(tmp_path)
     bad = timings_file("0123456789ab")
     frame = read_csv(bad).assign(device="cuda")  # rows that are not what the path says
@@ -91,9 +92,9 @@ def test_an_aggregation_with_no_machine_left_fails_with_the_reasons(
         ),
         output=Named(**out, left_out=str(tmp_path / "out/left_out.csv")),
     )
-    with pytest.raises(aggregate_results.NothingLeft) as caught:
+    with pytest.raises(rows.Bad) as caught:
         aggregate_results.main(job)
-    assert f"results/machines/{MACHINE}: " in str(caught.value)
+    assert f"results/machines/{MACHINE}/runs/" in str(caught.value)
     assert "device 'cuda' in a file of device 'cpu'" in str(caught.value)
     assert not (tmp_path / "out").exists()  # no empty table handed on
 

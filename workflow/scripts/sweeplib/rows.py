@@ -16,8 +16,8 @@ start times or by their step times to the last bit (a folder copied under a
 second name, its dates moved or not). A machine that fails any of these is left
 out whole, with a note naming the file, the column and the value; the others go
 on. Each check is linear, or n log n, in the rows. An error of any other kind in
-another machine's files leaves it out too, quoted; in this machine's, it is
-raised.
+another machine's files leaves it out too, quoted. In this machine's own files,
+a refusal or an error of any kind is raised: this machine's data fails loudly.
 """
 
 from __future__ import annotations
@@ -231,7 +231,8 @@ def gather(
     ``plans`` (the manifest's, by machine), an imported machine's rows must also
     agree with its description. Machine by machine: an error of any kind in another
     machine's files leaves that machine out, quoted; one in this machine's own
-    files that is not a ``Bad`` is raised."""
+    files is raised (a ``Bad`` naming this machine's folder and file), whatever
+    other machines there are."""
     read_ok, left_out = _read_all(paths, here)
     own = {name: [f for m, f in read_ok.get(name, []) if m == here] for name in TABLES}
     machines = sorted(
@@ -256,6 +257,8 @@ def gather(
             check_not_a_copy_of(machine, seen)
             accepted.append(machine)
         except Bad as why:
+            if machine == here:  # this machine's own data fails loudly
+                raise Bad(f"{keys.MACHINE.format(machine=here)}: {why}") from why
             left_out[machine] = str(why)
             seen.pop(machine, None)
         except Exception as exc:
@@ -285,6 +288,8 @@ def _read_all(paths: dict[str, list[str]], here: str = "") -> tuple[dict, dict]:
             try:
                 w, frame = read(path)
             except Bad as why:
+                if machine == here:  # this machine's own file fails loudly
+                    raise
                 left_out.setdefault(machine, str(why))
                 continue
             except Exception as exc:
