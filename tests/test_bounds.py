@@ -363,23 +363,123 @@ def test_an_error_in_this_machines_share_of_the_report_is_raised():
         isolated_report(sweep, render)
 
 
+class Tries:
+    """A step that fails while ``fails(out)`` holds (``out``: the machines left out),
+    its result the machines left out; each try recorded."""
+
+    def __init__(self, fails):
+        self.fails, self.calls, self.discarded = fails, [], []
+
+    def __call__(self, out):
+        self.calls.append(frozenset(out))
+        if self.fails(out):
+            raise ValueError("a label matplotlib cannot draw")
+        return frozenset(out)
+
+    def discard(self, result):
+        self.discarded.append(result)
+
+    def assert_no_try_twice(self):
+        assert len(set(self.calls)) == len(self.calls), self.calls
+
+
 def test_only_the_machines_whose_share_fails_are_found_at_fault():
-    # As plot_sweep draws the figures: tried with all, then with each other machine
-    # alone beside this one.
+    # As plot_sweep draws the figures: tried with all, then with this machine alone,
+    # then with each other machine alone beside this one.
     from sweeplib.isolation import at_fault
 
-    def draw(out):
-        if "bad" not in out:
-            raise ValueError("a label matplotlib cannot draw")
-
-    notes = at_fault(draw, ["good", "bad", "fine"], "drawing it failed")
+    draw = Tries(lambda out: "bad" not in out)
+    result, notes = at_fault(draw, ["good", "bad", "fine"], "drawing it failed")
     assert notes == [
         {
             "folder": "results/machines/bad",
             "reason": "drawing it failed: ValueError: a label matplotlib cannot draw",
         }
     ]
-    assert at_fault(lambda out: None, ["good", "bad"], "drawing it failed") == []
+    assert result == {"bad"}  # the try that succeeded, not drawn again
+    draw.assert_no_try_twice()
+    fine = Tries(lambda out: False)
+    assert at_fault(fine, ["good", "bad"], "drawing it failed") == (frozenset(), [])
+    assert fine.calls == [frozenset()]  # one try where all succeed
+
+
+def test_a_failure_of_this_machine_alone_is_raised_and_blames_nobody():
+    from sweeplib.isolation import at_fault
+
+    draw = Tries(lambda out: True)
+    with pytest.raises(ValueError, match="cannot draw"):
+        at_fault(draw, ["good", "fine"], "drawing it failed")
+    assert draw.calls == [frozenset(), frozenset({"good", "fine"})]
+
+
+def test_with_one_other_machine_no_try_is_made_twice():
+    from sweeplib.isolation import at_fault
+
+    draw = Tries(lambda out: "bad" not in out)
+    result, notes = at_fault(draw, ["bad"], "drawing it failed")
+    assert draw.calls == [frozenset(), frozenset({"bad"})]
+    assert result == {"bad"} and [n["folder"] for n in notes] == [
+        "results/machines/bad"
+    ]
+
+
+def test_machines_that_fail_only_together_are_left_out_with_a_note_saying_so():
+    from sweeplib.isolation import at_fault
+
+    draw = Tries(lambda out: not {"a", "b"} & out)  # a and b side by side fail
+    result, notes = at_fault(draw, ["a", "b"], "drawing it failed", draw.discard)
+    assert result == {"a", "b"}  # this machine alone
+    assert [n["folder"] for n in notes] == ["results/machines/a", "results/machines/b"]
+    assert all(
+        "results/machines/a, results/machines/b together" in n["reason"] for n in notes
+    )
+    draw.assert_no_try_twice()
+    # Each alone's result was discarded, the one returned was not.
+    assert set(draw.discarded) == {frozenset({"a"}), frozenset({"b"})}
+
+
+def test_the_machines_at_fault_and_the_rest_that_fails_together_are_all_left_out():
+    from sweeplib.isolation import at_fault
+
+    # bad fails alone; c and d fail only together.
+    draw = Tries(lambda out: "bad" not in out or not {"c", "d"} & out)
+    result, notes = at_fault(draw, ["bad", "c", "d"], "drawing it failed")
+    assert result == {"bad", "c", "d"}
+    assert [n["folder"].rsplit("/", 1)[1] for n in notes] == ["bad", "c", "d"]
+    assert "together" in notes[1]["reason"] and "together" not in notes[0]["reason"]
+    draw.assert_no_try_twice()
+
+
+def test_when_all_but_one_fail_alone_the_last_ones_try_is_used_not_repeated():
+    from sweeplib.isolation import at_fault
+
+    draw = Tries(lambda out: not {"a", "b"} <= out)
+    result, notes = at_fault(draw, ["a", "b", "c"], "drawing it failed", draw.discard)
+    assert result == {"a", "b"} and len(notes) == 2
+    draw.assert_no_try_twice()
+    assert frozenset({"a", "b"}) not in draw.discarded
+
+
+def test_the_figures_of_every_try_are_closed(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from sweeplib import isolation, plots
+
+    w, inf, hw, manifest = two_machines()
+    sweep = sweep_of(manifest, w, inf, hw)
+    drawn = plots.step_time_figure
+
+    def step_time_figure(cells, summary, post, names):
+        fig = drawn(cells, summary, post, names)
+        if "there" in set(cells["machine"]):
+            raise ValueError("a label matplotlib cannot draw")
+        return fig
+
+    monkeypatch.setattr(plots, "step_time_figure", step_time_figure)
+    plt.close("all")
+    _, text = isolation.isolated_report(sweep, render, draw=True)
+    assert "results/machines/there: drawing it failed" in text
+    assert plt.get_fignums() == []
 
 
 # --- identity ---------------------------------------------------------------------

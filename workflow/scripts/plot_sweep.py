@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from sweeplib.atomic import atomic_path
-from sweeplib.isolation import at_fault, figures, names_of, others, tags_of
+from sweeplib.isolation import at_fault, close, figures, names_of, others
 from sweeplib.logs import job
 from sweeplib.tables import read_csv
 
@@ -22,16 +22,17 @@ def main(snakemake) -> None:
             return figures(cells, table, summary, post, names, out)
 
         # Another machine whose share cannot be drawn is left out of the figures.
-        notes = at_fault(draw, others(manifest), "drawing it failed")
+        # (The figures of the try that succeeded are the ones written.)
+        drawn, notes = at_fault(draw, others(manifest), "drawing it failed", close)
         for n in notes:
             log.warning("left %s out of the figures: %s", n["folder"], n["reason"])
-        drawn = draw(tags_of(notes))
         for fig, target in zip(
             drawn, (snakemake.output.speedup, snakemake.output.step_time)
         ):
             with atomic_path(target) as tmp:
                 fig.savefig(tmp, format="png", dpi=120)
             log.info("wrote %s", target)
+        close(drawn)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ from the other.)
 
 The checks (``imports.py``, ``rows.py``) are meant to refuse every folder that could
 make a later step fail. This is what holds where one was missed: the step is tried
-with all machines, and only if it fails, with this machine and each other machine
-alone, to find the ones at fault (so a sweep of n machines costs one try, or n + 2
-where one fails).
+with all machines, and only if it fails, with this machine alone (if that fails,
+the error is this machine's, and raised), then with this machine and each other
+machine alone, to find the ones at fault (so a sweep of n machines costs one try,
+or at most n + 3 where one fails; with one other machine, two). The result of the
+try that succeeded is what is used: nothing is drawn or rendered twice.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import io
 from collections.abc import Callable
+from typing import TypeVar
 
 import pandas as pd
 
 from . import keys
 from .imports import note, quote
+
+T = TypeVar("T")
 
 
 def others(manifest: dict) -> list[str]:
@@ -30,25 +35,76 @@ def others(manifest: dict) -> list[str]:
 
 
 def at_fault(
-    try_with: Callable[[set[str]], object], machines: list[str], what: str
-) -> list[dict]:
-    """The notes about the machines among ``machines`` that make ``try_with`` fail
-    (it is called with the set of machines to leave out; this machine is never
-    among them): none if it succeeds with all of them."""
+    try_with: Callable[[set[str]], T],
+    machines: list[str],
+    what: str,
+    discard: Callable[[T], object] = lambda result: None,
+) -> tuple[T, list[dict]]:
+    """What ``try_with`` makes without the machines among ``machines`` that make it
+    fail, and a note about each of those (``try_with`` is called with the set of
+    machines to leave out; this machine is never among them, and it is never
+    called twice with one set). Raises where this machine alone fails.
+
+    Tried with all machines; only if that fails, with this machine alone: if that
+    fails too, the fault is this machine's and its error is raised. Otherwise with
+    this machine and each other machine alone: those that fail so are at fault,
+    and the rest is tried without them. If nothing fails alone, or the rest still
+    fails, the others that fail together are left out with a note saying so.
+    ``discard`` disposes of a try's result that is not returned (a figure)."""
     try:
-        try_with(set())
-        return []
-    except Exception:  # noqa: BLE001  (found below, machine by machine)
-        pass
-    notes = []
-    for machine in machines:
+        return try_with(set()), []
+    except Exception as exc:  # noqa: BLE001  (found below, machine by machine)
+        failed = exc
+    everyone = set(machines)
+    if not everyone:
+        raise failed
+    alone = try_with(everyone)  # raises where this machine's own share fails
+    notes, faulty, last = [], set(), None
+    if len(everyone) > 1:
+        for machine in machines:
+            try:
+                result = try_with(everyone - {machine})
+            except Exception as exc:  # noqa: BLE001
+                faulty.add(machine)
+                notes.append(_note(machine, f"{what}: {quote(exc)}"))
+                continue
+            if last is not None:
+                discard(last[1])
+            last = (machine, result)
+    else:
+        faulty = set(everyone)
+        notes.append(_note(machines[0], f"{what}: {quote(failed)}"))
+    if faulty == everyone:
+        return alone, notes
+    if faulty:
+        if len(everyone - faulty) == 1:  # that try was made: this and the one left
+            discard(alone)
+            return last[1], notes
+        if last is not None:
+            discard(last[1])
         try:
-            try_with(set(machines) - {machine})
+            result = try_with(faulty)
+            discard(alone)
+            return result, notes
         except Exception as exc:  # noqa: BLE001
-            notes.append(
-                note(keys.MACHINE.format(machine=machine), f"{what}: {quote(exc)}")
+            failed = exc
+    elif last is not None:
+        discard(last[1])
+    rest = [m for m in machines if m not in faulty]
+    together = ", ".join(keys.MACHINE.format(machine=m) for m in rest)
+    for machine in rest:
+        notes.append(
+            _note(
+                machine,
+                f"{what} with {together} together (each alone does not fail): "
+                f"{quote(failed)}",
             )
-    return notes
+        )
+    return alone, notes
+
+
+def _note(machine: str, reason: str) -> dict:
+    return note(keys.MACHINE.format(machine=machine), reason)
 
 
 def tags_of(notes: list[dict]) -> set[str]:
@@ -88,7 +144,10 @@ def leave_out(sweep, machines: set[str], notes: list[dict] = ()):
 
 def figures(cells, table, summary, post, names, out: set[str] = frozenset()) -> list:
     """Both figures of the report (``plots.py``), drawn to the end (as a PNG, in
-    memory), without the machines ``out``: what plot_sweep writes."""
+    memory), without the machines ``out``: what plot_sweep writes. A figure of a
+    try that fails is closed; the caller closes those returned (``close``)."""
+    import matplotlib.pyplot as plt
+
     from .plots import speedup_figure, step_time_figure
 
     kept = {
@@ -99,13 +158,27 @@ def figures(cells, table, summary, post, names, out: set[str] = frozenset()) -> 
         cells = cells[~cells["machine"].isin(out)]
     if "machine" in table:
         table = table[~table["machine"].isin(out)]
-    drawn = [
-        speedup_figure(cells, table, kept, post, names),
-        step_time_figure(cells, kept, post, names),
-    ]
-    for fig in drawn:
-        fig.savefig(io.BytesIO(), format="png", dpi=120)
+    before = set(plt.get_fignums())
+    try:
+        drawn = [
+            speedup_figure(cells, table, kept, post, names),
+            step_time_figure(cells, kept, post, names),
+        ]
+        for fig in drawn:
+            fig.savefig(io.BytesIO(), format="png", dpi=120)
+    except BaseException:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+        raise
     return drawn
+
+
+def close(drawn: list) -> None:
+    """Close the figures ``figures`` drew (pyplot keeps each open until then)."""
+    import matplotlib.pyplot as plt
+
+    for fig in drawn:
+        plt.close(fig)
 
 
 def names_of(manifest: dict) -> dict[str, str]:
@@ -125,18 +198,23 @@ def isolated_report(sweep, render: Callable, draw: bool = False) -> tuple[object
     sweep = leave_out(sweep, tags_of(analysed), analysed)
     if draw:
         names = names_of(sweep.manifest)
-        drawn = at_fault(
+        drawn, notes = at_fault(
             lambda out: figures(
                 sweep.cells, sweep.table, sweep.summary, sweep.post, names, out
             ),
             others(sweep.manifest),
             "drawing it failed",
+            close,
         )
-        sweep = leave_out(sweep, tags_of(drawn), drawn)
-    notes = at_fault(
+        close(drawn)
+        sweep = leave_out(sweep, tags_of(notes), notes)
+    text, notes = at_fault(
         lambda out: render(leave_out(sweep, out)),
         others(sweep.manifest),
         "writing its part of the report failed",
     )
+    if not notes:  # the first try, with all: the report as written
+        return sweep, text
+    # Written again with the notes of the machines left out, which it lists.
     sweep = leave_out(sweep, tags_of(notes), notes)
     return sweep, render(sweep)
