@@ -193,6 +193,34 @@ def test_a_blank_where_this_machine_has_no_number_for_that_device_is_accepted():
         rows.check_table("timings", [theirs], [ours], imported=True)
 
 
+def test_columns_blank_by_configuration_are_accepted_where_ours_are_filled():
+    # Another machine ran scale 2 with switch_steps: 0 (allowed, per scale too) and
+    # saved its model from a process that ran no evaluation.
+    ours = windows(["cpu1", "cpu"], [1, 2], tag="here").assign(
+        eval_batches=4, final_accuracy=0.5, warmup_s=0.1
+    )
+    theirs = windows(["cpu1", "cpu"], [1, 2], tag=MACHINE).assign(
+        eval_batches=4, final_accuracy=0.5, warmup_s=0.1
+    )
+    at_2 = theirs["scale"] == 2
+    theirs.loc[at_2, "switch_step_s"] = float("nan")
+    theirs.loc[at_2, ["eval_s", "eval_batches", "final_accuracy"]] = float("nan")
+    theirs.loc[at_2, "warmup_s"] = float("nan")  # warmup_steps: 0
+    theirs.attrs["path"] = "theirs.csv"
+    rows.check_table("timings", [theirs], [ours], imported=True)
+
+
+def test_a_blank_where_ours_are_filled_is_refused_with_its_own_reason():
+    ours = windows(["cpu1", "cpu"], [1], tag="here")
+    theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE)
+    theirs.loc[theirs.index[2], "first_step_s"] = float("nan")
+    theirs.attrs["path"] = "theirs.csv"
+    with pytest.raises(
+        rows.Bad, match=r"first_step_s is blank in 1 rows of \w+, where this machine"
+    ):
+        rows.check_table("timings", [theirs], [ours], imported=True)
+
+
 def test_a_step_of_less_than_a_nanosecond_is_refused():
     ours = windows(["cpu1", "cpu"], [1], tag="here")
     theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE).assign(step_median_s=5e-324)

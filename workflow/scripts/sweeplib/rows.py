@@ -336,7 +336,7 @@ def check_table(
         ours = pd.concat(own, ignore_index=True) if own else pd.DataFrame()
         for device, rows_ in frame.groupby("device"):
             for column in filled(ours, device, numbers):
-                _check_range(rows_, column, -np.inf, np.inf, where_)
+                _check_filled(rows_, column, device, where_)
         for column in texts:
             _check_text(frame, column, where_)
         if {"started_at", "ended_at"} <= set(frame):
@@ -355,8 +355,23 @@ def check_table(
 
 # Numbers that a sound folder may leave blank or infinite whatever this machine's
 # rows hold: a cache size where it is unknown, the difference of a check whose
-# logits were not finite.
-MAY_BE_BLANK = {"llc_bytes", "max_abs_diff"}
+# logits were not finite; and what its configuration, not a fault, leaves blank
+# where ours is filled (docs/COLUMNS.md): the step after a switch with
+# ``switch_steps: 0`` (set per scale too), the warm-up with ``warmup_steps: 0``,
+# the evaluation where the process that saved the model ran none, and an
+# accelerator allocator's figures where they do not exist. The analysis reads
+# each of these as missing (a median of none, a blank cell).
+MAY_BE_BLANK = {
+    "llc_bytes",
+    "max_abs_diff",
+    "switch_step_s",
+    "warmup_s",
+    "eval_s",
+    "eval_batches",
+    "final_accuracy",
+    "device_peak_bytes",
+    "device_end_bytes",
+}
 
 
 def filled(ours: pd.DataFrame, device: str, numbers: list[str]) -> list[str]:
@@ -429,6 +444,24 @@ def _check_range(frame, column: str, lo: float, hi: float, where_: str) -> None:
         raise Bad(
             f"{where_}: {column} is {what} in {int(bad.sum())} rows; it must be a "
             f"finite number from {lo:g} to {hi:g} (RANGES)"
+        )
+
+
+def _check_filled(frame, column: str, device: str, where_: str) -> None:
+    """A column of finite numbers where this machine's rows of ``device`` have one
+    in every row (``filled``)."""
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values):
+        return
+    values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = float(values[bad][0])
+        what = "blank" if np.isnan(first) else repr(first)
+        raise Bad(
+            f"{where_}: {column} is {what} in {int(bad.sum())} rows of {device}, "
+            f"where this machine's rows of {device} hold a number in every row "
+            "(only the columns MAY_BE_BLANK may be blank)"
         )
 
 
