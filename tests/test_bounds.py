@@ -7,6 +7,7 @@ while this machine's is written (docs/MACHINES.md). Fast: no Snakemake."""
 import json
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 from report_helpers import ANALYSIS, POST
@@ -162,6 +163,45 @@ def test_more_windows_than_the_analysis_is_sized_for_are_refused(monkeypatch):
     w = windows(["cpu1", "cpu"], [1], processes=3, rounds=7, tag=MACHINE)
     with pytest.raises(rows.Bad, match=r"3 processes of up to 7 rounds.*MAX_WINDOWS"):
         rows.check_windows([w])
+
+
+def test_more_processes_in_a_cell_than_the_limit_are_refused():
+    n = rows.MAX_CELL_PROCESSES + 1
+    w = pd.DataFrame({"scale": 1, "device": "cpu", "process": range(n), "round": 0})
+    with pytest.raises(rows.Bad, match=r"1,001 processes.*MAX_CELL_PROCESSES"):
+        rows.check_windows([w])
+
+
+def test_a_machine_over_the_total_of_windows_is_refused_quickly():
+    import time
+
+    # Six scales, each within MAX_WINDOWS (20 processes of 1,000 rounds): 120,000
+    # windows of the bootstrap's, past the machine's total.
+    w = pd.DataFrame(
+        {
+            "scale": np.repeat(np.arange(1, 7), 20_000),
+            "device": "cpu",
+            "process": np.tile(np.repeat(np.arange(20), 1000), 6),
+            "round": np.tile(np.arange(1000), 120),
+        }
+    )
+    start = time.perf_counter()
+    with pytest.raises(rows.Bad, match=r"120,000 windows.*MAX_MACHINE_WINDOWS"):
+        rows.check_windows([w])
+    assert time.perf_counter() - start < 2.0
+
+
+def test_a_folder_with_more_csv_bytes_than_the_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_MACHINE_CSV_BYTES", 1000)
+    folder = tmp_path / "results/machines" / MACHINE
+    for i in range(3):
+        (folder / f"runs/scale{i + 1}").mkdir(parents=True)
+        (folder / f"runs/scale{i + 1}/timings.csv").write_text("x\n" * 150)
+    (folder / "model.pt").write_bytes(b"0" * 5000)  # not a CSV: not counted
+    imports.check_plain_tree(folder, tmp_path)  # 900 bytes of CSV
+    (folder / "runs/scale1/steps.csv").write_text("x\n" * 100)
+    with pytest.raises(imports.Refused, match="MAX_MACHINE_CSV_BYTES"):
+        imports.check_plain_tree(folder, tmp_path)
 
 
 def test_a_blank_number_where_this_machine_has_numbers_is_refused():

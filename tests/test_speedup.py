@@ -189,3 +189,65 @@ def test_thousands_of_rounds_per_process_are_analysed_in_well_under_a_second():
     table, _ = sp.speedup_table(w, "cpu1", 200, 0.95, 0)
     assert time.perf_counter() - start < 2.0
     assert list(table["rounds"]) == [10_000]
+
+
+def each_pool_disagreeing(groups, confidence):
+    """``disagreeing`` as it was: the others' pool concatenated and sorted anew for
+    each process."""
+    out = []
+    for p, values in groups.items():
+        others = np.concatenate([[], *(v for q, v in groups.items() if q != p)])
+        if len(others) < 2 or len(values) < 2:
+            continue
+        lo, hi = sp.median_interval(values, confidence)
+        olo, ohi = sp.median_interval(others, confidence)
+        if hi < olo or lo > ohi:
+            out.append(
+                {
+                    "process": int(p),
+                    "median": float(np.median(values)),
+                    "others_median": float(np.median(others)),
+                    "interval": [lo, hi],
+                    "others_interval": [olo, ohi],
+                }
+            )
+    return out
+
+
+def test_the_others_intervals_read_off_one_pool_are_those_of_each_pool():
+    rng = np.random.default_rng(0)
+    reported = 0
+    for _ in range(300):
+        groups = {
+            p: np.round(rng.lognormal(rng.normal(0, 0.5), 0.3, rng.integers(1, 15)), 1)
+            for p in range(int(rng.integers(1, 8)))
+        }
+        for confidence in (0.5, 0.95):
+            found = sp.disagreeing(groups, confidence)
+            assert found == each_pool_disagreeing(groups, confidence), groups
+            reported += len(found)
+    assert reported > 50  # ties (values rounded) and disagreeing processes both met
+
+
+def test_a_thousand_processes_are_compared_in_well_under_a_second():
+    import time
+
+    rng = np.random.default_rng(2)
+    groups = {p: rng.lognormal(0, 0.1, 20) for p in range(1000)}
+    start = time.perf_counter()
+    sp.disagreeing(groups, 0.95)
+    assert time.perf_counter() - start < 1.0  # each pool anew: some 8 s
+
+
+@pytest.mark.parametrize("n", [1001, 1500, 2999, 5000])
+def test_the_log_space_sums_agree_with_the_exact_ones_past_exact_n(n, monkeypatch):
+    logged = sp.binomial_half_cdf(n)
+    monkeypatch.setattr(sp, "EXACT_N", 10**6)
+    exact = sp.binomial_half_cdf(n)
+    shown = exact > 1e-300  # (both underflow alike below)
+    assert np.allclose(logged[shown], exact[shown], rtol=1e-9, atol=0)
+    for confidence in (0.5, 0.9, 0.95, 0.99, 0.999):
+        monkeypatch.setattr(sp, "EXACT_N", 1000)
+        k = sp.median_rank(n, confidence)
+        monkeypatch.setattr(sp, "EXACT_N", 10**6)
+        assert sp.median_rank(n, confidence) == k, (n, confidence)

@@ -58,9 +58,12 @@ HARDWARE_TAG = r"^[0-9a-f]{8}$"
 MAX_JSON_BYTES = 4 * 2**20
 MAX_DEPTH = 24
 MAX_RUNS = 2000  # runs, skipped scales and configured scales, each
-MAX_KEYS = 500
+MAX_KEYS = 500  # entries of one mapping (the environment, a config's section)
 # Files and folders of one machine's folder (a default sweep writes some 100).
-MAX_ENTRIES = 100_000  # entries of one mapping (the environment, a config's section)
+MAX_ENTRIES = 100_000
+# The bytes of all the CSV files of one machine's folder (each is also bounded,
+# rows.MAX_CSV_BYTES): what the aggregation reads of it, some 10 s of parsing.
+MAX_MACHINE_CSV_BYTES = 256 * 2**20
 # Free text from another machine (a CPU's name, a reason) is at most this long.
 MAX_TEXT = 1000
 # Physical sense: a scale's model of at most some 10^15 parameters, a machine of
@@ -332,10 +335,11 @@ def read_machine(folder: Path, root: str | os.PathLike = ".") -> dict:
 
 def check_plain_tree(folder: Path, root: str | os.PathLike = ".") -> None:
     """Refuse a folder that is, or holds, anything but plain files and folders, or
-    more entries than a sweep writes (``MAX_ENTRIES``)."""
+    more entries than a sweep writes (``MAX_ENTRIES``), or more bytes of CSV files
+    than the aggregation reads of one machine (``MAX_MACHINE_CSV_BYTES``)."""
     if folder.is_symlink():
         raise Refused(f"it is a symbolic link (to {printable(os.readlink(folder))})")
-    count = 0
+    count = csv_bytes = 0
     for where, dirs, files in os.walk(folder, followlinks=False):
         count += len(dirs) + len(files)
         if count > MAX_ENTRIES:
@@ -344,7 +348,8 @@ def check_plain_tree(folder: Path, root: str | os.PathLike = ".") -> None:
             )
         for name in dirs + files:
             path = Path(where) / name
-            mode = path.lstat().st_mode
+            st = path.lstat()
+            mode = st.st_mode
             if stat.S_ISLNK(mode):
                 raise Refused(
                     f"{_shown(path, root)} is a symbolic link (to "
@@ -353,6 +358,13 @@ def check_plain_tree(folder: Path, root: str | os.PathLike = ".") -> None:
                 )
             if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
                 raise Refused(f"{_shown(path, root)} is not a plain file or folder")
+            if stat.S_ISREG(mode) and name.endswith(".csv"):
+                csv_bytes += st.st_size
+                if csv_bytes > MAX_MACHINE_CSV_BYTES:
+                    raise Refused(
+                        f"its CSV files hold more than {MAX_MACHINE_CSV_BYTES:,} "
+                        "bytes in all (MAX_MACHINE_CSV_BYTES)"
+                    )
 
 
 def read_json(path: Path, schema: dict, root: str | os.PathLike = ".") -> dict:

@@ -8,7 +8,8 @@ device). Then, machine by machine, each table must have the columns this
 machine's own files have (or, without any, ``MINIMAL``), numbers where ours hold
 numbers, times that are finite and above zero (``TIMES``), and no two rows of
 one window, step, check or probe (``UNIQUE``). An imported machine's files are
-bounded (``MAX_CSV_BYTES``, ``MAX_ROWS``, ``MAX_WINDOWS``), its numbers never
+bounded (``MAX_CSV_BYTES``, ``MAX_ROWS``, ``MAX_WINDOWS``, ``MAX_CELL_PROCESSES``,
+``MAX_MACHINE_WINDOWS``), its numbers never
 blank where ours are filled and within physical sense (``RANGES``), its text
 printable, its rows those of the machine its description names (``DESCRIBED``),
 its rounds paired; and its windows must not be another machine's, by their
@@ -101,10 +102,16 @@ RANGES = {
 # What is read of one file, and of one machine's windows (docs/MACHINES.md): a
 # default sweep's largest file has some 2,000 rows. The bootstrap holds, per scale
 # and device, replicates x processes x their most rounds: MAX_WINDOWS bounds the
-# last two.
+# last two, MAX_MACHINE_WINDOWS their sum over a machine's scales and devices
+# (a folder may list MAX_RUNS scales), so that the bootstrap of one machine costs
+# at most some five times that of its largest cell. MAX_CELL_PROCESSES bounds the
+# processes of one scale and device: a sweep runs a few (timing.max_processes is
+# at most 16 by default; refinement's batches add some).
 MAX_CSV_BYTES = 64 * 2**20
 MAX_ROWS = 200_000
 MAX_WINDOWS = 20_000
+MAX_MACHINE_WINDOWS = 100_000
+MAX_CELL_PROCESSES = 1000
 
 # What one row stands for: no two rows of a machine share these.
 UNIQUE = {
@@ -478,13 +485,23 @@ def _check_text(frame, column: str, where_: str) -> None:
 
 
 def check_windows(timings: list[pd.DataFrame]) -> None:
-    """Bad if a scale and device of an imported machine has more windows than the
-    analysis is sized for: its processes times their most rounds (MAX_WINDOWS)."""
+    """Bad if an imported machine has more windows than the analysis is sized for:
+    a scale and device with more than MAX_CELL_PROCESSES processes, or more than
+    MAX_WINDOWS windows (its processes times their most rounds), or all its scales
+    and devices together more than MAX_MACHINE_WINDOWS."""
     if not timings:
         return
     frame = pd.concat(timings, ignore_index=True)
     per = frame.groupby(["scale", "device", "process"]).size()
     cells = per.groupby(level=["scale", "device"]).agg(["size", "max"])
+    crowded = cells["size"] > MAX_CELL_PROCESSES
+    if crowded.any():
+        scale, device = cells.index[crowded.to_numpy()][0]
+        raise Bad(
+            f"scale {scale}, {device}: {int(cells.loc[(scale, device), 'size']):,} "
+            f"processes, more than the {MAX_CELL_PROCESSES:,} a scale and device may "
+            "have (MAX_CELL_PROCESSES)"
+        )
     load = cells["size"] * cells["max"]
     if (load > MAX_WINDOWS).any():
         scale, device = load[load > MAX_WINDOWS].index[0]
@@ -493,6 +510,13 @@ def check_windows(timings: list[pd.DataFrame]) -> None:
             f"scale {scale}, {device}: {int(c['size'])} processes of up to "
             f"{int(c['max'])} rounds, more than the {MAX_WINDOWS:,} windows "
             "(processes x rounds) a scale and device may have (MAX_WINDOWS)"
+        )
+    total = int(load.sum())
+    if total > MAX_MACHINE_WINDOWS:
+        raise Bad(
+            f"{total:,} windows (processes x rounds) over its {len(load):,} scales "
+            f"and devices, more than the {MAX_MACHINE_WINDOWS:,} a machine may have "
+            "(MAX_MACHINE_WINDOWS)"
         )
 
 

@@ -108,17 +108,23 @@ def median_interval(values, confidence: float) -> tuple[float, float]:
     n = len(x)
     if n < 2:
         return float(x[0]), float(x[-1])
+    k = median_rank(n, confidence)
+    return float(x[k - 1]), float(x[n - k])
+
+
+def median_rank(n: int, confidence: float) -> int:
+    """The k of ``median_interval`` for n values (n >= 2): O(n)."""
     # coverage(k) = 1 - 2 cdf[k - 1] falls with k; the answer is the largest k < n
     # with coverage(k) >= confidence, and at least 1.
     cdf = binomial_half_cdf(n)
     fits = 1 - 2 * cdf[: n - 1] >= confidence  # fits[k - 1]: k = 1 .. n - 1
-    k = int(np.count_nonzero(fits))
-    k = min(max(k, 1), n)
-    return float(x[k - 1]), float(x[n - k])
+    return max(int(np.count_nonzero(fits)), 1)
 
 
 # Below this n the binomial's cumulative sums are exact (integers); above, they are
-# summed in log space, exact to some 1e-12.
+# summed in log space: against the exact sums, a relative error of some 2e-12 at
+# n = 1,001, 7e-12 at 5,000 and 2e-11 at 20,000 (from lgamma of numbers near n),
+# far below what moves a confidence level's k.
 EXACT_N = 1000
 
 
@@ -142,27 +148,52 @@ def binomial_half_cdf(n: int) -> np.ndarray:
     return np.minimum(np.cumsum(np.exp(log_pmf)), 1.0)
 
 
+def _kth_without(pool: np.ndarray, removed: np.ndarray, k: int) -> float:
+    """The k-th smallest (1-based) of ``pool`` without ``removed`` (both sorted;
+    ``removed`` a part of ``pool``): a binary search on the pool, O(log^2 n)."""
+    lo, hi = 0, len(pool) - 1
+    while lo < hi:  # the first j with k others at most pool[j]
+        mid = (lo + hi) // 2
+        v = pool[mid]
+        below = np.searchsorted(pool, v, "right") - np.searchsorted(removed, v, "right")
+        if below >= k:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(pool[lo])
+
+
 def disagreeing(groups: dict[int, np.ndarray], confidence: float) -> list[dict]:
     """Processes whose values say something the other processes' values exclude: the
     distribution-free interval of its median and that of the others' pooled median do
-    not overlap. Reported, never dropped."""
-    out = []
+    not overlap. Reported, never dropped. The others' order statistics are read off
+    one sorted pool of all values (not a pool per process): O(N log N) for N values
+    in all, whatever the number of processes."""
+    if len(groups) < 2:
+        return []
+    pool = np.sort(np.concatenate([np.asarray(v, float) for v in groups.values()]))
+    out, ranks = [], {}  # processes of one length share their others' k
     for p, values in groups.items():
-        others = (
-            np.concatenate([v for q, v in groups.items() if q != p])
-            if len(groups) > 1
-            else np.array([])
-        )
-        if len(others) < 2 or len(values) < 2:
+        values = np.sort(np.asarray(values, dtype=float))
+        n_others = len(pool) - len(values)
+        if n_others < 2 or len(values) < 2:
             continue
         lo, hi = median_interval(values, confidence)
-        olo, ohi = median_interval(others, confidence)
+        if n_others not in ranks:
+            ranks[n_others] = median_rank(n_others, confidence)
+        k = ranks[n_others]
+        olo = _kth_without(pool, values, k)
+        ohi = _kth_without(pool, values, n_others + 1 - k)
         if hi < olo or lo > ohi:
+            middle = (
+                _kth_without(pool, values, (n_others + 1) // 2)
+                + _kth_without(pool, values, n_others // 2 + 1)
+            ) / 2
             out.append(
                 {
                     "process": int(p),
                     "median": float(np.median(values)),
-                    "others_median": float(np.median(others)),
+                    "others_median": middle,
                     "interval": [lo, hi],
                     "others_interval": [olo, ohi],
                 }
