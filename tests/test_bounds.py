@@ -281,6 +281,18 @@ def test_windows_with_this_machines_step_times_are_a_copy_whatever_their_dates()
         rows.check_not_a_copy_of(MACHINE, seen)
 
 
+def test_a_machine_of_few_windows_is_no_copy_for_one_step_time_in_common():
+    ours = windows(["cpu1", "cpu"], [1], tag="here", seed=1)
+    theirs = windows(["cpu1", "cpu"], [1], processes=1, rounds=2, tag=MACHINE, seed=2)
+    # One of its four windows measured, to the bit, what one of ours did.
+    same = ["device", "step_median_s", "step_q25_s", "step_q75_s"]
+    match = ours[ours["device"] == theirs["device"].iloc[0]].iloc[0]
+    theirs.loc[theirs.index[0], same] = match[same].to_numpy()
+    seen = {"here": rows.fingerprint([ours]), MACHINE: rows.fingerprint([theirs])}
+    assert len(seen["here"] & seen[MACHINE]) == 1
+    rows.check_not_a_copy_of(MACHINE, seen)
+
+
 def test_windows_measured_apart_are_no_copy():
     ours = windows(["cpu1", "cpu"], [1], tag="here", seed=1)
     theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2)

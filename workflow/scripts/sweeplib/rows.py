@@ -133,11 +133,15 @@ MINIMAL = {
 }
 # A window is another machine's if these are: a folder copied under another name.
 SAME_WINDOW = ["run_key", "device", "process", "round", "started_at"]
-# Or if its step times are: two machines never measure one window's median to the
-# last bit, so a folder whose windows share more than COPIED of their step times
-# with one machine read before is that machine's copy, whatever its dates.
+# Or if its step times are: two machines rarely measure one window's median,
+# fastest and slowest step to the last bit, so a folder whose windows share at
+# least COPIED of their step times, and at least MIN_COPIED windows, with one
+# machine read before is that machine's copy, whatever its dates. (A coincidence
+# or two is no copy: a machine of a few windows is not refused for one. Exact
+# times are compared: a copy with every time scaled is not found so.)
 SAME_TIMES = ["step_median_s", "step_min_s", "step_max_s"]
 COPIED = 0.2
+MIN_COPIED = 5
 # What a machine's rows record of it, as its description (machine.json) says it.
 # (Not its usable cores: a job given a smaller cpuset, an srun step on a cluster,
 # records its own, docs/CLUSTER.md.)
@@ -605,14 +609,15 @@ def fingerprint(timings: list[pd.DataFrame]) -> set:
 
 
 def check_not_a_copy_of(machine: str, seen: dict[str, set]) -> None:
-    """Bad if more than ``COPIED`` of this machine's windows measured exactly what
-    a machine read before did (a copy, whatever its dates): linear, by hashing."""
+    """Bad if at least ``COPIED`` of this machine's windows, and at least
+    ``MIN_COPIED``, measured exactly what a machine read before did (a copy,
+    whatever its dates): linear, by hashing."""
     mine = seen[machine]
     for other, theirs in seen.items():
         if other == machine or not mine:
             continue
         same = len(mine & theirs)
-        if same and same >= COPIED * len(mine):
+        if same >= max(MIN_COPIED, COPIED * len(mine)):
             raise Bad(
                 f"{same} of its {len(mine)} windows have the very step times of "
                 f"{keys.MACHINE.format(machine=other)}: a copy of that folder, not "
