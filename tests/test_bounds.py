@@ -540,6 +540,26 @@ def test_when_all_but_one_fail_alone_the_last_ones_try_is_used_not_repeated():
     assert frozenset({"a", "b"}) not in draw.discarded
 
 
+def test_where_nothing_fails_the_report_is_rendered_and_drawn_once(monkeypatch):
+    from sweeplib import isolation
+
+    calls = {"render": 0, "figures": 0}
+
+    def figures(*args, **kwargs):
+        calls["figures"] += 1
+        return []
+
+    def counted(sweep):
+        calls["render"] += 1
+        return render(sweep)
+
+    monkeypatch.setattr(isolation, "figures", figures)
+    w, inf, hw, manifest = two_machines()
+    _, text = isolation.isolated_report(sweep_of(manifest, w, inf, hw), counted, True)
+    assert "## Machine: " in text
+    assert calls == {"render": 1, "figures": 1}
+
+
 def test_the_figures_of_every_try_are_closed(monkeypatch):
     import matplotlib.pyplot as plt
 
