@@ -1,22 +1,13 @@
-import os
-import re
 import subprocess
 
 import pytest
 
-from workflow_helpers import TINY, make_project, snakemake
+from workflow_helpers import TINY, make_project, snakemake, starts_snakemake
 
-# A command that starts Snakemake: `python -m snakemake ...`, `.venv/bin/snakemake`.
-SNAKEMAKE = re.compile(r"(?:^|[\s/])snakemake(?:\s|$)")
 # The test being run when it is not marked `workflow` (then it must not start
 # Snakemake: `pytest -m "not workflow"` is the suite that starts in seconds).
 _unmarked: str | None = None
 _popen_init = subprocess.Popen.__init__
-
-
-def starts_snakemake(args) -> bool:
-    words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
-    return bool(SNAKEMAKE.search(" ".join(os.fsdecode(w) for w in words)))
 
 
 def _guarded_popen_init(self, args, *rest, **kwargs):

@@ -176,3 +176,13 @@ def fabricate_machine(
             frame["hardware_tag"] = frame["device"].map(tags)
         frame.to_csv(csv, index=False)
     return there
+
+
+# A command that starts Snakemake: `python -m snakemake ...`, `.venv/bin/snakemake`.
+SNAKEMAKE = re.compile(r"(?:^|[\s/])snakemake(?:\s|$)")
+
+
+def starts_snakemake(args) -> bool:
+    """Whether a command (a list, or a shell line) starts Snakemake."""
+    words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+    return bool(SNAKEMAKE.search(" ".join(os.fsdecode(w) for w in words)))
