@@ -8,6 +8,7 @@ and the case's name, and returns the name of the folder it made."""
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,6 +205,20 @@ def _not_utf8_name(project, name):
         folder, os.fsencode(project / "results/machines") + b"/" + os.fsencode(NOT_UTF8)
     )
     return NOT_UTF8
+
+
+def _dated_ahead(project, name):
+    """A copy that kept the dates of a sender whose clock runs an hour ahead."""
+    folder = fabricate_machine(project, name)
+    os.utime(_first(folder, "timings.csv"), (time.time() + 3600,) * 2)
+    return folder.name
+
+
+def _nested_folders(project, name):
+    folder = fabricate_machine(project, name)
+    deep = folder.joinpath(*["d"] * (imports.MAX_TREE_DEPTH + 1))
+    deep.mkdir(parents=True)
+    return folder.name
 
 
 def _duplicated_rows(frame):
@@ -404,6 +419,8 @@ REFUSED = {
         _csv("hardware", lambda f: f.assign(device_name="Another CPU")),
         ["hardware", "'Another CPU'"],
     ),
+    "dated-ahead": (_dated_ahead, ["timings.csv is dated", "in the future"]),
+    "nested-folders": (_nested_folders, ["MAX_TREE_DEPTH"]),
     "info-differs": (
         _plan(lambda p: p["info"].update(torch="1.0")),
         ["differ in torch"],

@@ -6,6 +6,7 @@ while this machine's is written (docs/MACHINES.md). Fast: no Snakemake."""
 
 import json
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -619,3 +620,39 @@ def test_a_description_claiming_another_gpu_than_its_tag_was_made_of_is_refused(
     problems = imports.identity_problems({**plan_, "info": claimed}, claimed)
     assert any("describes the machine" in p for p in problems)
     assert any("hardware tag of cuda" in p for p in problems)
+
+
+def test_a_file_dated_in_the_future_is_refused_with_a_note_naming_it(tmp_path):
+    # A copy that kept the dates of a sender whose clock runs ahead: Snakemake
+    # would refuse the aggregation's output as older than this input, every run.
+    folder = tmp_path / "results/machines" / MACHINE
+    (folder / "runs/scale1").mkdir(parents=True)
+    timings = folder / "runs/scale1/timings.csv"
+    timings.write_text("x\n")
+    imports.check_plain_tree(folder, tmp_path)
+    os.utime(timings, (time.time() + 3600,) * 2)
+    with pytest.raises(
+        imports.Refused, match=r"runs/scale1/timings.csv is dated .* in the future"
+    ):
+        imports.check_plain_tree(folder, tmp_path)
+    os.utime(timings, (time.time() + imports.MAX_FUTURE_S / 2,) * 2)
+    imports.check_plain_tree(folder, tmp_path)  # within the tolerance
+    os.utime(timings, (1.0, 1.0))  # however early: fine
+    imports.check_plain_tree(folder, tmp_path)
+    os.utime(folder / "runs", (time.time() + 3600,) * 2)
+    with pytest.raises(imports.Refused, match=r"runs is dated .*MAX_FUTURE_S"):
+        imports.check_plain_tree(folder, tmp_path)
+
+
+def test_folders_nested_past_the_limit_are_refused_without_recursion(tmp_path):
+    folder = tmp_path / "results/machines" / MACHINE
+    deep = folder
+    for _ in range(imports.MAX_TREE_DEPTH):
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    imports.check_plain_tree(folder, tmp_path)  # as deep as allowed
+    for _ in range(1500 - imports.MAX_TREE_DEPTH):  # os.walk recursed past its limit
+        deep = deep / "d"
+        os.mkdir(deep)
+    with pytest.raises(imports.Refused, match="17 folders deep.*MAX_TREE_DEPTH"):
+        imports.check_plain_tree(folder, tmp_path)

@@ -36,7 +36,9 @@ import math
 import os
 import re
 import stat
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -61,6 +63,12 @@ MAX_RUNS = 2000  # runs, skipped scales and configured scales, each
 MAX_KEYS = 500  # entries of one mapping (the environment, a config's section)
 # Files and folders of one machine's folder (a default sweep writes some 100).
 MAX_ENTRIES = 100_000
+# Folders within one machine's folder: a sweep's go some 5 deep
+# (runs/scale<S>/<key>/<device>/<file>).
+MAX_TREE_DEPTH = 16
+# A file or folder may be dated at most this long after now (clocks differ a little);
+# one dated later stops Snakemake (an output older than its inputs).
+MAX_FUTURE_S = 60
 # The bytes of all the CSV files of one machine's folder (each is also bounded,
 # rows.MAX_CSV_BYTES): what the aggregation reads of it, some 10 s of parsing.
 MAX_MACHINE_CSV_BYTES = 256 * 2**20
@@ -335,19 +343,29 @@ def read_machine(folder: Path, root: str | os.PathLike = ".") -> dict:
 
 def check_plain_tree(folder: Path, root: str | os.PathLike = ".") -> None:
     """Refuse a folder that is, or holds, anything but plain files and folders, or
-    more entries than a sweep writes (``MAX_ENTRIES``), or more bytes of CSV files
-    than the aggregation reads of one machine (``MAX_MACHINE_CSV_BYTES``)."""
+    more entries than a sweep writes (``MAX_ENTRIES``), or folders nested deeper
+    than one does (``MAX_TREE_DEPTH``), or more bytes of CSV files than the
+    aggregation reads of one machine (``MAX_MACHINE_CSV_BYTES``), or a file or
+    folder dated in the future (``MAX_FUTURE_S``: Snakemake refuses to write an
+    output older than its inputs, so such a file would stop the aggregation on
+    every run). Iterative: no folder's depth can exhaust the stack."""
     if folder.is_symlink():
         raise Refused(f"it is a symbolic link (to {printable(os.readlink(folder))})")
+    latest = time.time() + MAX_FUTURE_S
+    _check_date(folder, folder.lstat(), latest, root)
     count = csv_bytes = 0
-    for where, dirs, files in os.walk(folder, followlinks=False):
-        count += len(dirs) + len(files)
+    stack = [(folder, 1)]
+    while stack:
+        where, depth = stack.pop()
+        with os.scandir(where) as found:
+            entries = sorted(found, key=lambda e: e.name)
+        count += len(entries)
         if count > MAX_ENTRIES:
             raise Refused(
                 f"it holds more than {MAX_ENTRIES:,} files and folders (MAX_ENTRIES)"
             )
-        for name in dirs + files:
-            path = Path(where) / name
+        for entry in entries:
+            path = Path(where) / entry.name
             st = path.lstat()
             mode = st.st_mode
             if stat.S_ISLNK(mode):
@@ -358,13 +376,37 @@ def check_plain_tree(folder: Path, root: str | os.PathLike = ".") -> None:
                 )
             if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
                 raise Refused(f"{_shown(path, root)} is not a plain file or folder")
-            if stat.S_ISREG(mode) and name.endswith(".csv"):
+            _check_date(path, st, latest, root)
+            if stat.S_ISDIR(mode):
+                if depth > MAX_TREE_DEPTH:
+                    raise Refused(
+                        f"{_shown(path, root)[:200]} lies {depth} folders deep, more "
+                        f"than the {MAX_TREE_DEPTH} a sweep's folder may nest "
+                        "(MAX_TREE_DEPTH)"
+                    )
+                stack.append((path, depth + 1))
+            elif entry.name.endswith(".csv"):
                 csv_bytes += st.st_size
                 if csv_bytes > MAX_MACHINE_CSV_BYTES:
                     raise Refused(
                         f"its CSV files hold more than {MAX_MACHINE_CSV_BYTES:,} "
                         "bytes in all (MAX_MACHINE_CSV_BYTES)"
                     )
+
+
+def _check_date(path: Path, st: os.stat_result, latest: float, root) -> None:
+    """Refuse a file or folder dated after ``latest`` (now and ``MAX_FUTURE_S``): a
+    copy that kept the dates of a sender whose clock runs ahead. A date however
+    early is fine."""
+    if st.st_mtime > latest:
+        when = datetime.fromtimestamp(st.st_mtime, UTC)
+        raise Refused(
+            f"{_shown(path, root)} is dated {when:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{st.st_mtime - time.time():,.0f} s in the future (more than "
+            f"MAX_FUTURE_S, {MAX_FUTURE_S} s): the sending machine's clock is "
+            "ahead; copy the folder again without its dates (rsync -r without "
+            "-t or -a, cp without -p) or wait until then"
+        )
 
 
 def read_json(path: Path, schema: dict, root: str | os.PathLike = ".") -> dict:
