@@ -419,6 +419,18 @@ REFUSED = {
         _csv("hardware", lambda f: f.assign(device_name="Another CPU")),
         ["hardware", "'Another CPU'"],
     ),
+    "negative-check-diff": (
+        _csv("inference", _set("max_abs_diff", -1.0)),
+        ["max_abs_diff", "-1.0"],
+    ),
+    "negative-cache": (_csv("hardware", _set("llc_bytes", -1.0)), ["llc_bytes"]),
+    "fastest-above-slowest": (
+        _csv("timings", lambda f: f.assign(step_min_s=f["step_max_s"] * 2)),
+        ["step_min_s", "is above"],
+    ),
+    "fraction-of-a-round": (_csv("timings", _set("round", 0.5)), ["round", "whole"]),
+    "long-text": (_csv("timings", _set("node", "x" * 5000)), ["node", "MAX_TEXT"]),
+    "bidi-in-node": (_csv("timings", _set("node", "vm\u202e")), ["node", "printable"]),
     "dated-ahead": (_dated_ahead, ["timings.csv is dated", "in the future"]),
     "nested-folders": (_nested_folders, ["MAX_TREE_DEPTH"]),
     "info-differs": (

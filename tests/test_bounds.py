@@ -654,5 +654,90 @@ def test_folders_nested_past_the_limit_are_refused_without_recursion(tmp_path):
     for _ in range(1500 - imports.MAX_TREE_DEPTH):  # os.walk recursed past its limit
         deep = deep / "d"
         os.mkdir(deep)
-    with pytest.raises(imports.Refused, match="17 folders deep.*MAX_TREE_DEPTH"):
-        imports.check_plain_tree(folder, tmp_path)
+    try:
+        with pytest.raises(imports.Refused, match="17 folders deep.*MAX_TREE_DEPTH"):
+            imports.check_plain_tree(folder, tmp_path)
+    finally:  # (shutil.rmtree recurses too: pytest could not remove them)
+        while deep != folder:
+            os.rmdir(deep)
+            deep = deep.parent
+
+
+def _theirs_and_ours(table):
+    if table == "timings":
+        made = [windows(["cpu1", "cpu"], [1], tag=t) for t in ("here", MACHINE)]
+    elif table == "inference":
+        made = [
+            inference(["cpu1", "cpu"], [1], machine=t).assign(
+                run_key=["0123456789ab", "ba9876543210"],
+                infer_batch_q25_s=0.9e-4,
+                infer_batch_q75_s=1.1e-4,
+            )
+            for t in ("here", MACHINE)
+        ]
+    else:
+        made = [hardware(["cpu1", "cpu"], machine=t) for t in ("here", MACHINE)]
+    ours, theirs = made
+    theirs.attrs["path"] = "theirs.csv"
+    return ours, theirs
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "words"),
+    [
+        ("inference", "max_abs_diff", -1.0, "max_abs_diff is -1.0.*RANGES_OR_BLANK"),
+        ("inference", "max_abs_diff", float("inf"), "max_abs_diff is inf"),
+        ("hardware", "llc_bytes", -1.0, "llc_bytes is -1.0.*RANGES_OR_BLANK"),
+        ("timings", "threads", 1.5, "threads is 1.5.*whole number"),
+        ("timings", "process", 0.5, "process is 0.5.*whole number"),
+        ("timings", "round", 2.25, "round is 2.25.*whole number"),
+        ("timings", "step_median_s", 1.0, "step_median_s 1.0 is above step_q75_s"),
+        ("timings", "step_q25_s", 1.0, "step_q25_s 1.0 is above step_median_s"),
+        ("inference", "infer_batch_q75_s", 1e-5, "median_s .* above infer_batch_q75"),
+        ("timings", "node", "x" * 20 * 2**20, "node holds 20,971,520 .*MAX_TEXT"),
+        ("timings", "node", "vm\u202egpj.exe", "node holds .*202e.*printable"),
+        ("timings", "node", "v\u200bm", "not printable text"),
+        ("timings", "node", "\ufeffvm", "not printable text"),
+    ],
+)
+def test_an_implausible_value_of_another_machine_is_refused(
+    table, column, value, words
+):
+    ours, theirs = _theirs_and_ours(table)
+    rows.check_table(table, [theirs], [ours], imported=True)
+    if column not in theirs:
+        theirs[column] = ours[column] = "vm"
+    theirs[column] = theirs[column].astype(object if isinstance(value, str) else float)
+    theirs.loc[theirs.index[1], column] = value
+    with pytest.raises(rows.Bad, match=words):
+        rows.check_table(table, [theirs], [ours], imported=True)
+
+
+def test_blanks_where_allowed_and_statistics_equal_up_to_float_noise_are_accepted():
+    ours, theirs = _theirs_and_ours("inference")
+    theirs.loc[theirs.index[0], "max_abs_diff"] = float("nan")
+    rows.check_table("inference", [theirs], [ours], imported=True)
+    ours, theirs = _theirs_and_ours("hardware")
+    theirs["llc_bytes"] = float("nan")
+    rows.check_table("hardware", [theirs], [ours], imported=True)
+    ours, theirs = _theirs_and_ours("timings")
+    theirs["step_q25_s"] = theirs["step_median_s"] * (1 + 1e-12)
+    theirs["threads"] = theirs["threads"].astype(float)  # 2.0: a whole number
+    rows.check_table("timings", [theirs], [ours], imported=True)
+
+
+def test_this_machines_own_text_is_text():
+    import platform
+
+    import torch
+
+    from sweeplib.env import cpu_model
+
+    texts = (cpu_model(), platform.platform(), platform.python_version())
+    for text in (*texts, torch.__version__):
+        assert not imports.NOT_TEXT.search(text), text
+
+
+def test_a_bidi_override_in_a_plan_is_refused(tmp_path):
+    with pytest.raises(imports.Refused, match=r"\$\.cpu_model.*u202e.*not printable"):
+        read(tmp_path, '{"format": 1, "cpu_model": "CPU \\u202egpj"}')

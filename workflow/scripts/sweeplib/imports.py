@@ -37,6 +37,7 @@ import os
 import re
 import stat
 import time
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,8 +296,17 @@ def note(folder: str, reason: str) -> dict:
 
 
 # Characters that are not text: lone surrogates (a name that is not UTF-8, an
-# escaped "\ud800" in JSON) and control characters other than tab and line breaks.
-NOT_TEXT = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# escaped "\ud800" in JSON), control characters other than tab and line breaks,
+# and Unicode's format characters (category Cf: bidi overrides such as U+202E,
+# which reverse what follows them, zero-width characters, a BOM).
+def _format_characters() -> str:
+    found = [c for c in map(chr, range(0x110000)) if unicodedata.category(c) == "Cf"]
+    return "".join(re.escape(c) for c in found)
+
+
+NOT_TEXT = re.compile(
+    f"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_format_characters()}]"
+)
 
 
 def printable(text: str) -> str:

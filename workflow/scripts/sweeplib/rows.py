@@ -10,8 +10,10 @@ numbers, times that are finite and above zero (``TIMES``), and no two rows of
 one window, step, check or probe (``UNIQUE``). An imported machine's files are
 bounded (``MAX_CSV_BYTES``, ``MAX_ROWS``, ``MAX_WINDOWS``, ``MAX_CELL_PROCESSES``,
 ``MAX_MACHINE_WINDOWS``), its numbers never
-blank where ours are filled and within physical sense (``RANGES``), its text
-printable, its rows those of the machine its description names (``DESCRIBED``),
+blank where ours are filled and within physical sense (``RANGES``,
+``RANGES_OR_BLANK``), whole where they count (``WHOLE``), in order where they
+are a window's order statistics (``ORDERED``), its text printable and at most
+``MAX_TEXT`` long, its rows those of the machine its description names (``DESCRIBED``),
 its rounds paired; and its windows must not be another machine's, by their
 start times or by their step times to the last bit (a folder copied under a
 second name, its dates moved or not). A machine that fails any of these is left
@@ -35,6 +37,7 @@ import pandas as pd
 
 from . import keys
 from .devices import DEVICES, INTERLEAVED, SEPARATE
+from .imports import MAX_TEXT as MAX_JSON_TEXT
 from .imports import NOT_TEXT, note, printable, quote
 from .sizes import canonical_scale
 from .tables import read_csv
@@ -99,6 +102,62 @@ RANGES = {
         "threads": (1, 2**20),
     },
 }
+# Numbers a sound folder may leave blank, but that lie in range where given: the
+# largest difference of a check's logits (NaN-safe, so finite where written), a
+# cache's size.
+RANGES_OR_BLANK = {
+    "inference": {"max_abs_diff": (0.0, np.inf)},
+    "hardware": {"llc_bytes": (0, 2**60)},
+}
+# Counts: whole numbers where given (a blank is for the checks above). Each is
+# checked where the table has it.
+WHOLE = {
+    "timings": [
+        "params",
+        "process",
+        "round",
+        "slot",
+        "threads",
+        "window_steps",
+        "threads_requested",
+        "epochs",
+        "batch_size",
+        "num_workers",
+        "processes",
+        "rounds",
+        "warmup_steps",
+        "switch_steps",
+        "steps_per_window",
+        "protocol_steps",
+        "eval_batches",
+        "cpu_count",
+        "usable_cores",
+        "trained_steps",
+        "peak_rss_bytes",
+        "device_peak_bytes",
+        "device_end_bytes",
+        "mem_estimate_bytes",
+        "process_threads",
+    ],
+    "steps": ["step", "epoch", "round", "slot", "threads", "process"],
+    "inference": ["nonfinite_logits", "batches"],
+    "hardware": ["threads", "copy_bytes", "matmul_n", "llc_bytes"],
+}
+# Order statistics of one window or check, in order: each at most the next (with
+# ORDER_TOLERANCE of float noise), for those the table has.
+ORDERED = {
+    "timings": [
+        "step_min_s",
+        "step_q25_s",
+        "step_median_s",
+        "step_q75_s",
+        "step_max_s",
+    ],
+    "inference": ["infer_batch_q25_s", "infer_batch_median_s", "infer_batch_q75_s"],
+}
+ORDER_TOLERANCE = 1e-9
+# Text in a table's text column is at most as long as in a plan (imports.MAX_TEXT).
+MAX_TEXT = MAX_JSON_TEXT
 # What is read of one file, and of one machine's windows (docs/MACHINES.md): a
 # default sweep's largest file has some 2,000 rows. The bootstrap holds, per scale
 # and device, replicates x processes x their most rounds: MAX_WINDOWS bounds the
@@ -344,6 +403,12 @@ def check_table(
         for column in sorted(set(RANGES[name]) & set(frame)):
             lo, hi = RANGES[name][column]
             _check_range(frame, column, lo, hi, where_)
+        for column in sorted(set(RANGES_OR_BLANK.get(name, {})) & set(frame)):
+            lo, hi = RANGES_OR_BLANK[name][column]
+            _check_range(frame, column, lo, hi, where_, blank=True)
+        for column in [c for c in WHOLE[name] if c in frame]:
+            _check_whole(frame, column, where_)
+        _check_order(frame, [c for c in ORDERED.get(name, []) if c in frame], where_)
         ours = pd.concat(own, ignore_index=True) if own else pd.DataFrame()
         for device, rows_ in frame.groupby("device"):
             for column in filled(ours, device, numbers):
@@ -442,20 +507,58 @@ def _check_times(frame: pd.DataFrame, column: str, where_: str) -> None:
         )
 
 
-def _check_range(frame, column: str, lo: float, hi: float, where_: str) -> None:
-    """A column of numbers, none blank, none outside [lo, hi] (RANGES)."""
+def _check_range(
+    frame, column: str, lo: float, hi: float, where_: str, blank: bool = False
+) -> None:
+    """A column of numbers, none blank (unless ``blank``: RANGES_OR_BLANK), none
+    infinite, none outside [lo, hi] (RANGES)."""
     values = frame[column]
     if pd.api.types.is_bool_dtype(values):
         return
     values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values) | (values < lo) | (values > hi)
+    if blank:
+        bad &= ~np.isnan(values)
     if bad.any():
         first = float(values[bad][0])
         what = "blank" if np.isnan(first) else repr(first)
+        table = "RANGES_OR_BLANK: or blank" if blank else "RANGES"
         raise Bad(
             f"{where_}: {column} is {what} in {int(bad.sum())} rows; it must be a "
-            f"finite number from {lo:g} to {hi:g} (RANGES)"
+            f"finite number from {lo:g} to {hi:g} ({table})"
         )
+
+
+def _check_whole(frame, column: str, where_: str) -> None:
+    """A column of counts: whole numbers where given (WHOLE)."""
+    values = frame[column]
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_integer_dtype(values):
+        return
+    values = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    bad = np.zeros_like(finite)
+    bad[finite] = values[finite] != np.floor(values[finite])
+    if bad.any():
+        raise Bad(
+            f"{where_}: {column} is {float(values[bad][0])!r} in {int(bad.sum())} "
+            "rows; a count must be a whole number (WHOLE)"
+        )
+
+
+def _check_order(frame, columns: list[str], where_: str) -> None:
+    """Order statistics of one row in order, each at most the next (ORDERED), up to
+    ORDER_TOLERANCE of the larger."""
+    for low, high in zip(columns, columns[1:], strict=False):
+        a = pd.to_numeric(frame[low], errors="coerce").to_numpy(dtype=float)
+        b = pd.to_numeric(frame[high], errors="coerce").to_numpy(dtype=float)
+        bad = a > b + ORDER_TOLERANCE * np.abs(b)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise Bad(
+                f"{where_}: {low} {float(a[i])!r} is above {high} {float(b[i])!r} in "
+                f"{int(bad.sum())} rows; a window's statistics must lie in order "
+                f"({' <= '.join(columns)}: ORDERED)"
+            )
 
 
 def _check_filled(frame, column: str, device: str, where_: str) -> None:
@@ -477,9 +580,17 @@ def _check_filled(frame, column: str, device: str, where_: str) -> None:
 
 
 def _check_text(frame, column: str, where_: str) -> None:
-    """A column of printable text (no control characters, no lone surrogates)."""
+    """A column of printable text (no control or format characters, no lone
+    surrogates: NOT_TEXT), each at most MAX_TEXT characters."""
     values = frame[column]
     text = values[values.notna()].astype(str)
+    long = text[text.str.len() > MAX_TEXT]
+    if len(long):
+        raise Bad(
+            f"{where_}: {column} holds {len(long.iloc[0]):,} characters "
+            f"({printable(long.iloc[0][:40])!r}...), more than the {MAX_TEXT:,} a "
+            "text field may have (MAX_TEXT)"
+        )
     bad = text[text.str.contains(NOT_TEXT, regex=True)]
     if len(bad):
         raise Bad(
