@@ -431,6 +431,26 @@ REFUSED = {
     "fraction-of-a-round": (_csv("timings", _set("round", 0.5)), ["round", "whole"]),
     "long-text": (_csv("timings", _set("node", "x" * 5000)), ["node", "MAX_TEXT"]),
     "bidi-in-node": (_csv("timings", _set("node", "vm\u202e")), ["node", "printable"]),
+    "threads-all-text": (
+        _plan(lambda p: p["environment"].update(cpu_threads_all="lots")),
+        ["$.environment.cpu_threads_all"],
+    ),
+    "threads-all-huge": (
+        _plan(lambda p: p["environment"].update(cpu_threads_all=1e300)),
+        ["$.environment.cpu_threads_all"],
+    ),
+    "cuda-on-cpu-build": (
+        _plan(lambda p: p.update(devices=[*p["devices"], "cuda"])),
+        ["a build without CUDA"],
+    ),
+    "skipped-decimals": (
+        _plan(
+            lambda p: p["skipped"].append(
+                {"scale": 1.234, "device": p["baseline"], "params": 9, "reason": "x"}
+            )
+        ),
+        ["skipped[0].scale is 1.234"],
+    ),
     "dated-ahead": (_dated_ahead, ["timings.csv is dated", "in the future"]),
     "nested-folders": (_nested_folders, ["MAX_TREE_DEPTH"]),
     "info-differs": (

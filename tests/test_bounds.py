@@ -741,3 +741,34 @@ def test_this_machines_own_text_is_text():
 def test_a_bidi_override_in_a_plan_is_refused(tmp_path):
     with pytest.raises(imports.Refused, match=r"\$\.cpu_model.*u202e.*not printable"):
         read(tmp_path, '{"format": 1, "cpu_model": "CPU \\u202egpj"}')
+
+
+@pytest.mark.parametrize("threads", ["lots", -5, 0, 1e300, 2.5])
+def test_an_implausible_count_of_threads_for_all_is_refused(tmp_path, threads):
+    environment = {"cpu_threads_all": threads, "cpu_threads_all_source": "x"}
+    with pytest.raises(imports.Refused, match=r"\$\.environment\.cpu_threads_all"):
+        read(
+            tmp_path,
+            json.dumps({"format": 1, "environment": environment}),
+            {
+                "properties": {
+                    "environment": imports.PLAN_SCHEMA["properties"]["environment"]
+                }
+            },
+        )
+
+
+def test_cuda_with_a_torch_built_for_cpu_only_is_refused():
+    p = plan(["cpu", "cuda"], "cpu", [1], machine=MACHINE)
+    p["info"]["torch"] = "2.13.0+cpu"
+    problems = imports.consistency_problems(MACHINE, p, p["info"])
+    assert any("a build without CUDA" in x for x in problems), problems
+    p["info"]["torch"] = "2.13.0+cu121"
+    assert not imports.consistency_problems(MACHINE, p, p["info"])
+
+
+def test_a_skipped_scale_of_more_than_two_decimals_is_named():
+    p = plan(["cpu1", "cpu"], "cpu1", [1], machine=MACHINE)
+    p["skipped"] = [{"scale": 1.234, "device": "cpu", "params": 9, "reason": "x"}]
+    problems = imports.consistency_problems(MACHINE, p, p["info"])
+    assert "plan.json: skipped[0].scale is 1.234" in problems[0], problems

@@ -244,6 +244,7 @@ PLAN_SCHEMA = {
             "type": "object",
             "maxProperties": MAX_KEYS,
             "propertyNames": {"maxLength": 100},
+            "properties": {"cpu_threads_all": _CORES},
             "additionalProperties": _SCALAR,
             "dependentRequired": {"cpu_threads_all_source": ["cpu_threads_all"]},
         },
@@ -503,10 +504,19 @@ def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
         )
         if value != tag
     ]
-    numbers = [r["scale"] for r in plan["runs"]] + plan["scales"]
-    numbers += [s["scale"] for s in plan["skipped"]]
-    if any(isinstance(n, bool) or decimals(n) > 2 for n in numbers):
-        problems.append("plan.json: a scale has more than two decimals")
+    numbers = [(f"runs[{i}].scale", r["scale"]) for i, r in enumerate(plan["runs"])]
+    numbers += [(f"scales[{i}]", n) for i, n in enumerate(plan["scales"])]
+    numbers += [
+        (f"skipped[{i}].scale", x["scale"]) for i, x in enumerate(plan["skipped"])
+    ]
+    odd = next(
+        ((f, n) for f, n in numbers if isinstance(n, bool) or decimals(n) > 2), None
+    )
+    if odd:
+        problems.append(
+            f"plan.json: {odd[0]} is {printable(repr(odd[1]))[:40]}, a scale of more "
+            "than two decimals"
+        )
     lists = [("devices", plan["devices"]), ("scales", plan["scales"])]
     lists += [(f"runs[{i}].devices", r["devices"]) for i, r in enumerate(plan["runs"])]
     for name, values in lists:
@@ -514,6 +524,11 @@ def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
         if len(set(values)) < len(values):
             problems.append(f"plan.json: {name} names one entry twice")
     devices = set(plan["devices"])
+    if "cuda" in devices and str(plan["info"]["torch"]).endswith("+cpu"):
+        problems.append(
+            f"plan.json runs cuda with torch {printable(plan['info']['torch'])[:40]}, "
+            "a build without CUDA"
+        )
     if plan["baseline"] not in devices:
         problems.append(f"plan.json: its baseline {plan['baseline']!r} is not run")
     for field, name in ((("scale", "batch"), "scale and batch"), (("key",), "key")):
