@@ -134,7 +134,7 @@ def fabricate_machine(
 
     seed = zlib.crc32(name.encode())
     shift_s = 1e6 + seed % 10**6 if shift_s is None else shift_s
-    factor = 1.25 + seed % 1000 / 1000 if factor is None else factor
+    factor = 1.25 + seed % 10**6 / 10**6 if factor is None else factor
     here = this_machine(project)
     source = project / "results/machines" / here
     described = json.loads((source / "machine.json").read_text())
