@@ -772,3 +772,43 @@ def test_a_skipped_scale_of_more_than_two_decimals_is_named():
     p["skipped"] = [{"scale": 1.234, "device": "cpu", "params": 9, "reason": "x"}]
     problems = imports.consistency_problems(MACHINE, p, p["info"])
     assert "plan.json: skipped[0].scale is 1.234" in problems[0], problems
+
+
+def test_the_note_of_a_file_dated_ahead_is_the_same_on_every_run(tmp_path, monkeypatch):
+    # The note enters the plan: a figure that changed with the clock (how many
+    # seconds ahead) would change the plan, and so rerun the report, on every run.
+    folder = tmp_path / "results/machines" / MACHINE
+    folder.mkdir(parents=True)
+    (folder / "timings.csv").write_text("x\n")
+    os.utime(folder / "timings.csv", (time.time() + 3600,) * 2)
+    notes = []
+    for later in (0, 7):
+        now = time.time() + later
+        monkeypatch.setattr(imports.time, "time", lambda now=now: now)
+        with pytest.raises(imports.Refused) as refused:
+            imports.check_plain_tree(folder, tmp_path)
+        notes.append(str(refused.value))
+    assert notes[0] == notes[1]
+
+
+def test_a_run_whose_results_were_not_copied_is_named_not_shown_as_skipped(
+    tmp_path,
+):
+    # A folder copied in part is read in part: the runs whose results are not here
+    # as files are left out of the tables, and a note says which (the speedup table
+    # would otherwise show them as "skipped", as if the plan had skipped them).
+    plan_ = {"runs": [{"scale": 1, "key": "0123456789ab", "devices": ["cpu", "cpu1"]}]}
+    run = tmp_path / "results/machines" / MACHINE / "runs/scale1/0123456789ab"
+    for device in ("cpu", "cpu1"):
+        (run / device).mkdir(parents=True)
+        (run / device / "inference.csv").write_text("x\n")
+    (run / "cpu" / "timings.csv").write_text("x\n")
+    (run / "cpu1" / "timings.csv").mkdir()  # a folder where a file belongs
+    notes = imports.absent_results(MACHINE, plan_, tmp_path)
+    assert [n["folder"] for n in notes] == [
+        f"results/machines/{MACHINE}/runs/scale1/0123456789ab/cpu1"
+    ]
+    assert "timings.csv is not here as a plain file" in notes[0]["reason"]
+    (run / "cpu1" / "timings.csv").rmdir()
+    (run / "cpu1" / "timings.csv").write_text("x\n")
+    assert imports.absent_results(MACHINE, plan_, tmp_path) == []

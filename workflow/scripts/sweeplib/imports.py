@@ -281,6 +281,7 @@ def other_machines(
             continue
         try:
             plans[entry.name] = read_machine(entry, root)
+            left_out += absent_results(entry.name, plans[entry.name], root)
         except Refused as why:
             left_out.append(note(_shown(entry, root), str(why)))
         except Exception as exc:  # noqa: BLE001  (any folder's failure is its own)
@@ -288,6 +289,34 @@ def other_machines(
                 note(_shown(entry, root), f"reading it failed: {quote(exc)}")
             )
     return plans, left_out
+
+
+# The result files of a run that the aggregation reads; one not here leaves that
+# run's device out of the tables.
+RESULTS = ("timings.csv", "inference.csv")
+
+
+def absent_results(tag: str, plan: dict, root: str | os.PathLike = ".") -> list[dict]:
+    """A note for each device of an accepted machine's runs whose results are not
+    here as plain files (not copied, or not files): that device's run is left out of
+    the tables, and the report says so rather than show it as skipped."""
+    out = []
+    for run in plan["runs"]:
+        for device in run["devices"]:
+            folder = keys.DEVICE_RUN.format(
+                machine=tag, scale=run["scale"], key=run["key"], device=device
+            )
+            absent = [n for n in RESULTS if not inside(f"{folder}/{n}", tag, root)]
+            if absent:
+                out.append(
+                    note(
+                        folder,
+                        f"its plan lists this run, but {' and '.join(absent)} "
+                        f"{'is' if len(absent) == 1 else 'are'} not here as a plain "
+                        "file (not copied?): this device's run is left out",
+                    )
+                )
+    return out
 
 
 def note(folder: str, reason: str) -> dict:
@@ -411,12 +440,14 @@ def _check_date(path: Path, st: os.stat_result, latest: float, root) -> None:
     early is fine."""
     if st.st_mtime > latest:
         when = datetime.fromtimestamp(st.st_mtime, UTC)
+        # The note names the date, never how far ahead it is: a count that changes
+        # every second would change the plan, and so rerun the report, every run.
         raise Refused(
-            f"{_shown(path, root)} is dated {when:%Y-%m-%d %H:%M:%S} UTC, "
-            f"{st.st_mtime - time.time():,.0f} s in the future (more than "
-            f"MAX_FUTURE_S, {MAX_FUTURE_S} s): the sending machine's clock is "
-            "ahead; copy the folder again without its dates (rsync -r without "
-            "-t or -a, cp without -p) or wait until then"
+            f"{_shown(path, root)} is dated {when:%Y-%m-%d %H:%M:%S} UTC, in the "
+            f"future (more than MAX_FUTURE_S, {MAX_FUTURE_S} s, after the workflow "
+            "read it): the sending machine's clock is ahead; copy the folder again "
+            "without its dates (rsync -r without -t or -a, cp without -p) or wait "
+            "until then"
         )
 
 
