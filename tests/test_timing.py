@@ -220,15 +220,25 @@ class AsOnAnAccelerator(Schedule):
         return super().min_seconds(kind, True)
 
 
-def test_an_accelerator_that_rehearses_trains_what_its_counted_steps_alone_give():
+def plain_and_rehearsing(rounds: int, warmup_s: float) -> dict[str, Schedule]:
+    """One schedule kept to its counts, and the same one whose untimed steps last
+    ``warmup_s`` and 0.01 s after a switch, as on a fast GPU (so it rehearses)."""
     counts = dict(
-        protocol_steps=30, warmup_steps=2, rounds=3, steps_per_window=2, switch_steps=1
+        protocol_steps=30,
+        warmup_steps=2,
+        rounds=rounds,
+        steps_per_window=2,
+        switch_steps=1,
     )
-    least = dict(accelerator_warmup_s=0.05, accelerator_switch_s=0.01)
-    schedules = {
+    least = dict(accelerator_warmup_s=warmup_s, accelerator_switch_s=0.01)
+    return {
         "plain": Schedule(**counts),
         "fast": AsOnAnAccelerator(**counts, **least),
     }
+
+
+def test_an_accelerator_that_rehearses_trains_what_its_counted_steps_alone_give():
+    schedules = plain_and_rehearsing(rounds=3, warmup_s=0.05)
     data = make_dataset(20, 60, 10, seed=0)
     trainers = {name: trainer(DEVICES[0], data) for name in schedules}
     records = {
@@ -249,14 +259,7 @@ def test_an_accelerator_that_rehearses_trains_what_its_counted_steps_alone_give(
 def test_each_checkpoint_records_the_same_trained_steps(tmp_path):
     # One device rehearses to last its least times, the other does not: their saved
     # models trained the same number of steps, and their checkpoints say so.
-    counts = dict(
-        protocol_steps=30, warmup_steps=2, rounds=2, steps_per_window=2, switch_steps=1
-    )
-    least = dict(accelerator_warmup_s=0.03, accelerator_switch_s=0.01)
-    schedules = {
-        "plain": Schedule(**counts),
-        "fast": AsOnAnAccelerator(**counts, **least),
-    }
+    schedules = plain_and_rehearsing(rounds=2, warmup_s=0.03)
     data = make_dataset(20, 60, 10, seed=0)
     run = SimpleNamespace(
         training=SimpleNamespace(loader="tensor", batch_size=10),

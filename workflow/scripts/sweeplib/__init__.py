@@ -26,10 +26,13 @@ the tests import directly. Where to look:
   files), ``checkpoint``, ``inference``, ``hardware``, ``env``;
 - the analysis: ``speedup`` (paired ratios and their intervals), ``crossover``
   (how the crossover is computed and stated), ``costmodel`` (the cache and
-  memory regimes), ``analysis`` (cells, bounds, and all of it together);
+  memory regimes), ``clocks`` (a window's host and device clocks compared),
+  ``analysis`` (cells, bounds, and all of it together);
 - the output: ``rows`` (every machine's files, checked as they are
   aggregated), ``report`` (what the report says, section by section, with
-  ``templates/report.md.j2``), ``plots``, ``formatting``, ``aftermath`` (the
+  ``templates/report.md.j2``), ``plots``, ``formatting``, ``isolation``
+  (another machine whose share of the figures or report fails is left out),
+  ``verdict`` (what the run found, printed when it ends), ``aftermath`` (the
   report after a failed job);
 - the plumbing: ``atomic`` (complete-or-absent writes), ``tables`` (CSV tables
   read back, the columns that name things as text), ``logs`` (a job's log),
