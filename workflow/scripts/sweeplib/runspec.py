@@ -54,6 +54,9 @@ class Training:
     model_seed: int
     loader: str
     num_workers: int
+    # "float32" (the post), or "bfloat16": the forward pass and loss under
+    # torch.autocast, with float32 master weights, gradients and update.
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
