@@ -1,5 +1,8 @@
 """Reload each device's checkpoint of one scale in a fresh process and check its
-predictions."""
+predictions, predicted again in the run's precision (float32, or bfloat16 under
+autocast as in its training) and compared within that precision's tolerance
+(``inference.TOLERANCES``: float32 rtol 1e-4, atol 1e-5; bfloat16 rtol 2**-7, one
+bfloat16 step of a logit, atol 1e-3). The row names the precision and the bounds."""
 
 import platform
 import time
@@ -13,19 +16,30 @@ from sweeplib.runspec import Device, RunSpec
 
 
 def check_device(
-    device: Device, checkpoint: str, predictions: str, data: dict, batch_size: int
+    device: Device,
+    checkpoint: str,
+    predictions: str,
+    data: dict,
+    batch_size: int,
+    precision: str = "float32",
 ) -> dict:
     """One device's check, timed; its model is freed before the next one is loaded."""
     import torch
 
     from sweeplib.checkpoint import load_checkpoint, load_predictions
-    from sweeplib.inference import ATOL, RTOL, check
+    from sweeplib.inference import InferenceMismatch, check, tolerance
 
     started_at = time.time()
     torch.set_num_threads(device.threads)
     model, meta = load_checkpoint(checkpoint, torch_device(device.name))
     reference = load_predictions(predictions, meta["run_key"])
     where = f"scale {meta['scale']} on {meta['device']} (run {meta['run_key']})"
+    # Checkpoints from before precisions were recorded are float32 ones.
+    if meta.get("precision", "float32") != precision:
+        raise InferenceMismatch(
+            f"{where}: its checkpoint was trained in {meta.get('precision')}, the run "
+            f"being checked in {precision}"
+        )
     result = check(
         model,
         data,
@@ -34,13 +48,16 @@ def check_device(
         torch_device(device.name),
         synchronizer(device.name),
         where,
+        precision,
     )
+    rtol, atol = tolerance(precision)
     return {
         "run_key": meta["run_key"],
         "scale": meta["scale"],
         "device": meta["device"],
-        "rtol": RTOL,
-        "atol": ATOL,
+        "precision": precision,
+        "rtol": rtol,
+        "atol": atol,
         **result,
         "started_at": started_at,
         "ended_at": time.time(),
@@ -64,6 +81,7 @@ def main(snakemake) -> None:
                 snakemake.input.predictions[i],
                 data,
                 spec.training.batch_size,
+                spec.training.precision,
             )
             log.info("%s", row)
             write_csv(snakemake.output[i], pd.DataFrame([row]))

@@ -19,9 +19,10 @@ def main(snakemake) -> None:
         }
         work = Path(snakemake.output.timings[0]).parent.parent / ".work"
         log.info(
-            "scale %s: %s, %s, %d processes",
+            "scale %s: %s, %s, %s, %d processes",
             spec.scale,
             ", ".join(spec.device_names),
+            spec.training.precision,
             spec.pairing,
             spec.timing.processes,
         )

@@ -17,6 +17,10 @@ from collections.abc import Callable
 
 DEVICES = ("cpu", "cpu1", "cuda", "mps")
 ACCELERATORS = ("cuda", "mps")
+# How a run's steps compute (``runspec.Training.precision``, ``timing.autocast``):
+# float32, the post's; bfloat16, autocast around the forward pass and the loss, with
+# float32 master weights, gradients and update.
+PRECISIONS = ("float32", "bfloat16")
 
 # The thread variables Snakemake sets to a job's ``threads`` (snakemake/shell.py, for
 # ``script:`` jobs too): 1 under ``--cores 1``. Every job that runs torch sets them
@@ -97,6 +101,39 @@ def resolve_devices(requested, available: list[str]) -> list[str]:
             f"machine; available here: {', '.join(available)}"
         )
     return list(requested)
+
+
+def precision_problem(device: str, precision: str, facts: dict) -> str | None:
+    """Why ``device`` cannot train in ``precision`` here, in one line; None if it can.
+
+    float32 runs everywhere. bfloat16 (autocast): the CPU runs it always (on a CPU
+    without bfloat16 instructions, ``env.cpu_instructions``, emulated and slow, but
+    it runs); an accelerator only where the probe found it (``probe.py``: the
+    accelerator's ``precisions``; CUDA's from ``torch.cuda.is_bf16_supported()``,
+    MPS's from a small autocast product on the device). Facts from a probe that
+    predates ``precisions`` allow an accelerator float32 only."""
+    if precision not in PRECISIONS:
+        allowed = ", ".join(repr(p) for p in PRECISIONS)
+        return f"precision {precision!r} is not one of {allowed}"
+    if precision == "float32" or device not in ACCELERATORS:
+        return None
+    found = facts.get("accelerators", {}).get(device)
+    if found is None:
+        return f"{device} was not found on this machine"
+    if precision in found.get("precisions", ["float32"]):
+        return None
+    name = found.get("name", device)
+    if "precisions" not in found:
+        return (
+            f"{device} ({name}) was probed before precisions were: probe again to "
+            f"learn whether it runs {precision}"
+        )
+    if device == "cuda":
+        return (
+            f"{name} (compute capability {found.get('capability', '?')}) does not "
+            f"run {precision}: torch.cuda.is_bf16_supported() is False"
+        )
+    return f"{name} does not run {precision}: an autocast matrix product failed"
 
 
 def resolve_baseline(baseline: str, devices: list[str]) -> str:

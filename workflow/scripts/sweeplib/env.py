@@ -12,6 +12,25 @@ from pathlib import Path
 from .devices import cpu_quota, usable_cores
 
 SYSFS_CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
+CPUINFO = Path("/proc/cpuinfo")
+# The x86 instruction sets that bear on bfloat16 (and float32) matrix products, as
+# Linux's /proc/cpuinfo names them, in the order they are reported.
+X86_INSTRUCTIONS = (
+    "avx2",
+    "avx512f",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
+# macOS: sysctl names that are 1 where the CPU has an instruction set, and its name
+# here (Apple silicon's FEAT_BF16 is Arm's; an Intel Mac reports AVX as x86's).
+MAC_INSTRUCTIONS = (
+    ("hw.optional.avx2_0", "avx2"),
+    ("hw.optional.avx512f", "avx512f"),
+    ("hw.optional.arm.FEAT_BF16", "arm_bf16"),
+)
 
 
 def _sysctl(name: str) -> str:
@@ -36,6 +55,42 @@ def cpu_model() -> str:
     if sys.platform == "darwin" and _sysctl("machdep.cpu.brand_string"):
         return _sysctl("machdep.cpu.brand_string")
     return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_instructions(cpuinfo: str | Path | None = None) -> str:
+    """The bfloat16-relevant instruction sets this CPU offers, space separated: on
+    Linux those of ``X86_INSTRUCTIONS`` among the first processor's ``flags`` in
+    /proc/cpuinfo (``arm_bf16`` for an Arm CPU whose ``Features`` list ``bf16``); on
+    macOS from ``sysctl`` (``MAC_INSTRUCTIONS``); "" where none are found or the
+    platform does not tell. ``cpuinfo`` is a cpuinfo file's text (a ``str``) or its
+    path (a ``Path``; /proc/cpuinfo by default). A CPU without any of them still
+    runs bfloat16 autocast, emulated and slowly."""
+    if isinstance(cpuinfo, str):
+        text = cpuinfo
+    else:
+        try:
+            text = Path(cpuinfo or CPUINFO).read_text()
+        except OSError:
+            text = None
+    if text is not None:
+        return instructions_of_cpuinfo(text)
+    if sys.platform == "darwin":
+        return " ".join(name for key, name in MAC_INSTRUCTIONS if _sysctl(key) == "1")
+    return ""
+
+
+def instructions_of_cpuinfo(text: str) -> str:
+    """The instruction sets of ``cpu_instructions`` in a /proc/cpuinfo text (its first
+    ``flags`` or ``Features`` line)."""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "flags":
+            flags = set(value.split())
+            return " ".join(name for name in X86_INSTRUCTIONS if name in flags)
+        if key == "Features":
+            return "arm_bf16" if "bf16" in value.split() else ""
+    return ""
 
 
 def _size_bytes(text: str) -> int:

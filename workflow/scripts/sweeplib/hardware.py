@@ -1,5 +1,11 @@
 """What a device can do at best: large-copy memory bandwidth, matrix-multiply
-throughput, and the size of the last-level cache its weights stream through."""
+throughput, and the size of the last-level cache its weights stream through.
+
+Which precision each probe measures: the copy bandwidth is always of float32
+tensors (bytes are bytes: a copy moves as many per second whatever they hold);
+the matrix-multiply throughput is of the probe job's precision, float32, or a
+plain bfloat16 product for bfloat16 (what a Linear layer runs under autocast);
+the cache size is the hardware's."""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ from .timing import time_calls
 
 def copy_bandwidth(device, sync, mib: int, repeats: int, min_seconds: float) -> dict:
     """Bytes per second of ``dst.copy_(src)`` on a float32 tensor of ``mib`` MiB (read
-    plus write); each sample lasts at least ``min_seconds`` (``timing.time_calls``)."""
+    plus write); each sample lasts at least ``min_seconds`` (``timing.time_calls``).
+    Float32 for every precision: the bandwidth is in bytes."""
     n = mib * 2**20 // 4
     src = torch.randn(n, device=device)
     dst = torch.empty_like(src)
@@ -29,11 +36,20 @@ def copy_bandwidth(device, sync, mib: int, repeats: int, min_seconds: float) -> 
     }
 
 
-def matmul_throughput(device, sync, n: int, repeats: int, min_seconds: float) -> dict:
-    """Float32 FLOP per second of an n x n by n x n matrix product; each sample lasts
-    at least ``min_seconds``."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+def matmul_throughput(
+    device,
+    sync,
+    n: int,
+    repeats: int,
+    min_seconds: float,
+    dtype: torch.dtype = torch.float32,
+) -> dict:
+    """FLOP per second of an n x n by n x n matrix product of ``dtype`` tensors
+    (float32; bfloat16 for a bfloat16 run: a plain bfloat16 product, as autocast's
+    Linear runs, with no autocast around it); each sample lasts at least
+    ``min_seconds``."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     times, calls = time_calls(lambda: a @ b, sync, repeats, min_seconds)
     median = float(np.median(times))
     return {

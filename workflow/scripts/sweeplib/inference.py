@@ -1,5 +1,7 @@
 """The inference check: a reloaded checkpoint must predict what the trained model
-predicted."""
+predicted, in the precision it was trained and evaluated in (``timing.autocast``:
+the checkpoint holds float32 weights either way; under ``bfloat16`` the reloaded
+model predicts under autocast again, as the evaluation after training did)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,26 @@ import time
 import numpy as np
 import torch
 
+from .timing import autocast
+
 # Same device, same batches, same kernels: the logits should agree to float32
 # rounding; these bounds leave room for a kernel library that picks a different
 # algorithm in a new process.
 RTOL = 1e-4
 ATOL = 1e-5
+# bfloat16 (autocast): the reload casts the same float32 weights to the same
+# bfloat16 copies and runs the same kernels, so a faithful reload agrees bit for bit
+# (measured on a CPU with AMX: max |diff| 0, with other thread counts and batch sizes
+# too). A kernel that sums in another order in a new process changes a float32
+# accumulation by float32 rounding, and the bfloat16 rounding of each layer's output
+# can then go the other way: a logit moves by one bfloat16 step (8 significant bits:
+# at most 2**-7 of its size), and a hidden unit's step moves a logit near zero by
+# some 1e-4 to 1e-3. Hence rtol 2**-7 and atol 1e-3: a reload of other weights or of
+# another model differs by the logits' own size and is refused. These bounds do not
+# reliably tell a float32 prediction of the same weights from a bfloat16 one (they
+# differ by about 2e-3 at scale 1): the check's row names the precision it predicted
+# in.
+TOLERANCES = {"float32": (RTOL, ATOL), "bfloat16": (2**-7, 1e-3)}
 
 
 class InferenceMismatch(AssertionError):
@@ -20,15 +37,26 @@ class InferenceMismatch(AssertionError):
     training."""
 
 
+def tolerance(precision: str) -> tuple[float, float]:
+    """(rtol, atol) of the check of logits predicted in ``precision``."""
+    return TOLERANCES[precision]
+
+
 def predict_batches(
-    model, X: torch.Tensor, batch_size: int, device, sync, warmup: int = 2
+    model,
+    X: torch.Tensor,
+    batch_size: int,
+    device,
+    sync,
+    warmup: int = 2,
+    precision: str = "float32",
 ) -> tuple[torch.Tensor, list[float]]:
-    """Logits for ``X`` in order, and the synchronised time of each batch (after
-    ``warmup`` untimed batches)."""
+    """Logits for ``X`` in order (float32, on the CPU), and the synchronised time of
+    each batch (after ``warmup`` untimed batches), predicted in ``precision``."""
     model.eval()
     batches = list(torch.split(X, batch_size))
     times, chunks = [], []
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         for x in batches[: min(warmup, len(batches))]:
             model(x.to(device))
         for x in batches:
@@ -37,14 +65,19 @@ def predict_batches(
             chunks.append(model(x.to(device)))
             sync()
             times.append(time.perf_counter() - t0)
-    return torch.cat(chunks).cpu(), times
+    return torch.cat(chunks).cpu().float(), times
 
 
 def compare(
-    logits: torch.Tensor, reference: torch.Tensor, labels: torch.Tensor, where: str
+    logits: torch.Tensor,
+    reference: torch.Tensor,
+    labels: torch.Tensor,
+    where: str,
+    rtol: float = RTOL,
+    atol: float = ATOL,
 ) -> dict:
-    """Check the logits against the reference; raise InferenceMismatch with what
-    differs."""
+    """Check the logits against the reference, within ``rtol`` and ``atol``
+    (``tolerance``); raise InferenceMismatch with what differs."""
     if logits.shape != reference.shape:
         raise InferenceMismatch(
             f"{where}: logits of shape {tuple(logits.shape)}, recorded "
@@ -54,18 +87,18 @@ def compare(
     # exactly is still a faithful reload, so NaN matches NaN here and the count is
     # reported.
     diff = (logits - reference).abs().nan_to_num(nan=0.0)
-    close = torch.allclose(logits, reference, rtol=RTOL, atol=ATOL, equal_nan=True)
+    close = torch.allclose(logits, reference, rtol=rtol, atol=atol, equal_nan=True)
     same = torch.equal(logits.argmax(1), reference.argmax(1))
     if not (close and same):
         bad = int(
-            (~torch.isclose(logits, reference, rtol=RTOL, atol=ATOL, equal_nan=True))
+            (~torch.isclose(logits, reference, rtol=rtol, atol=atol, equal_nan=True))
             .any(1)
             .sum()
         )
         raise InferenceMismatch(
             f"{where}: the reloaded model's logits differ from those recorded after "
             f"training (max |diff| {diff.max().item():.3g}, {bad} of {len(logits)} "
-            f"samples outside rtol={RTOL}, atol={ATOL}; predicted classes "
+            f"samples outside rtol={rtol:g}, atol={atol:g}; predicted classes "
             f"{'equal' if same else 'differ'})"
         )
     return {
@@ -84,9 +117,14 @@ def check(
     device,
     sync,
     where: str,
+    precision: str = "float32",
 ) -> dict:
-    logits, times = predict_batches(model, data["X_test"], batch_size, device, sync)
-    out = compare(logits, reference, data["Y_test"], where)
+    """Predict the test set again in ``precision`` and compare with ``reference``
+    within that precision's ``tolerance``; the check's figures and timings."""
+    logits, times = predict_batches(
+        model, data["X_test"], batch_size, device, sync, precision=precision
+    )
+    out = compare(logits, reference, data["Y_test"], where, *tolerance(precision))
     q25, median, q75 = np.percentile(times, [25, 50, 75])
     return {
         **out,

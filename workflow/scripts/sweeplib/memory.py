@@ -7,6 +7,12 @@ One model of P float32 parameters (4 bytes each) being trained holds:
 - on an accelerator, saving the checkpoint first copies the weights to host
   memory: 4P more there, one model at a time.
 
+Trained in bfloat16 (autocast, float32 master weights), it holds the same float32
+weights and gradients, and also (``model_footprint``) the bfloat16 copy of every
+weight that autocast makes for the forward and the backward keeps (2P), the
+bfloat16 gradient of the largest layer's copy before its cast to float32, and
+activations partly in bfloat16.
+
 A process also holds the interpreter with torch and its libraries, in host
 memory (``RUNTIME``, by the heaviest device it holds), and the scale's
 dataset: 4 bytes per feature and 8 per label, once, shared by the process's
@@ -26,8 +32,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .devices import ACCELERATORS, memory_pool
-from .sizes import BYTES_PER_FLOAT, ModelSizes
+from .devices import ACCELERATORS, PRECISIONS, memory_pool
+from .sizes import BYTES_PER_BFLOAT16, BYTES_PER_FLOAT, ModelSizes
 
 MIB, GIB = 2**20, 2**30
 # Host memory of the interpreter with torch and what a device loads, per device kind.
@@ -54,23 +60,60 @@ class ModelFootprint:
     gradients: int
     activations: int
     checkpoint_copy: int  # host bytes to save an accelerator's weights
+    # bfloat16: the transient bfloat16 copies of the weights autocast makes (0 in
+    # float32), held in training and in the inference check's reload alike.
+    weight_copies: int = 0
 
     @property
     def training(self) -> int:
-        return self.weights + self.gradients + self.activations
+        return self.weights + self.gradients + self.activations + self.weight_copies
 
     @property
     def reload(self) -> int:
-        return self.weights + self.activations
+        return self.weights + self.activations + self.weight_copies
 
 
-def model_footprint(sizes: ModelSizes, batch_size: int, device: str) -> ModelFootprint:
+def model_footprint(
+    sizes: ModelSizes, batch_size: int, device: str, precision: str = "float32"
+) -> ModelFootprint:
+    """One model's memory when trained in ``precision`` (this module's docstring).
+
+    float32: weights and gradients 4 bytes per parameter, activations 4 bytes per
+    float of ``ModelSizes.activation_floats``, doubled for autograd.
+
+    bfloat16 (autocast): the same float32 weights and gradients, plus the bfloat16
+    copy of every weight (2 bytes per parameter: autocast caches it for the step,
+    and the backward keeps it to propagate the gradient) and the bfloat16 gradient
+    of the largest layer's copy (2 bytes per its parameter, until its cast to
+    float32). Activations: the hidden layers' in bfloat16 (2 bytes), the float32
+    input batch with its bfloat16 cast (4 + 2), the bfloat16 logits with the
+    float32 cast the loss takes (2 + 4), all doubled for autograd as in float32.
+    Conservative: every weight's copy is counted as alive at once (a layer's may be
+    freed as soon as its backward is done), and so is the doubling.
+    """
     weights = BYTES_PER_FLOAT * sizes.num_params
+    if precision == "float32":
+        activations = 2 * BYTES_PER_FLOAT * sizes.activation_floats(batch_size)
+        copies = 0
+    elif precision == "bfloat16":
+        both = BYTES_PER_FLOAT + BYTES_PER_BFLOAT16  # a float32 tensor and its cast
+        hidden = 2 * (sizes.hidden1 + sizes.hidden2)  # before and after each ReLU
+        outputs = 2 * sizes.num_outputs  # the logits and their gradient
+        per_sample = (
+            both * sizes.num_inputs + BYTES_PER_BFLOAT16 * hidden + both * outputs
+        )
+        activations = 2 * batch_size * per_sample
+        largest = max(i * o + o for i, o in sizes.layer_shapes)
+        copies = BYTES_PER_BFLOAT16 * (sizes.num_params + largest)
+    else:
+        known = ", ".join(map(repr, PRECISIONS))
+        raise ValueError(f"precision {precision!r} is not one of {known}")
     return ModelFootprint(
         weights=weights,
         gradients=weights,
-        activations=2 * BYTES_PER_FLOAT * sizes.activation_floats(batch_size),
+        activations=activations,
         checkpoint_copy=weights if device in ACCELERATORS else 0,
+        weight_copies=copies,
     )
 
 

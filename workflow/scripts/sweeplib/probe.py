@@ -18,7 +18,12 @@ compute mode, lock every timing worker out of the GPU. So the plan asks
   cores, the CPUs this process may run on, and its control groups' CPU quota
   (``devices.usable_cores``), to say where the count came from;
 - ``accelerators``: each one's name, memory (free and total for CUDA, read in
-  this process and released when it exits) and what tells two models apart.
+  this process and released when it exits), what tells two models apart, and
+  ``precisions``, those of ``devices.PRECISIONS`` it can train in
+  (``devices.precision_problem``): CUDA's bfloat16 where
+  ``torch.cuda.is_bf16_supported()`` (emulated on a GPU before compute
+  capability 8.0: ``bf16_native`` tells), MPS's where a small matrix product
+  under bfloat16 autocast runs on it and gives bfloat16 (``autocast_works``).
 
 Jobs that read the workflow again on a cluster node inherit the main
 process's answer (``INHERITED``), with the host facts the plan added to it
@@ -203,6 +208,11 @@ def cuda_facts(torch) -> dict:
         "l2_bytes": int(getattr(p, "L2_cache_size", 0)),
         "total_bytes": int(total),
         "free_bytes": int(free),
+        "precisions": [
+            "float32",
+            *(["bfloat16"] if torch.cuda.is_bf16_supported() else []),
+        ],
+        "bf16_native": bool(torch.cuda.is_bf16_supported(including_emulation=False)),
     }
 
 
@@ -213,7 +223,30 @@ def mps_facts(torch) -> dict:
         "name": f"Apple MPS ({cpu_model()})",
         "gpu_cores": apple_gpu_cores(),
         "recommended_max_bytes": int(torch.mps.recommended_max_memory()),
+        "precisions": [
+            "float32",
+            *(["bfloat16"] if autocast_works(torch, "mps") else []),
+        ],
     }
+
+
+def autocast_works(torch, device_type: str) -> bool:
+    """Whether a small matrix product under bfloat16 autocast runs on the device and
+    gives bfloat16 of the right value. Where autocast does not support the dtype
+    there, torch warns and runs float32 instead (MPS before macOS 14): that is a
+    no."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = torch.ones(8, 8, device=device_type)
+            with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+                out = a @ a
+            value = out.float().cpu()  # waits for the device
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return out.dtype == torch.bfloat16 and bool((value == 8).all())
 
 
 def cpu_counts() -> dict:

@@ -270,6 +270,7 @@ def run_columns(
         "threads_requested": identity.threads,
         "epochs": train.epochs,
         "batch_size": train.batch_size,
+        "precision": train.precision,
         "lr": train.lr,
         "loader": train.loader,
         "num_workers": train.num_workers,

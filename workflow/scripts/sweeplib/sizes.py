@@ -7,12 +7,15 @@ import math
 from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from .devices import PRECISIONS
+
 # The post sizes everything from one knob: 100, 300 and 200 units per unit of
 # scale, and two outputs.
 WIDTHS_PER_SCALE = (100, 300, 200)
 NUM_OUTPUTS = 2
 BYTES_PER_FLOAT = 4  # float32
-STATE_BYTES_PER_PARAM = 2 * BYTES_PER_FLOAT  # a weight and its gradient
+BYTES_PER_BFLOAT16 = 2
+STATE_BYTES_PER_PARAM = 2 * BYTES_PER_FLOAT  # a weight and its gradient (float32)
 # The post's training, which its table timed whole: 10 epochs of 1,000 samples in
 # batches of 10.
 POST_STEPS = 10 * 1000 // 10
@@ -56,19 +59,35 @@ class ModelSizes:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def bytes_per_step(self) -> int:
-        """Bytes of weights and gradients a float32 SGD step moves (docs/METHOD.md).
+    def bytes_per_step(self, precision: str = "float32") -> int:
+        """Bytes of weights and gradients an SGD step in ``precision`` moves
+        (docs/METHOD.md).
 
-        Per parameter: forward reads the weight (4); backward reads it again to
-        propagate the gradient to the layer below (4; not for the first layer,
-        whose input needs no gradient) and writes its gradient (4); the SGD
-        update reads weight and gradient and writes the weight (12).
+        float32, per parameter: forward reads the weight (4); backward reads it
+        again to propagate the gradient to the layer below (4; not for the first
+        layer, whose input needs no gradient) and writes its gradient (4); the SGD
+        update reads weight and gradient and writes the weight (12). 24 in all, 20
+        for the first layer's.
+
+        bfloat16 (autocast, float32 master weights), per parameter: autocast casts
+        the float32 weight to a bfloat16 copy each step (read 4, write 2); forward
+        reads the copy (2); backward reads it again for the input's gradient (2;
+        not for the first layer); the backward's matrix product writes the
+        gradient of the bfloat16 copy in bfloat16 (2), which the cast's backward
+        reads (2) and writes as the float32 gradient (4); the SGD update reads the
+        float32 weight and gradient and writes the weight (12). 30 in all, 28 for
+        the first layer's: more than float32's, since the master weights and their
+        update stay float32 and the cast adds its own traffic (torch's eager
+        autograd: ``AddmmBackward0`` then ``ToCopyBackward0``).
         Activations (batch x width) are negligible beside the weights.
         """
-        return (
-            6 * BYTES_PER_FLOAT * self.num_params
-            - BYTES_PER_FLOAT * self.first_layer_params
-        )
+        if precision == "float32":
+            per_param, input_grad = 6 * BYTES_PER_FLOAT, BYTES_PER_FLOAT
+        elif precision == "bfloat16":
+            per_param, input_grad = 30, BYTES_PER_BFLOAT16
+        else:
+            raise ValueError(_unknown(precision))
+        return per_param * self.num_params - input_grad * self.first_layer_params
 
     def flops_per_step(self, batch_size: int) -> int:
         """Floating-point operations a float32 SGD step needs at least
@@ -93,6 +112,24 @@ class ModelSizes:
             f"Linear({i}s, {h1}s) → ReLU → Linear({h1}s, {h2}s) → ReLU → Linear({h2}s, "
             f"{NUM_OUTPUTS})"
         )
+
+
+def state_bytes_per_param(precision: str = "float32") -> int:
+    """Bytes per parameter a step's weights and gradients occupy, which it streams
+    through the cache: float32, the weight and its gradient (8,
+    ``STATE_BYTES_PER_PARAM``); bfloat16 (autocast), those and the bfloat16 copy
+    of the weight that the forward and the backward read (10). The bfloat16
+    gradient of that copy lives only until its cast to float32, a layer at a time,
+    and is not counted."""
+    if precision == "float32":
+        return STATE_BYTES_PER_PARAM
+    if precision == "bfloat16":
+        return STATE_BYTES_PER_PARAM + BYTES_PER_BFLOAT16
+    raise ValueError(_unknown(precision))
+
+
+def _unknown(precision: str) -> str:
+    return f"precision {precision!r} is not one of {', '.join(map(repr, PRECISIONS))}"
 
 
 def canonical_scale(scale) -> int | float:

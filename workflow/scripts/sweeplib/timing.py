@@ -23,10 +23,17 @@
   the same window; a synchronisation that returns before the device's work is
   done leaves the host's window short of the device's (``clocks.py``).
 - Evaluation passes over the test set are timed apart, never inside a step.
+- A run's **precision** (``Training.precision``) is how a step computes:
+  ``float32``, the post's, with no autocast context at all; or ``bfloat16``,
+  mixed precision as practitioners use it: the forward pass and the loss under
+  ``torch.autocast(device_type, dtype=torch.bfloat16)`` (``autocast``), the
+  backward and the SGD update outside it, on float32 master weights with
+  float32 gradients. Rehearsals and evaluation passes run in the same precision.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -34,7 +41,24 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .devices import PRECISIONS
 from .schedule import Schedule
+
+
+def autocast(device, precision: str) -> contextlib.AbstractContextManager:
+    """The context a forward pass and its loss run in: none at all for ``float32``
+    (the post's numbers, unchanged), ``torch.autocast`` to bfloat16 on the device's
+    kind (``cpu``, ``cuda``, ``mps``) for ``bfloat16``. The backward pass and the
+    optimiser's step run outside it: the weights it casts stay float32, and their
+    gradients arrive as float32 through autocast's casts."""
+    if precision == "float32":
+        return contextlib.nullcontext()
+    if precision == "bfloat16":
+        kind = torch.device(device).type
+        return torch.autocast(device_type=kind, dtype=torch.bfloat16)
+    raise ValueError(
+        f"precision {precision!r} is not one of {', '.join(map(repr, PRECISIONS))}"
+    )
 
 
 def device_clock(device: str) -> Callable[[], object] | None:
@@ -69,12 +93,15 @@ class Trainer:
         threads,
         post_prints=None,
         clock=None,
+        precision="float32",
     ):
         self.name, self.model = name, model
         self.optimizer, self.loader = optimizer, loader
         self.device, self.sync, self.threads = device, sync, threads
         self.post_prints = post_prints  # the post's per-batch print, or None
         self.clock = clock  # device_clock(device): None on the CPU
+        self.precision = precision  # the forward's and the loss's (``autocast``)
+        autocast(device, precision)  # refuses an unknown precision at once
         self.batches = len(loader)
         # ``steps`` counts the steps that trained the model, ``runs`` every step run
         # (rehearsals too): the rows' ``step``, unique per device and process.
@@ -99,7 +126,7 @@ class Trainer:
         x, y = next(self._batches)
         t1 = time.perf_counter()
         x, y = x.to(self.device), y.to(self.device)
-        loss = F.cross_entropy(self.model(x), y)
+        loss = self.forward_loss(x, y)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -119,6 +146,12 @@ class Trainer:
         self._advance()
         return record
 
+    def forward_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The forward pass and the loss, in the run's precision (``autocast``); the
+        loss is float32 either way (autocast computes cross-entropy in float32)."""
+        with autocast(self.device, self.precision):
+            return F.cross_entropy(self.model(x), y)
+
     def can_rehearse(self) -> bool:
         """Whether a step has left a batch to rehearse on."""
         return self._last is not None
@@ -130,7 +163,7 @@ class Trainer:
         next step's ``zero_grad`` before that step's backward."""
         t0 = time.perf_counter()
         x, y = self._last
-        loss = F.cross_entropy(self.model(x), y)
+        loss = self.forward_loss(x, y)
         self.optimizer.zero_grad()
         loss.backward()
         self.sync()
@@ -246,22 +279,23 @@ def timed_window(trainer: Trainer, n: int, keep: Callable[[dict], None]) -> dict
 
 
 def evaluate(
-    model, loader, device, sync: Callable[[], None]
+    model, loader, device, sync: Callable[[], None], precision: str = "float32"
 ) -> tuple[torch.Tensor, float, int]:
-    """Logits over the whole test set (on the CPU), the pass's synchronised time, its
-    batches."""
+    """Logits over the whole test set (on the CPU, float32), the pass's synchronised
+    time, its batches; in the training's ``precision`` (``autocast``: a bfloat16
+    model's logits are bfloat16 values, widened to float32 after the pass)."""
     model.eval()
     chunks = []
     sync()
     t0 = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         for x, _ in loader:
             chunks.append(model(x.to(device)))
     sync()
     elapsed = time.perf_counter() - t0
     # Moving logits to the CPU is outside the timed pass: the check's bookkeeping, not
-    # inference.
-    return torch.cat(chunks).cpu(), elapsed, len(chunks)
+    # inference. ``float()`` leaves float32 logits as they are.
+    return torch.cat(chunks).cpu().float(), elapsed, len(chunks)
 
 
 def time_calls(

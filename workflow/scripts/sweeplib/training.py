@@ -93,7 +93,9 @@ def build_trainer(
 ) -> Trainer:
     """The model as the post builds it (``torch.manual_seed`` first), on its device,
     with a loader whose shuffles come from a generator of its own, seeded alike for
-    every device; ``threads`` are the device's, claimed before each of its windows."""
+    every device; ``threads`` are the device's, claimed before each of its windows.
+    Its steps run in the training's precision (``timing.autocast``); the model's
+    weights are float32 either way."""
     torch.set_num_threads(build_threads)  # building is not timed: every thread helps
     torch.manual_seed(training.model_seed)
     model = NeuralNetwork(sizes).to(torch_device(device))
@@ -117,6 +119,7 @@ def build_trainer(
         threads,
         post_print(training.epochs) if post_prints else None,
         clock=device_clock(torch_device(device)),
+        precision=training.precision,
     )
 
 
@@ -139,7 +142,10 @@ def post_print(epochs: int):
 
 
 def save_outputs(trainer: Trainer, data: dict, paths: dict, run: RunSpec) -> dict:
-    """Evaluate the trained model once, and save its checkpoint and test-set logits."""
+    """Evaluate the trained model once, in the precision it trained in, and save its
+    checkpoint (float32 weights, whatever the precision) and test-set logits
+    (float32 numbers; under bfloat16, bfloat16 values widened). The inference check
+    predicts again in the same precision (``inference.check``)."""
     trainer.activate()
     test = make_loader(
         data["X_test"],
@@ -149,7 +155,7 @@ def save_outputs(trainer: Trainer, data: dict, paths: dict, run: RunSpec) -> dic
         shuffle=False,
     )
     logits, eval_s, batches = evaluate(
-        trainer.model, test, trainer.device, trainer.sync
+        trainer.model, test, trainer.device, trainer.sync, trainer.precision
     )
     meta = {
         "run_key": run.key,
@@ -157,6 +163,8 @@ def save_outputs(trainer: Trainer, data: dict, paths: dict, run: RunSpec) -> dic
         "device": trainer.name,
         # The steps that updated the weights: the schedule's, on every device alike.
         "trained_steps": trainer.steps,
+        # How its logits were computed (the weights are float32 whatever it says).
+        "precision": trainer.precision,
         "settings": run.to_json(),
     }
     save_checkpoint(paths["checkpoint"], trainer.model, meta)
