@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from sweeplib.analysis import analyse_machines
+from sweeplib.analysis import analyse_curves
 from sweeplib.report import Sweep, render
 from sweeplib.tables import read_csv
 from synthetic import hardware, inference, plan, windows
@@ -61,7 +61,7 @@ def build(
         {"scale": s, "pairing_reason": runs_reason} for s in scales
     ]
     manifest = {"machine": "here", "plans": plans, "analysis": ANALYSIS}
-    cells, table, summary = analyse_machines(w, inf, hw, manifest)
+    cells, table, summary = analyse_curves(w, inf, hw, manifest)
     summary = json.loads(json.dumps(summary))  # as the report reads analysis.json
     toy = (
         pd.DataFrame({"epoch": [1], "batch": [1], "loss": [0.75]}),
@@ -82,3 +82,16 @@ def build(
     )
     names = {h: f"{h} CPU" for h, _, _ in machines}
     return render(sweep), cells, table, summary, names
+
+
+def curve_of(summary: dict, machine: str) -> dict:
+    """A machine's only curve in an analysis summary (one batch size, one precision)."""
+    (found,) = [
+        c for c in summary["curves"].values() if c["series"]["machine"] == machine
+    ]
+    return found
+
+
+def machines_of(summary: dict) -> set[str]:
+    """The machines whose curves an analysis summary holds."""
+    return {c["series"]["machine"] for c in summary["curves"].values()}

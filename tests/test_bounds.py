@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from report_helpers import ANALYSIS, POST
+from report_helpers import ANALYSIS, POST, machines_of
 
 from sweeplib import imports, locks, rows
-from sweeplib.analysis import analyse_machines
+from sweeplib.analysis import analyse_curves
 from sweeplib.report import Sweep, render
 from sweeplib.tables import read_csv
 from synthetic import hardware, inference, plan, windows
@@ -363,8 +363,8 @@ def two_machines():
 def test_an_error_in_another_machines_analysis_leaves_it_out_with_a_note():
     w, inf, hw, manifest = two_machines()
     del manifest["plans"]["there"]["scales"]  # what the analysis reads
-    cells, table, summary = analyse_machines(w, inf, hw, manifest)
-    assert set(cells["machine"]) == {"here"} and set(summary["machines"]) == {"here"}
+    cells, table, summary = analyse_curves(w, inf, hw, manifest)
+    assert set(cells["machine"]) == {"here"} and machines_of(summary) == {"here"}
     (note,) = summary["left_out"]
     assert note == {
         "folder": "results/machines/there",
@@ -376,11 +376,11 @@ def test_an_error_in_this_machines_analysis_is_raised():
     w, inf, hw, manifest = two_machines()
     del manifest["plans"]["here"]["scales"]
     with pytest.raises(KeyError, match="scales"):
-        analyse_machines(w, inf, hw, manifest)
+        analyse_curves(w, inf, hw, manifest)
 
 
 def sweep_of(manifest, w, inf, hw):
-    cells, table, summary = analyse_machines(w, inf, hw, manifest)
+    cells, table, summary = analyse_curves(w, inf, hw, manifest)
     toy = (
         pd.DataFrame({"epoch": [1], "batch": [1], "loss": [0.75]}),
         pd.DataFrame({"accuracy": [1.0]}),

@@ -17,7 +17,7 @@ from crafted import build_all, read_in
 from report_helpers import POST, build
 
 from sweeplib import imports, rows
-from sweeplib.analysis import analyse_machines
+from sweeplib.analysis import analyse_curves
 from sweeplib.isolation import isolated_report
 from sweeplib.machines import describe_machine
 from sweeplib.plots import speedup_figure, step_time_figure
@@ -75,7 +75,7 @@ def test_what_the_crafted_folders_leave_is_analysed_drawn_and_reported(
     plans, notes, tables = read_in(project, here)
     manifest = json.loads((project / "results/plan/sweep.json").read_text())
     manifest = {**manifest, "plans": {**manifest["plans"], **plans}}
-    cells, table, summary = analyse_machines(
+    cells, table, summary = analyse_curves(
         tables["timings"], tables["inference"], tables["hardware"], manifest
     )
     assert "left_out" not in summary

@@ -134,12 +134,15 @@ def test_budget_left_goes_to_the_widest_deciding_interval():
     sizes, found = curve([(1, 0.5), (2, 2.0), (10, (1.5, 4.0))])
     candidates = refine.deciding(sizes, found)
     assert [z.scale for z in candidates] == [1, 2, 10]
-    costs = {"new": 20.0, 1: 5.0, 2: 5.0, 10: 30.0}
+    costs = {"new": 20.0, ("", 1): 5.0, ("", 2): 5.0, ("", 10): 30.0}
     chosen, stop = refine.decide([], candidates, {}, costs, 0.0, 0, 0, SETTINGS)
     # Scale 10's interval (2.67x) is the widest; scales 1 and 2 (1.22x) are narrow.
     assert [(p.scale, p.batch) for p in chosen] == [(10, 1)] and stop is None
     # Its batches are capped, and the budget counts what was spent.
-    assert refine.decide([], candidates, {10: 2}, costs, 0.0, 0, 0, SETTINGS)[0] == []
+    assert (
+        refine.decide([], candidates, {("", 10): 2}, costs, 0.0, 0, 0, SETTINGS)[0]
+        == []
+    )
     # Where the time left cannot buy the batch, the stop says what it would take.
     chosen, stop = refine.decide([], candidates, {}, costs, 170.0, 0, 0, SETTINGS)
     assert chosen == [] and stop.startswith("settled")

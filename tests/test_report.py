@@ -1,7 +1,7 @@
 """The report and the figures, rendered from hand-made sweeps."""
 
 import pytest
-from report_helpers import POST, build
+from report_helpers import POST, build, curve_of
 
 from sweeplib.plots import speedup_figure, step_time_figure
 from workflow_helpers import REPORT_HEADINGS
@@ -180,7 +180,7 @@ def test_by_how_much_is_the_largest_size_and_the_plateau_not_the_luckiest_size()
 
     scales = (1, 3, 5, 10, 50, 100)
     text, cells, table, summary, _ = build(["cpu", "cuda"], "cpu", scales, tamper=lucky)
-    head = summary["machines"]["here"]["devices"]["cuda"]["headline"]
+    head = curve_of(summary, "here")["devices"]["cuda"]["headline"]
     speedup = table.set_index("scale")["speedup"]
     assert speedup.idxmax() == 10  # the luckiest cell
     assert head["largest"]["scale"] == 100

@@ -106,6 +106,16 @@ rule plot_sweep:
             caption="../report/step_time.rst",
             category="Why",
         ),
+        frontier=report(
+            "results/frontier.png",
+            caption="../report/frontier.rst",
+            category="Result",
+        ),
+        speedup_map=report(
+            "results/speedup_map.png",
+            caption="../report/speedup_map.rst",
+            category="Result",
+        ),
     log:
         "results/logs/plot_sweep.log",
     script:
@@ -126,7 +136,12 @@ rule write_report:
         toy_evals=toy_file("evals.csv"),
         toy_predictions=toy_file("predictions.csv"),
         post="data/post_table.csv",
-        plots=["results/crossover.png", "results/step_time.png"],
+        plots=[
+            "results/crossover.png",
+            "results/step_time.png",
+            "results/frontier.png",
+            "results/speedup_map.png",
+        ],
     output:
         report="results/report.md",
         # What the run found, in a few lines: printed when the run ends.

@@ -1,10 +1,10 @@
 """Per-cell statistics, paired speedups with intervals, crossovers and cost models,
-machine by machine."""
+curve by curve."""
 
 import json
 from pathlib import Path
 
-from sweeplib.analysis import analyse_machines
+from sweeplib.analysis import analyse_curves
 from sweeplib.atomic import write_csv, write_text
 from sweeplib.logs import job
 from sweeplib.tables import read_csv
@@ -17,7 +17,7 @@ def main(snakemake) -> None:
             name: read_csv(getattr(snakemake.input, name))
             for name in ("timings", "inference", "hardware")
         }
-        cells, table, summary = analyse_machines(
+        cells, table, summary = analyse_curves(
             tables["timings"], tables["inference"], tables["hardware"], manifest
         )
         for n in summary.get("left_out", []):
@@ -29,10 +29,10 @@ def main(snakemake) -> None:
             json.dumps(summary, indent=2, sort_keys=True) + "\n",
         )
         log.info(
-            "%d cells, %d speedups, machines %s",
+            "%d cells, %d speedups, curves %s",
             len(cells),
             len(table),
-            ", ".join(summary["machines"]),
+            ", ".join(summary["curves"]),
         )
 
 

@@ -1,4 +1,5 @@
-"""Draw the speedup and step-time figures."""
+"""Draw the report's figures: the speedup and step time against model size, the
+frontier (the crossover against the batch size) and the speedup map."""
 
 import json
 from pathlib import Path
@@ -26,9 +27,13 @@ def main(snakemake) -> None:
         drawn, notes = at_fault(draw, others(manifest), "drawing it failed", close)
         for n in notes:
             log.warning("left %s out of the figures: %s", n["folder"], n["reason"])
-        for fig, target in zip(
-            drawn, (snakemake.output.speedup, snakemake.output.step_time)
-        ):
+        targets = (
+            snakemake.output.speedup,
+            snakemake.output.step_time,
+            snakemake.output.frontier,
+            snakemake.output.speedup_map,
+        )
+        for fig, target in zip(drawn, targets, strict=True):
             with atomic_path(target) as tmp:
                 fig.savefig(tmp, format="png", dpi=120)
             log.info("wrote %s", target)

@@ -1,7 +1,7 @@
-"""From the runs' windows to what the report says, machine by machine: one row per
-(scale, device), the speedups (``speedup.py``; formed only within a machine), the
-crossovers (``crossover.py``), the cost models (``costmodel.py``) and a check that no
-two timed regions of a machine overlapped."""
+"""From the runs' windows to what the report says, curve by curve (``series.py``):
+one row per (scale, device), the speedups (``speedup.py``; formed only within a
+curve), the crossovers (``crossover.py``), the cost models (``costmodel.py``) and
+a check that no two timed regions of a machine overlapped."""
 
 from __future__ import annotations
 
@@ -11,22 +11,25 @@ import pandas as pd
 from . import clocks, costmodel, crossover, keys, refine
 from .devices import SEPARATE
 from .imports import note, quote
+from .series import AXES, Series, curves, varying, with_axes
 from .sizes import STATE_BYTES_PER_PARAM, ModelSizes, canonical_scale
 from .speedup import speedup_table
 
 CELL = ["scale", "device"]
 
 
-def analyse_machines(
+def analyse_curves(
     timings: pd.DataFrame,
     inference: pd.DataFrame,
     hardware: pd.DataFrame,
     manifest: dict,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Every machine's cells, speedups and summary, each against that machine's own
-    baseline (values: the report formats them). Machine by machine: an error in
-    another machine's rows leaves it out, with a note quoting the error in the
-    summary's ``left_out``; one in this machine's is raised."""
+    """Every curve's cells, speedups and summary (``series.curves``: one per machine
+    and value of each series axis), each against its machine's own baseline
+    (values: the report formats them). The summary's ``curves`` are keyed by
+    ``Series.id``. Machine by machine: an error in another machine's rows leaves
+    all its curves out, with a note quoting the error in the summary's
+    ``left_out``; one in this machine's is raised."""
     here = manifest.get("machine")
     cells, tables, summaries, left_out = [], [], {}, []
     for machine, plan in manifest["plans"].items():
@@ -34,9 +37,7 @@ def analyse_machines(
         if w.empty:
             continue
         try:
-            c, t, summary = analyse_machine(
-                machine, plan, w, inference, hardware, manifest
-            )
+            found = analyse_machine(machine, plan, w, inference, hardware, manifest)
         except Exception as exc:
             if machine == here:
                 raise
@@ -47,10 +48,11 @@ def analyse_machines(
                 )
             )
             continue
-        cells.append(c)
-        tables.append(t)
-        summaries[machine] = summary
-    out = {"machines": summaries}
+        for series, (c, t, summary) in found.items():
+            cells.append(c)
+            tables.append(t)
+            summaries[series.id] = {"series": series.to_dict(), **summary}
+    out = {"curves": summaries}
     if left_out:
         out["left_out"] = left_out
     return (
@@ -60,23 +62,45 @@ def analyse_machines(
     )
 
 
-def analyse_machine(machine, plan, w, inference, hardware, manifest):
-    """One machine's cells, speedups and summary."""
-    settings = manifest["analysis"]
+def analyse_machine(machine, plan, w, inference, hardware, manifest) -> dict:
+    """One machine's curves: for each, its cells, speedups and summary."""
     hw = hardware[hardware["machine"] == machine] if len(hardware) else hardware
+    checks = inference[inference["machine"] == machine] if len(inference) else inference
+    spans = timed_spans(w, checks, hw)
+    return {
+        series: analyse_curve(series, plan, rows, checks, hw, manifest, spans)
+        for series, rows in curves(w)
+    }
+
+
+def analyse_curve(series, plan, w, checks, hw, manifest, spans):
+    """One curve's cells, speedups and summary (``spans``: its machine's timed
+    regions, for the overlaps)."""
+    settings = manifest["analysis"]
+    hw = in_precision(hw, series["precision"])
     c = with_bounds(
         cell_table(w, hw, settings["spread_flag"]),
         hw,
         settings["implausible_margin"],
-    ).assign(machine=machine)
+    ).assign(**series.to_dict())
     configured = {canonical_scale(x) for x in plan["scales"]}
     c["added"] = [canonical_scale(x) not in configured for x in c["scale"]]
-    checks = inference[inference["machine"] == machine] if len(inference) else inference
-    spans = timed_spans(w, checks, hw)
     t, summary = analyse(
         c, w, plan["baseline"], settings, spans, refine_settings(manifest)
     )
-    return c, t.assign(machine=machine), summary
+    return c, t.assign(**series.to_dict()), summary
+
+
+def in_precision(hardware: pd.DataFrame, precision: str) -> pd.DataFrame:
+    """The probes with the matrix throughput of ``precision`` as their ``flops``
+    (each probe measures float32 and every precision the sweep trains in:
+    ``flops_<precision>``)."""
+    column = f"flops_{precision}"
+    if precision == "float32" or hardware.empty:
+        return hardware
+    if column not in hardware:
+        return hardware.assign(flops=np.nan)
+    return hardware.assign(flops=hardware[column])
 
 
 def refine_settings(manifest: dict) -> refine.Settings | None:
@@ -99,16 +123,26 @@ def timed_spans(
     timings: pd.DataFrame, inference: pd.DataFrame, hardware: pd.DataFrame
 ) -> pd.DataFrame:
     """Every timed region of a machine: the timing processes, the checks, the probes."""
-    procs = timing_processes(timings)
+    procs = timing_processes(with_axes(timings))
+    runs = dict(zip(procs["run_key"], _run_names(procs)))
     jobs = [
         (
             [
-                f"scale {s}, timing process {p}" + (f" of {h}" if h else "")
-                for s, p, h in zip(procs["scale"], procs["process"], procs["held"])
+                f"{runs[k]}, timing process {p}" + (f" of {h}" if h else "")
+                for k, p, h in zip(procs["run_key"], procs["process"], procs["held"])
             ],
             procs,
         ),
-        ([f"scale {s}, inference check" for s in inference["scale"]], inference),
+        (
+            [
+                f"{runs.get(k, f'scale {s}')}, inference check"
+                for k, s in zip(
+                    inference.get("run_key", [None] * len(inference)),
+                    inference["scale"],
+                )
+            ],
+            inference,
+        ),
         ([f"hardware probe of {d}" for d in hardware["device"]], hardware),
     ]
     return pd.concat(
@@ -125,6 +159,17 @@ def timed_spans(
         ],
         ignore_index=True,
     )
+
+
+def _run_names(procs: pd.DataFrame) -> list[str]:
+    """Each timing process's run in words: its scale, and its curve where the machine
+    has several ("scale 2 (batch 100, bfloat16)")."""
+    listed = [(s, *v) for s, *v in zip(procs["scale"], *(procs[a] for a in AXES))]
+    shown = varying([Series("", tuple(v)) for _, *v in listed])
+    return [
+        f"scale {s}" + (f" ({Series('', tuple(v)).words(shown)})" if shown else "")
+        for s, *v in listed
+    ]
 
 
 def cell_table(
@@ -333,10 +378,13 @@ def analyse(
     return table, summary
 
 
-def curve_of(g: pd.DataFrame) -> list[refine.Size]:
-    """A device's speedup curve as the refinement rules read it (ascending sizes)."""
+def curve_of(g: pd.DataFrame, curve: str = "") -> list[refine.Size]:
+    """A device's speedup curve as the refinement rules read it (ascending sizes;
+    ``curve``: the curve's axes in words, where the sweep has several)."""
     return [
-        refine.Size(canonical_scale(r.scale), float(r.params), r.ci_low, r.ci_high)
+        refine.Size(
+            canonical_scale(r.scale), float(r.params), r.ci_low, r.ci_high, curve
+        )
         for r in g.itertuples()
     ]
 

@@ -21,6 +21,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from .runspec import Timing, Training, schedule_of
+from .series import AXES
 from .sizes import canonical_scale, decimals, widths_of
 
 # The schema: the one place the settings, their defaults and what a scale entry may
@@ -128,13 +129,40 @@ def scale_of(entry) -> int | float:
 
 def scale_sections(config: dict, entry) -> dict[str, dict]:
     """The effective ``train`` and ``timing`` settings of one scale: the global ones
-    with the entry's overrides applied."""
+    with the entry's overrides applied (a series axis may still hold a list:
+    ``run_sections`` gives one run's)."""
     out = {section: dict(config[section]) for section in ("train", "timing")}
     if isinstance(entry, dict):
         for key, value in entry.items():
             if key != "scale":
                 out[_overridable()[key]][key] = value
     return out
+
+
+def values_of(setting) -> list:
+    """A series axis's values: one value, or a list of them (in the order given)."""
+    return list(setting) if isinstance(setting, list) else [setting]
+
+
+def series_of(sections: dict) -> list[dict]:
+    """Every combination of the series axes' values (``series.AXES``) one scale's
+    settings list: each is a curve of its own."""
+    combos = [{}]
+    for axis in AXES:
+        combos = [
+            {**c, axis: v} for c in combos for v in values_of(sections["train"][axis])
+        ]
+    return combos
+
+
+def run_sections(config: dict, entry) -> list[tuple[dict, dict[str, dict]]]:
+    """One scale's runs: each series (its axes' values) with its effective ``train``
+    and ``timing`` settings."""
+    sections = scale_sections(config, entry)
+    return [
+        (values, {**sections, "train": {**sections["train"], **values}})
+        for values in series_of(sections)
+    ]
 
 
 def _semantic_problems(config: dict) -> list[str]:
@@ -164,10 +192,27 @@ def _semantic_problems(config: dict) -> list[str]:
                 "allowed: each scale once"
             )
         seen.setdefault(scale, i)
-        problems += _protocol_problems(
-            scale, scale_sections(config, entry), i, entry, config["data"]["n_train"]
-        )
+        raw = scale_sections(config, entry)
+        problems += _repeated_values(raw, i, entry)
+        for _, sections in run_sections(config, entry):
+            problems += _protocol_problems(
+                scale, raw, sections, i, entry, config["data"]["n_train"]
+            )
     return list(dict.fromkeys(problems))
+
+
+def _repeated_values(sections: dict, i: int, entry) -> list[str]:
+    """A series axis that lists one value twice."""
+    out = []
+    for axis in AXES:
+        values = values_of(sections["train"][axis])
+        twice = sorted({str(v) for v in values if values.count(v) > 1})
+        if twice:
+            out.append(
+                f"{_where(i, entry, axis)} = {values} lists {', '.join(twice)} more "
+                "than once; allowed: each value once"
+            )
+    return out
 
 
 def _where(i: int, entry, key: str) -> str:
@@ -177,20 +222,28 @@ def _where(i: int, entry, key: str) -> str:
     return f"{_overridable()[key]}.{key}"
 
 
-def _protocol_problems(scale: float, s: dict, i: int, entry, n_train: int) -> list[str]:
-    """A batch larger than the training set, or a schedule the protocol cannot hold."""
+def _protocol_problems(
+    scale: float, raw: dict, s: dict, i: int, entry, n_train: int
+) -> list[str]:
+    """A batch larger than the training set, or a schedule the protocol cannot hold
+    (each batch size has its own protocol: epochs x batches per epoch)."""
     batch = s["train"]["batch_size"]
     if batch > n_train:
+        where, setting = _where(i, entry, "batch_size"), raw["train"]["batch_size"]
+        shown = f"{setting} (its {batch})" if isinstance(setting, list) else batch
         return [
-            f"{_where(i, entry, 'batch_size')} = {batch} is larger than the "
-            f"training set; allowed: at most data.n_train = {n_train}"
+            f"{where} = {shown} is larger than the training set; allowed: at most "
+            f"data.n_train = {n_train}"
         ]
     try:
         schedule_of(Training(**s["train"]), Timing(**s["timing"]), n_train)
     except ValueError as exc:
         keys = ("warmup_steps", "rounds", "switch_steps", "steps_per_window")
         names = ", ".join(f"{_where(i, entry, k)} = {s['timing'][k]!r}" for k in keys)
-        return [f"scale {scale}: {names}: {exc}"]
+        return [
+            f"scale {scale} at batch_size {batch}: {names}: {exc}; raise "
+            f"{_where(i, entry, 'epochs')} or shorten the schedule"
+        ]
     return []
 
 

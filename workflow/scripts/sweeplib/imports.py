@@ -46,6 +46,7 @@ from jsonschema import Draft202012Validator
 
 from . import keys
 from .devices import ACCELERATORS, DEVICES, INTERLEAVED, SEPARATE
+from .series import AXES
 from .sizes import decimals
 
 # The version of plan.json and machine.json this code writes and reads; an older or
@@ -141,6 +142,13 @@ INFO_SCHEMA = {
     "additionalProperties": {"maxProperties": MAX_KEYS},
 }
 
+# A series axis's value in a plan: the batch size (samples per step) and the
+# precision a run trained in (series.AXES; absent in plans written before them).
+_AXES = {
+    "batch_size": {"type": "integer", "minimum": 1, "maximum": 10**9},
+    "precision": {"enum": ["float32", "bfloat16"]},
+}
+
 RUN_SCHEMA = {
     "type": "object",
     "required": ["scale", "key", "devices", "pairing"],
@@ -154,6 +162,7 @@ RUN_SCHEMA = {
         "processes": _COUNT,
         "batch": {"type": "integer", "minimum": 0, "maximum": MAX_PROCESSES},
         "added": {"type": "boolean"},
+        **_AXES,
     },
 }
 
@@ -175,6 +184,7 @@ PASS_SCHEMA = {
                         "maximum": MAX_PROCESSES,
                     },
                     "reason": _TEXT,
+                    **_AXES,
                 },
             }
         ),
@@ -214,6 +224,7 @@ PLAN_SCHEMA = {
                     "device": _DEVICE,
                     "params": _PARAMS,
                     "reason": _TEXT,
+                    **_AXES,
                 },
             }
         ),
@@ -562,8 +573,12 @@ def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
         )
     if plan["baseline"] not in devices:
         problems.append(f"plan.json: its baseline {plan['baseline']!r} is not run")
-    for field, name in ((("scale", "batch"), "scale and batch"), (("key",), "key")):
-        counts = Counter(tuple(r.get(f, 0) for f in field) for r in plan["runs"])
+    same = ("scale", "batch", *AXES)
+    for field, name in ((same, "scale, batch and series"), (("key",), "key")):
+        counts = Counter(
+            tuple(r.get(f, AXES[f].default if f in AXES else 0) for f in field)
+            for r in plan["runs"]
+        )
         twice = sorted(v for v, n in counts.items() if n > 1)
         if twice:
             shown = twice[0] if len(field) > 1 else twice[0][0]

@@ -130,7 +130,11 @@ def leave_out(sweep, machines: set[str], notes: list[dict] = ()):
     summary = sweep.summary
     changes["summary"] = {
         **summary,
-        "machines": {t: s for t, s in summary["machines"].items() if t not in machines},
+        "curves": {
+            c: s
+            for c, s in summary["curves"].items()
+            if s["series"]["machine"] not in machines
+        },
     }
     before = sweep.left_out
     added = pd.DataFrame(list(notes), columns=["folder", "reason"])
@@ -143,16 +147,24 @@ def leave_out(sweep, machines: set[str], notes: list[dict] = ()):
 
 
 def figures(cells, table, summary, post, names, out: set[str] = frozenset()) -> list:
-    """Both figures of the report (``plots.py``), drawn to the end (as a PNG, in
+    """The report's figures (``plots.py``, ``frontier_plots.py``: the speedup, the
+    step time, the frontier and the speedup map), drawn to the end (as a PNG, in
     memory), without the machines ``out``: what plot_sweep writes. A figure of a
     try that fails is closed; the caller closes those returned (``close``)."""
     import matplotlib.pyplot as plt
 
+    from .formatting import labels_of
+    from .frontier import frontier_table
+    from .frontier_plots import frontier_figure, speedup_map_figure
     from .plots import speedup_figure, step_time_figure
 
     kept = {
         **summary,
-        "machines": {t: s for t, s in summary["machines"].items() if t not in out},
+        "curves": {
+            c: s
+            for c, s in summary["curves"].items()
+            if s["series"]["machine"] not in out
+        },
     }
     if "machine" in cells:
         cells = cells[~cells["machine"].isin(out)]
@@ -160,9 +172,15 @@ def figures(cells, table, summary, post, names, out: set[str] = frozenset()) -> 
         table = table[~table["machine"].isin(out)]
     before = set(plt.get_fignums())
     try:
+        frontier = frontier_table(kept, table)
+        labels = {**names}
+        for _, mine in cells.groupby("machine") if len(cells) else []:
+            labels.update(labels_of(mine))
         drawn = [
             speedup_figure(cells, table, kept, post, names),
             step_time_figure(cells, kept, post, names),
+            frontier_figure(frontier, labels),
+            speedup_map_figure(table, frontier, labels),
         ]
         for fig in drawn:
             fig.savefig(io.BytesIO(), format="png", dpi=120)

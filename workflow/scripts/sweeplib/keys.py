@@ -93,11 +93,20 @@ def code_digest(scripts: list[str], scripts_dir: str | Path) -> str:
 # --- what each result is keyed on ---------------------------------------------
 
 
-def hardware_settings(device: dict, probe: dict, torch_version: str, code: str) -> dict:
+def hardware_settings(
+    device: dict,
+    probe: dict,
+    torch_version: str,
+    code: str,
+    precisions: list[str] = ("float32",),
+) -> dict:
     """A device's probe: the config's sizes (``hardware.accelerator``'s on CUDA and
-    MPS, large enough to keep a GPU busy), repeats and least seconds per sample."""
+    MPS, large enough to keep a GPU busy), repeats and least seconds per sample,
+    and the precisions whose matrix throughput it measures (float32 always, and
+    each precision the sweep trains in)."""
     sizes = probe["accelerator"] if device["name"] in ACCELERATORS else probe
     return {
+        "precisions": sorted({"float32", *precisions}),
         "device": device,
         "copy_mib": sizes["copy_mib"],
         "matmul_n": sizes["matmul_n"],

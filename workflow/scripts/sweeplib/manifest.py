@@ -38,6 +38,7 @@ def machine_plan(plan) -> dict:
         "runs": [
             {
                 "scale": r.scale,
+                **r.series.axes,
                 "key": r.key,
                 "folder": r.folder,
                 "devices": list(r.spec.device_names),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import devices as dev
 from . import keys
-from .config import ConfigError, scale_of, scale_sections, validate_config
+from .config import ConfigError, run_sections, scale_of, validate_config, values_of
 from .devices import INTERLEAVED, SEPARATE
 from .disk import shortage
 from .env import hardware_name, host_environment
@@ -31,6 +31,7 @@ from .memory import (
 )
 from .probe import INHERITED, machine_facts
 from .runspec import Dataset, Device, RunSpec
+from .series import Series
 
 # The entry scripts (in workflow/scripts/) behind each kind of result.
 DATA_SCRIPTS = ["make_dataset.py"]
@@ -73,6 +74,11 @@ class ScaleRun:
     @property
     def key(self) -> str:
         return self.spec.key
+
+    @property
+    def series(self) -> Series:
+        """The curve the run measures a point of."""
+        return Series.of(self.machine, self.spec.series_values)
 
     @property
     def folder(self) -> str:
@@ -172,9 +178,26 @@ def resolve(
         found = dev.available_devices(facts)
         devices = dev.resolve_devices(config["devices"], found)
         baseline = dev.resolve_baseline(config["baseline"], devices)
+        check_precisions(config, devices, facts)
     except (ConfigError, ValueError) as exc:
         raise PlanError(str(exc)) from exc
     return config, notes, facts, devices, baseline
+
+
+def check_precisions(config: dict, devices: list[str], facts: dict) -> None:
+    """Refuse a precision a device cannot run, before any job (``devices.py``)."""
+    problems = [
+        f"train.precision = {p!r} cannot run on {d}: {why}"
+        for p in values_of(config["train"]["precision"])
+        for d in devices
+        if (why := dev.precision_problem(d, p, facts))
+    ]
+    if problems:
+        allowed = "; ".join(problems)
+        raise PlanError(
+            f"{allowed}; allowed: the precisions every device listed in devices runs "
+            "(drop that precision, or run that device in a sweep of its own)"
+        )
 
 
 def machine_planner(
@@ -237,14 +260,20 @@ def refined(plan: Plan, decision: dict | None) -> Plan:
     for done in decision["history"]:
         for added in done["added"]:
             scale = added["scale"]
+            series = Series.of(plan.machine, added)
             base = next(
-                (r for r in runs if r.scale == scale and r.spec.batch == 0), None
+                (
+                    r
+                    for r in runs
+                    if r.scale == scale and r.series == series and r.spec.batch == 0
+                ),
+                None,
             )
             entry = entries.get(
                 scale, {"scale": scale, "seconds": plan.config["refine"]["seconds"]}
             )
             run, skips, data = plan.planner.plan_scale(
-                entry, added["batch"], base.spec.pairing if base else None
+                entry, series, added["batch"], base.spec.pairing if base else None
             )
             skipped += skips
             if run:
@@ -300,21 +329,35 @@ class Planner:
         not, and the datasets of the runs, keyed."""
         runs, skipped, datasets = [], [], {}
         for entry in self.config["scales"]:
-            run, skips, dataset = self.plan_scale(entry)
-            skipped += skips
-            if run:
-                runs.append(run)
-                datasets[dataset.key] = dataset
+            for values, _ in run_sections(self.config, entry):
+                series = Series.of(self.machine, values)
+                run, skips, dataset = self.plan_scale(entry, series)
+                skipped += skips
+                if run:
+                    runs.append(run)
+                    datasets[dataset.key] = dataset
         return runs, skipped, datasets
 
     def plan_scale(
-        self, entry, batch: int = 0, pairing: str | None = None
+        self, entry, series: Series, batch: int = 0, pairing: str | None = None
     ) -> tuple[ScaleRun | None, list[dict], Dataset]:
-        """One scale's run (None if it cannot fit), its skipped rows, its dataset. A
-        batch of extra processes (``batch`` > 0) is paired as its size's run was
-        (``pairing``), so that the analysis can pool them."""
+        """One scale's run on one curve (None if it cannot fit), its skipped rows, its
+        dataset. A batch of extra processes (``batch`` > 0) is paired as its size's
+        run was (``pairing``), so that the analysis can pool them."""
+        chosen = next(
+            (
+                s
+                for values, s in run_sections(self.config, entry)
+                if Series.of(self.machine, values) == series
+            ),
+            None,
+        )
+        if chosen is None:
+            raise PlanError(
+                f"scale {scale_of(entry)} has no curve {series.words()} in the config"
+            )
         spec = RunSpec.from_config(
-            scale_sections(self.config, entry),
+            chosen,
             scale_of(entry),
             self.config["data"],
             self.devices,
@@ -327,7 +370,12 @@ class Planner:
             return ScaleRun(self.machine, spec.with_pairing(pairing)), [], spec.data
         pairing, reason = choose_pairing(self.machine, self.free, spec, self.facts)
         if pairing is None:
-            skipped = {"scale": spec.scale, "params": spec.params, "reason": reason}
+            skipped = {
+                "scale": spec.scale,
+                **series.axes,
+                "params": spec.params,
+                "reason": reason,
+            }
             return (
                 None,
                 [{**skipped, "device": d.name} for d in self.devices],
@@ -345,6 +393,7 @@ class Planner:
                 self.config["hardware"],
                 self.env["torch"],
                 self.code["hardware"],
+                values_of(self.config["train"]["precision"]),
             )
             probes[device.name] = {**h, "key": keys.digest(h)}
         return probes

@@ -17,22 +17,38 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from .analysis import model_of  # noqa: E402
 from .devices import device_order  # noqa: E402
 from .formatting import finite, labels_of  # noqa: E402
+from .series import AXES, Series, varying, with_axes  # noqa: E402
 from .sizes import POST_STEPS  # noqa: E402
 
 
 def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
-    """(rows, colour, label) of each curve: every machine's devices, baseline first; a
-    label names the machine when there are several (``names``: machine -> its label)."""
+    """(curve id, device, rows, colour, label) of each line: every curve's devices
+    (``series.py``), baseline first; a label names the machine when there are
+    several (``names``: machine -> its label), and the curve's axes when they vary."""
+    entries = summary["curves"]
+    found = {
+        cid: Series.of(s["series"]["machine"], s["series"])
+        for cid, s in entries.items()
+    }
+    shown = varying(list(found.values()))
+    machines = {s.machine for s in found.values()}
+    frame = with_axes(frame) if len(frame) else frame
     out = []
-    for tag, s in summary["machines"].items():
-        mine = frame[frame["machine"] == tag]
+    for cid, s in entries.items():
+        series = found[cid]
+        mine = frame[frame["machine"] == series.machine] if len(frame) else frame
+        for axis, value in series.axes.items():
+            if axis in mine:
+                mine = mine[mine[axis] == value]
         labels = labels_of(mine) if "threads" in mine else {}
         for device in device_order(mine["device"], s["baseline"]):
             label = labels.get(device, device.upper())
-            if len(summary["machines"]) > 1:
-                label = f"{names.get(tag, tag)}: {label}"
+            if len(machines) > 1:
+                label = f"{names.get(series.machine, series.machine)}: {label}"
+            if shown:
+                label = f"{label}, {series.words(shown)}"
             rows = mine[mine["device"] == device].sort_values("params")
-            out.append((tag, device, rows, f"C{len(out) % 10}", label))
+            out.append((cid, device, rows, f"C{len(out) % 10}", label))
     return out
 
 
@@ -55,7 +71,7 @@ def step_time_figure(
             colour,
             f"{label} (median window, IQR)",
         )
-        fit = summary["machines"][tag]["fits"].get(device)
+        fit = summary["curves"][tag]["fits"].get(device)
         if fit:
             draw_model(ax, g, fit, colour, label)
     for marker, device in (("s", "cpu"), ("^", "mps")):
@@ -140,17 +156,18 @@ def speedup_figure(
         how="left",
     )
     if "added" in cells:
-        added = cells[["machine", "scale", "added"]].drop_duplicates(
-            ["machine", "scale"]
-        )
-        labelled = labelled.merge(added, on=["machine", "scale"], how="left")
+        at = ["machine", *AXES, "scale"]
+        added = with_axes(cells)[[*at, "added"]].drop_duplicates(at)
+        labelled = with_axes(labelled).merge(added, on=at, how="left")
     for tag, device, g, colour, label in curves(labelled, summary, names or {}):
         if g.empty:  # the baseline: nothing to compare with itself
             continue
-        base = summary["machines"][tag]["baseline"]
-        base = labels_of(cells[cells["machine"] == tag]).get(base, base)
+        entry = summary["curves"][tag]
+        base = entry["baseline"]
+        machine = entry["series"]["machine"]
+        base = labels_of(cells[cells["machine"] == machine]).get(base, base)
         bars(ax, g, "speedup", "ci_low", "ci_high", colour, f"{label} over {base}")
-        for c in summary["machines"][tag]["devices"][device]["crossings"]:
+        for c in entry["devices"][device]["crossings"]:
             draw_crossing(ax, c, colour)
     wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
     ax.plot(

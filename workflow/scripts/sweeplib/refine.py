@@ -27,7 +27,7 @@ interval first, while it is wider than ``batch_if_wider``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .sizes import canonical_scale, scale_for_params
 
@@ -51,12 +51,19 @@ class Settings:
 
 @dataclass(frozen=True)
 class Size:
-    """One swept size of a device's speedup curve."""
+    """One swept size of a device's speedup curve (``curve``: the curve's series axes,
+    ``series.Series.words``; "" where the sweep has one curve)."""
 
     scale: float
     params: float
     ci_low: float
     ci_high: float
+    curve: str = ""
+
+    @property
+    def at(self) -> tuple[str, float]:
+        """Where the size is: its curve and scale."""
+        return self.curve, self.scale
 
     @property
     def side(self) -> str:
@@ -74,6 +81,15 @@ class Proposal:
     scale: float
     reason: str
     batch: int = 0  # 0: a new size; k: its k-th batch of extra processes
+    curve: str = ""  # the curve it refines (Size.curve)
+
+    @property
+    def at(self) -> tuple[str, float]:
+        return self.curve, self.scale
+
+
+def _on(curve: str) -> str:
+    return f" ({curve})" if curve else ""
 
 
 def fmt(params: float) -> str:
@@ -101,7 +117,8 @@ def proposals(sizes: list[Size], crossings: list[dict], s: Settings) -> list[Pro
         out += _above(sizes, s)
     swept = {z.scale for z in sizes}
     unique = {p.scale: p for p in out if p.scale not in swept}
-    return list(unique.values())
+    curve = sizes[0].curve if sizes else ""
+    return [replace(p, curve=curve) for p in unique.values()]
 
 
 def _point(sizes: list[Size], c: dict, s: Settings) -> list[Proposal]:
@@ -179,7 +196,7 @@ def deciding(sizes: list[Size], crossings: list[dict]) -> list[Size]:
     by_scale = {z.scale: z for z in sizes}
     ends = {canonical_scale(x) for c in crossings for x in c["between_scales"]}
     chosen = [by_scale[x] for x in sorted(ends) if x in by_scale]
-    return list({z.scale: z for z in [*chosen, sizes[-1]]}.values())
+    return list({z.at: z for z in [*chosen, sizes[-1]]}.values())
 
 
 def decide(
@@ -193,8 +210,11 @@ def decide(
     s: Settings,
 ) -> tuple[list[Proposal], str | None]:
     """What the next pass measures, within the budget, and why refinement stops
-    (None: it goes on). ``costs`` maps a scale to the seconds a batch of it costs
-    (``"new"``: a new size's); ``batches_done`` a scale to its batches so far."""
+    (None: it goes on). ``costs`` maps a size's place (``Size.at``: its curve and
+    scale) to the seconds a batch of it costs (``"new"``: a new size's);
+    ``batches_done`` a place to its batches so far. The budget is the sweep's:
+    new sizes in the order given (``passes.py`` takes the curves in turn), then
+    batches, widest interval first, whatever their curve."""
     if passes_done >= s.max_passes:
         return [], f"the most passes, {s.max_passes}, have run"
     budget = 60 * s.minutes
@@ -207,8 +227,8 @@ def decide(
             spend += costs["new"]
     beyond = []  # the batches the rules want and the time left cannot buy
     for z in sorted(candidates, key=lambda z: -z.width):
-        done = batches_done.get(z.scale, 0)
-        cost = costs.get(z.scale, math.inf)
+        done = batches_done.get(z.at, 0)
+        cost = costs.get(z.at, math.inf)
         if z.width <= s.batch_if_wider or done >= s.max_batches:
             continue
         if spend + cost <= budget:
@@ -216,12 +236,12 @@ def decide(
                 f"its interval, [{z.ci_low:.2f}, {z.ci_high:.2f}], decides the "
                 f"statement and spans {z.width:.2f}x"
             )
-            chosen.append(Proposal(z.scale, reason, batch=done + 1))
+            chosen.append(Proposal(z.scale, reason, batch=done + 1, curve=z.curve))
             spend += cost
         else:
             beyond.append(
-                f"another batch at scale {z.scale}, whose interval [{z.ci_low:.2f}, "
-                f"{z.ci_high:.2f}] spans {z.width:.2f}x, would take {cost:.0f} s "
+                f"another batch at scale {z.scale}{_on(z.curve)}, whose interval "
+                f"[{z.ci_low:.2f}, {z.ci_high:.2f}] spans {z.width:.2f}x, would take {cost:.0f} s "
                 f"({max(budget - spend, 0):.0f} s of refine.minutes are left)"
             )
     if chosen:

@@ -30,7 +30,11 @@ from .formatting import (
     md_text,
     speedup_markdown,
 )
+from .frontier import frontier_table, monotone_notes
+from .frontier import markdown as frontier_markdown
+from .frontier import sentences as frontier_sentences
 from .machines import machine_label
+from .series import AXES, Series, varying, with_axes
 from .sizes import POST_STEPS, STATE_BYTES_PER_PARAM, ModelSizes, canonical_scale
 
 RESOURCES = ("templates/report.md.j2",)
@@ -62,36 +66,69 @@ class Sweep:
     # Machines the aggregation left out, and why (rows.py): folder, reason.
     left_out: pd.DataFrame | None = None
 
-    def machines(self) -> list[Machine]:
-        """This machine first, then the others that were brought in (not those the
-        aggregation left out)."""
+    def curves(self) -> list[Machine]:
+        """Every curve's share (``series.curves``): this machine's first, then those
+        of the others that were brought in (not those the aggregation left out)."""
         here = self.manifest["machine"]
         out = {Path(f).name for f in _left_out_frame(self)["folder"]}
         tags = [here] + sorted(
             t for t in self.manifest["plans"] if t != here and t not in out
         )
+        found = {
+            Series(c["series"]["machine"], tuple(c["series"][a] for a in AXES)): c
+            for c in self.summary.get("curves", {}).values()
+        }
+        shown = varying(list(found))
+        made = []
+        for tag in tags:
+            mine = sorted(s for s in found if s.machine == tag) or [Series.of(tag, {})]
+            made += [
+                self._curve(tag, here, s, found.get(s, EMPTY), shown) for s in mine
+            ]
+        return made
 
-        def rows(frame: pd.DataFrame, tag: str) -> pd.DataFrame:
-            if "machine" not in frame:
-                return frame.iloc[:0]
-            mine = frame[frame["machine"] == tag]
-            # Scales as their folders name them (2, 1.5), never as a float column's 2.0.
-            if "scale" not in mine:
-                return mine
-            scales = [canonical_scale(x) for x in mine["scale"]]
-            return mine.assign(scale=pd.Series(scales, index=mine.index, dtype=object))
+    def _curve(self, tag, here, series, summary, shown) -> Machine:
+        timings = _rows_of(self.timings, tag, series)
+        keys_ = set(timings["run_key"]) if "run_key" in timings else set()
+        inference = _rows_of(self.inference, tag)
+        if "run_key" in inference:
+            inference = inference[inference["run_key"].isin(keys_)]
+        return Machine(
+            tag,
+            tag == here,
+            {**self.manifest["plans"][tag], "analysis": self.manifest["analysis"]},
+            _rows_of(self.cells, tag, series),
+            _rows_of(self.table, tag, series),
+            summary,
+            _rows_of(self.hardware, tag),
+            inference,
+            timings,
+            series,
+            shown,
+        )
 
-        return [
-            Machine(
-                tag,
-                tag == here,
-                {**self.manifest["plans"][tag], "analysis": self.manifest["analysis"]},
-                *(rows(f, tag) for f in (self.cells, self.table)),
-                self.summary["machines"].get(tag, EMPTY),
-                *(rows(f, tag) for f in (self.hardware, self.inference, self.timings)),
-            )
-            for tag in tags
-        ]
+    def machines(self) -> list[list[Machine]]:
+        """The curves, machine by machine (this machine first)."""
+        groups: dict[str, list[Machine]] = {}
+        for c in self.curves():
+            groups.setdefault(c.tag, []).append(c)
+        return list(groups.values())
+
+
+def _rows_of(frame: pd.DataFrame, tag: str, series: Series | None = None):
+    """A machine's rows of a frame (of one curve, with ``series``), its scales as
+    their folders name them (2, 1.5), never as a float column's 2.0."""
+    if "machine" not in frame:
+        return frame.iloc[:0]
+    mine = frame[frame["machine"] == tag]
+    if series is not None and len(mine):
+        mine = with_axes(mine)
+        for axis, value in series.axes.items():
+            mine = mine[mine[axis] == value]
+    if "scale" not in mine:
+        return mine
+    scales = [canonical_scale(x) for x in mine["scale"]]
+    return mine.assign(scale=pd.Series(scales, index=mine.index, dtype=object))
 
 
 EMPTY = {"baseline": None, "fits": {}, "devices": {}, "overlaps": []}
@@ -99,8 +136,9 @@ EMPTY = {"baseline": None, "fits": {}, "devices": {}, "overlaps": []}
 
 @dataclass
 class Machine:
-    """One machine's share of the sweep, as the sections about a machine read it:
-    ``manifest`` is its plan, with the sweep's analysis settings."""
+    """One curve's share of the sweep (one machine's, at one value of each series
+    axis), as the sections about it read it: ``manifest`` is its machine's plan,
+    with the sweep's analysis settings."""
 
     tag: str  # its results folder
     here: bool
@@ -111,6 +149,14 @@ class Machine:
     hardware: pd.DataFrame
     inference: pd.DataFrame
     timings: pd.DataFrame
+    series: Series | None = None  # the curve
+    shown: set = dataclasses.field(default_factory=set)  # the axes that vary
+
+    @property
+    def curve(self) -> str:
+        """The curve's axes in words ("batch 100, bfloat16"), where the sweep has
+        several curves; "" where it has one."""
+        return self.series.words(self.shown) if self.series and self.shown else ""
 
     @property
     def labels(self) -> dict[str, str]:
@@ -131,14 +177,17 @@ def render(sweep: Sweep) -> str:
     )
     sweep = escaped(sweep)
     machines = sweep.machines()
+    curves = [c for group in machines for c in group]
+    several = len(machines) > 1
     return env.get_template("report.md.j2").render(
-        head=head(sweep, machines[0]),
-        summary=summary_table(machines),
-        machines=[machine_section(m) for m in machines],
-        post=post(machines[0], sweep.post),
-        inference=inference(sweep, machines),
+        head=head(sweep, curves[0]),
+        summary=summary_table(curves),
+        frontier=frontier_section(sweep, curves),
+        machines=[machine_section(group, several) for group in machines],
+        post=post(the_posts_curve(machines[0]), sweep.post),
+        inference=inference(sweep, curves),
         toy=toy(sweep),
-        skipped=skipped(machines),
+        skipped=skipped([group[0] for group in machines]),
         runs=runs(sweep),
         plan_key=sweep.plan_key,
         failed=failed_runs(sweep),
@@ -159,21 +208,80 @@ def head(sweep: Sweep, here: Machine) -> dict:
     }
 
 
-def machine_section(m: Machine) -> dict:
-    labels = m.labels
+def machine_section(group: list[Machine], several: bool) -> dict:
+    """One machine's section, its curves (one per value of each series axis) in
+    turn; ``several``: the sweep has several machines."""
+    m = group[0]
+    labels = {k: v for c in group for k, v in c.labels.items()}
     base = m.manifest["baseline"]
+    title = f"{'This machine' if m.here else 'Machine'}: {m.label}"
     return {
-        "title": f"{'This machine' if m.here else 'Machine'}: {m.label}",
+        "title": title,
         "folder": f"results/machines/{md_text(m.tag)}",
         "devices": ", ".join(labels.get(d, d) for d in m.manifest["devices"]),
         "baseline": labels.get(base, base),
-        "warnings": warnings(m),
-        "result": result(m),
+        "warnings": list(dict.fromkeys(w for c in group for w in warnings(c))),
+        "result": [
+            _prefixed(line, [title] * several + [c.curve] * bool(c.curve))
+            for c in group
+            for line in result(c)
+        ],
         "refinement": refinement(m),
-        "speedup": speedup(m),
-        "model": cost_model(m),
+        "curves": [
+            {"title": c.curve, "speedup": speedup(c), "model": cost_model(c)}
+            for c in group
+        ],
         "environment": environment(m),
     }
+
+
+def frontier_section(sweep: Sweep, curves: list[Machine]) -> dict | None:
+    """The crossover as a function of the batch size, per machine, device and
+    precision (``frontier.py``): a table, a sentence each, and where the frontier
+    is not monotone. None where the sweep has one curve per machine."""
+    if not any(c.shown for c in curves):
+        return None
+    found = frontier_table(sweep.summary, sweep.table)
+    if found.empty:
+        return None
+    labels = {k: v for c in curves for k, v in c.labels.items()}
+    labels.update({c.tag: c.label for c in curves})
+    return {
+        "intro": (
+            "Each batch size and precision is a curve of its own, with its own "
+            "crossover and its own refinement. The crossover is the first size "
+            "from which the device is faster than the baseline, no sharper than "
+            "its interval or range; the headline is the speedup at the largest "
+            "size swept."
+        ),
+        "table": frontier_markdown(found, labels),
+        "sentences": frontier_sentences(found, labels, md=True),
+        "notes": monotone_notes(found, labels, md=True),
+    }
+
+
+def frontier_lines(sweep: Sweep, group: list[Machine]) -> list[str]:
+    """One machine's frontier in a sentence per device and precision, as plain text
+    (what the run prints when it ends)."""
+    here = group[0].tag
+    found = frontier_table(sweep.summary, sweep.table)
+    found = found[found["machine"] == here] if len(found) else found
+    labels = {k: v for c in group for k, v in c.labels.items()}
+    labels[here] = group[0].label
+    return frontier_sentences(found, labels) if len(found) else []
+
+
+def _prefixed(line: str, names: list[str]) -> str:
+    return f"*{', '.join(names)}.* {line}" if names else line
+
+
+def the_posts_curve(group: list[Machine]) -> Machine:
+    """The curve of this machine that runs the post's protocol (batch 10, float32),
+    or its first where none does."""
+    post_series = {a: axis.default for a, axis in AXES.items()}
+    return next(
+        (c for c in group if c.series and c.series.axes == post_series), group[0]
+    )
 
 
 def warnings(m: Machine) -> list[str]:
@@ -236,6 +344,7 @@ def summary_table(machines: list[Machine]) -> str:
             rows.append(
                 {
                     "machine": m.label,
+                    **({"curve": m.curve} if m.shown else {}),
                     "device": m.labels.get(device, device),
                     "against": base,
                     "crossover": crossover_cell(entry),
@@ -430,9 +539,12 @@ def refinement(m: Machine) -> list[str]:
     for done in passes:
         for a in done["added"]:
             params = ModelSizes.for_scale(a["scale"]).num_params
-            what = f"scale {a['scale']} ({fmt_params(params)} parameters)"
+            on = f" ({a['curve']})" if a.get("curve") else ""
+            what = f"scale {a['scale']}{on} ({fmt_params(params)} parameters)"
             if a["batch"]:
-                what = f"batch {a['batch']} of extra processes at scale {a['scale']}"
+                what = (
+                    f"batch {a['batch']} of extra processes at scale {a['scale']}{on}"
+                )
             out.append(f"Pass {done['pass'] + 1} adds {what}: {a['reason']}.")
         if done["stop"]:
             out.append(f"Refinement stops after pass {done['pass']}: {done['stop']}.")
@@ -784,11 +896,13 @@ def post_sanity(published: pd.DataFrame, margin: float) -> str:
 
 def inference(sweep: Sweep, machines: list[Machine]) -> dict:
     rows = []
+    several = len({m.tag for m in machines}) > 1
     for m in machines:
         for r in m.inference.itertuples():
             rows.append(
                 {
-                    **({"machine": m.label} if len(machines) > 1 else {}),
+                    **({"machine": m.label} if several else {}),
+                    **({"curve": m.curve} if m.shown else {}),
                     "scale": r.scale,
                     "device": m.labels.get(r.device, r.device),
                     "predictions_equal": r.predictions_equal,

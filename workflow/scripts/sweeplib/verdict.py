@@ -27,11 +27,13 @@ def verdict(sweep: Sweep) -> str:
     """This machine's result, its failed runs, and where the report is."""
     # Imported here: Snakemake's process imports this module for ``print_verdict``
     # and should not pay for pandas and the report's code on every invocation.
-    from .report import failed_run_rows, result
+    from .report import failed_run_rows, frontier_lines, result
 
-    here = sweep.machines()[0]
+    group = sweep.machines()[0]
+    here = group[0]
     lines = [f"What this run found on {here.label}:"]
-    lines += [f"- {_BOLD.sub('', line)}" for line in result(here)]
+    found = frontier_lines(sweep, group) if len(group) > 1 else result(here)
+    lines += [f"- {_BOLD.sub('', line)}" for line in found]
     failed = failed_run_rows(sweep)
     if failed:
         lines.append(
@@ -45,8 +47,9 @@ def verdict(sweep: Sweep) -> str:
         ]
     which = "The report, from the runs that finished" if failed else "The report"
     lines.append(
-        f"{which}: {REPORT}, with results/crossover.png and results/step_time.png; "
-        f"an HTML report to send: {HTML}"
+        f"{which}: {REPORT}, with its figures in results/ (crossover.png, "
+        f"step_time.png, frontier.png, speedup_map.png); an HTML report to send: "
+        f"{HTML}"
     )
     return "\n".join(lines) + "\n"
 
