@@ -39,6 +39,7 @@ from . import keys
 from .devices import DEVICES, INTERLEAVED, SEPARATE
 from .imports import MAX_TEXT as MAX_JSON_TEXT
 from .imports import NOT_TEXT, note, printable, quote
+from .series import AXES, with_axes
 from .sizes import canonical_scale
 from .tables import read_csv
 
@@ -174,7 +175,7 @@ MAX_CELL_PROCESSES = 1000
 
 # What one row stands for: no two rows of a machine share these.
 UNIQUE = {
-    "timings": ["scale", "device", "process", "round"],
+    "timings": [*AXES, "scale", "device", "process", "round"],
     "steps": ["run_key", "device", "process", "step"],
     "inference": ["run_key", "device"],  # a size has a run per batch of processes
     "hardware": ["device"],
@@ -340,6 +341,8 @@ def gather(
         name: _concat([f for m, f in read_ok.get(name, []) if m in accepted])
         for name in TABLES
     }
+    if not tables["timings"].empty:
+        tables["timings"] = with_axes(tables["timings"])
     notes = [
         note(keys.MACHINE.format(machine=m), r) for m, r in sorted(left_out.items())
     ]
@@ -422,10 +425,11 @@ def check_table(
                     f"{where_}: {int(early.sum())} rows end before they start "
                     "(ended_at < started_at)"
                 )
-    twice = frame[frame.duplicated(UNIQUE[name], keep=False)]
+    unique = [c for c in UNIQUE[name] if c in frame]  # (an axis older rows lack)
+    twice = frame[frame.duplicated(unique, keep=False)]
     if len(twice):
         row = twice.iloc[0]
-        what = ", ".join(f"{c} {row[c]}" for c in UNIQUE[name])
+        what = ", ".join(f"{c} {row[c]}" for c in unique)
         raise Bad(f"{where_} hold {len(twice)} rows of one {what}: duplicated rows")
 
 
@@ -606,21 +610,22 @@ def check_windows(timings: list[pd.DataFrame]) -> None:
     and devices together more than MAX_MACHINE_WINDOWS."""
     if not timings:
         return
-    frame = pd.concat(timings, ignore_index=True)
-    per = frame.groupby(["scale", "device", "process"]).size()
-    cells = per.groupby(level=["scale", "device"]).agg(["size", "max"])
+    frame = with_axes(pd.concat(timings, ignore_index=True))
+    cell = ["scale", "device", *AXES]
+    per = frame.groupby([*cell, "process"]).size()
+    cells = per.groupby(level=cell).agg(["size", "max"])
     crowded = cells["size"] > MAX_CELL_PROCESSES
     if crowded.any():
-        scale, device = cells.index[crowded.to_numpy()][0]
+        scale, device, *_ = at = cells.index[crowded.to_numpy()][0]
         raise Bad(
-            f"scale {scale}, {device}: {int(cells.loc[(scale, device), 'size']):,} "
+            f"scale {scale}, {device}: {int(cells.loc[at, 'size']):,} "
             f"processes, more than the {MAX_CELL_PROCESSES:,} a scale and device may "
             "have (MAX_CELL_PROCESSES)"
         )
     load = cells["size"] * cells["max"]
     if (load > MAX_WINDOWS).any():
-        scale, device = load[load > MAX_WINDOWS].index[0]
-        c = cells.loc[(scale, device)]
+        scale, device, *_ = at = load[load > MAX_WINDOWS].index[0]
+        c = cells.loc[at]
         raise Bad(
             f"scale {scale}, {device}: {int(c['size'])} processes of up to "
             f"{int(c['max'])} rounds, more than the {MAX_WINDOWS:,} windows "
@@ -691,7 +696,7 @@ def check_pairs(timings: list[pd.DataFrame], baseline: str) -> None:
         return
     frame = pd.concat(timings, ignore_index=True)
     frame = frame[frame["pairing"] == INTERLEAVED]
-    for scale, at in frame.groupby("scale"):
+    for (scale, _), at in frame.groupby(["scale", "run_key"]):
         rounds = {
             device: set(zip(g["process"], g["round"]))
             for device, g in at.groupby("device")

@@ -19,6 +19,7 @@ from . import keys
 from .devices import INTERLEAVED
 from .memory import ModelFootprint, data_bytes, model_footprint
 from .schedule import Schedule, protocol_steps
+from .series import AXES
 from .sizes import ModelSizes
 
 # Process indices of batch k start at PROCESS_STRIDE x k.
@@ -173,6 +174,12 @@ class RunSpec:
     @property
     def params(self) -> int:
         return self.sizes.num_params
+
+    @property
+    def series_values(self) -> dict:
+        """The run's values of the series axes (``series.AXES``): which curve it is a
+        point of, on its machine."""
+        return {axis: getattr(self.training, axis) for axis in AXES}
 
     @property
     def key(self) -> str:
