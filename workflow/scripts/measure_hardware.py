@@ -2,9 +2,11 @@
 cache size.
 
 Its settings (JSON): ``device`` (``name``, ``threads``, ``hardware``), ``copy_mib``,
-``matmul_n``, ``repeats``, ``min_s``, and an optional ``precision`` ("float32",
-the default, or "bfloat16"): the matrix product is timed in that dtype, the copy
-in float32 whatever it is (``hardware.py``). The row names its ``precision``."""
+``matmul_n``, ``repeats``, ``min_s``, and ``precisions``, those the sweep trains
+in (``keys.hardware_settings``; float32 where absent). The copy is timed in
+float32 (its bandwidth is in bytes), the matrix product in float32 (``flops``)
+and in each other precision (``flops_<precision>``, e.g. ``flops_bfloat16``:
+what autocast's Linear layers run), as ``hardware.py`` says."""
 
 import json
 import platform
@@ -28,12 +30,12 @@ def main(snakemake) -> None:
 
     with job(snakemake.log[0], "measure_hardware", snakemake.output) as log:
         name = p["device"]["name"]
-        precision = p.get("precision", "float32")
-        if precision not in PRECISIONS:
+        precisions = p.get("precisions", ["float32"])
+        odd = [x for x in precisions if x not in PRECISIONS]
+        if odd:
             raise ValueError(
-                f"precision {precision!r} is not one of {', '.join(PRECISIONS)}"
+                f"precisions {odd!r} are not among {', '.join(PRECISIONS)}"
             )
-        dtype = getattr(torch, precision)
         started_at = time.time()
         torch.set_num_threads(p["device"]["threads"])
         device, sync = torch_device(name), synchronizer(name)
@@ -41,11 +43,20 @@ def main(snakemake) -> None:
             "device": name,
             "device_name": p["device"]["hardware"],
             "threads": torch.get_num_threads(),
-            "precision": precision,
             **copy_bandwidth(device, sync, p["copy_mib"], p["repeats"], p["min_s"]),
-            **matmul_throughput(
-                device, sync, p["matmul_n"], p["repeats"], p["min_s"], dtype
-            ),
+            **matmul_throughput(device, sync, p["matmul_n"], p["repeats"], p["min_s"]),
+            **{
+                f"flops_{x}": matmul_throughput(
+                    device,
+                    sync,
+                    p["matmul_n"],
+                    p["repeats"],
+                    p["min_s"],
+                    getattr(torch, x),
+                )["flops"]
+                for x in precisions
+                if x != "float32"
+            },
             **cache_size(name),
             "started_at": started_at,
             "ended_at": time.time(),

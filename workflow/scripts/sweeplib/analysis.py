@@ -12,7 +12,7 @@ from . import clocks, costmodel, crossover, keys, refine
 from .devices import SEPARATE
 from .imports import note, quote
 from .series import AXES, Series, curves, varying, with_axes
-from .sizes import STATE_BYTES_PER_PARAM, ModelSizes, canonical_scale
+from .sizes import ModelSizes, canonical_scale, state_bytes_per_param
 from .speedup import speedup_table
 
 CELL = ["scale", "device"]
@@ -78,10 +78,12 @@ def analyse_curve(series, plan, w, checks, hw, manifest, spans):
     regions, for the overlaps)."""
     settings = manifest["analysis"]
     hw = in_precision(hw, series["precision"])
+    precision = series["precision"]
     c = with_bounds(
-        cell_table(w, hw, settings["spread_flag"]),
+        cell_table(w, hw, settings["spread_flag"], precision),
         hw,
         settings["implausible_margin"],
+        precision,
     ).assign(**series.to_dict())
     configured = {canonical_scale(x) for x in plan["scales"]}
     c["added"] = [canonical_scale(x) not in configured for x in c["scale"]]
@@ -173,7 +175,10 @@ def _run_names(procs: pd.DataFrame) -> list[str]:
 
 
 def cell_table(
-    windows: pd.DataFrame, hardware: pd.DataFrame, spread_flag: float
+    windows: pd.DataFrame,
+    hardware: pd.DataFrame,
+    spread_flag: float,
+    precision: str = "float32",
 ) -> pd.DataFrame:
     """One row per (scale, device): the median window, the spread of the windows and of
     the processes, what the first step after a switch cost, totals, and the bandwidth
@@ -222,7 +227,7 @@ def cell_table(
     ).reset_index()
     out["iqr_rel"] = (out["step_q75_s"] - out["step_q25_s"]) / out["step_median_s"]
     out["flagged"] = out["iqr_rel"] > spread_flag
-    return with_bandwidth(out, hardware)
+    return with_bandwidth(out, hardware, precision)
 
 
 def clock_facts(windows: pd.DataFrame) -> dict:
@@ -282,7 +287,10 @@ def _values(text) -> list[str]:
 
 
 def with_bounds(
-    cells: pd.DataFrame, hardware: pd.DataFrame, margin: float
+    cells: pd.DataFrame,
+    hardware: pd.DataFrame,
+    margin: float,
+    precision: str = "float32",
 ) -> pd.DataFrame:
     """The least time the hardware needs for each cell's step, and whether the median
     step beats it by more than ``margin`` (``implausible``: a broken measurement,
@@ -291,7 +299,7 @@ def with_bounds(
 
     Two bounds, the larger counts: the FLOPs of a step over the device's measured
     matrix throughput, always; the bytes a step moves over its measured copy
-    bandwidth, where the weights and gradients (``STATE_BYTES_PER_PARAM``) are at least
+    bandwidth, where the weights and gradients (``state_bytes_per_param``) are at least
     the probe's own buffers: smaller ones may be served from a cache, faster than
     the copy streamed from memory."""
     probe = hardware.drop_duplicates("device").set_index("device")
@@ -300,7 +308,7 @@ def with_bounds(
     sizes = [ModelSizes.for_scale(canonical_scale(s)) for s in out["scale"]]
     out["flops_per_step"] = [z.flops_per_step(b) for z, b in zip(sizes, batch)]
     flops_bound = out["flops_per_step"] / out["device"].map(probe["flops"])
-    state = STATE_BYTES_PER_PARAM * out["params"]
+    state = state_bytes_per_param(precision) * out["params"]
     streamed = state >= out["device"].map(probe["copy_bytes"])
     bytes_bound = out["bytes_per_step"] / out["device"].map(probe["bandwidth_Bps"])
     out["bound_s"] = pd.concat(
@@ -313,12 +321,14 @@ def with_bounds(
     return out
 
 
-def with_bandwidth(cells: pd.DataFrame, hardware: pd.DataFrame) -> pd.DataFrame:
+def with_bandwidth(
+    cells: pd.DataFrame, hardware: pd.DataFrame, precision: str = "float32"
+) -> pd.DataFrame:
     """The bytes a step moves at each size, the bandwidth it achieved, its fraction of
     the device's copy bandwidth, and the device's last-level cache."""
     probe = hardware.drop_duplicates("device").set_index("device")
     sizes = [ModelSizes.for_scale(canonical_scale(s)) for s in cells["scale"]]
-    out = cells.assign(bytes_per_step=[s.bytes_per_step() for s in sizes])
+    out = cells.assign(bytes_per_step=[s.bytes_per_step(precision) for s in sizes])
     out["achieved_Bps"] = out["bytes_per_step"] / out["step_median_s"]
     out["bandwidth_fraction"] = out["achieved_Bps"] / out["device"].map(
         probe["bandwidth_Bps"]

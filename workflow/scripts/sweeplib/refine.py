@@ -241,8 +241,8 @@ def decide(
         else:
             beyond.append(
                 f"another batch at scale {z.scale}{_on(z.curve)}, whose interval "
-                f"[{z.ci_low:.2f}, {z.ci_high:.2f}] spans {z.width:.2f}x, would take {cost:.0f} s "
-                f"({max(budget - spend, 0):.0f} s of refine.minutes are left)"
+                f"[{z.ci_low:.2f}, {z.ci_high:.2f}] spans {z.width:.2f}x, would take "
+                f"{cost:.0f} s ({max(budget - spend, 0):.0f} s of refine.minutes are left)"
             )
     if chosen:
         return chosen, None

@@ -203,7 +203,9 @@ class RunSpec:
     def footprint(self) -> tuple[dict[str, ModelFootprint], int]:
         """Each device's model footprint, and the dataset's bytes (``memory.py``)."""
         models = {
-            d.name: model_footprint(self.sizes, self.training.batch_size, d.name)
+            d.name: model_footprint(
+                self.sizes, self.training.batch_size, d.name, self.training.precision
+            )
             for d in self.devices
         }
         return models, data_bytes(self.sizes, self.data.n_train, self.data.n_test)
