@@ -431,7 +431,7 @@ def test_the_figures_of_two_machines_draw_to_the_end():
     w, inf, hw, manifest = two_machines()
     sweep = sweep_of(manifest, w, inf, hw)
     args = (sweep.cells, sweep.table, sweep.summary, POST, names_of(manifest))
-    assert len(figures(*args)) == 2
+    assert len(figures(*args)) == 4  # speedup, step time, frontier, speedup map
 
 
 def test_an_error_in_this_machines_share_of_the_report_is_raised():

@@ -27,6 +27,7 @@ from sweeplib.processes import run_columns
 from sweeplib.runspec import Device
 from sweeplib.schedule import Schedule
 from sweeplib.sizes import STATE_BYTES_PER_PARAM, ModelSizes, state_bytes_per_param
+from sweeplib.tables import read_csv
 from sweeplib.timing import Trainer
 from sweeplib.training import build_trainer, save_outputs
 
@@ -233,15 +234,19 @@ def test_the_matmul_probe_multiplies_in_its_dtype(monkeypatch):
     assert seen == [torch.bfloat16, torch.float32]
 
 
-@pytest.mark.parametrize("precision", [None, "float32", "bfloat16"])
-def test_the_hardware_job_reads_its_precision(tmp_path, monkeypatch, precision):
+@pytest.mark.parametrize(
+    "precisions", [None, ["float32"], ["float32", "bfloat16"]], ids=str
+)
+def test_the_hardware_job_measures_every_precision_it_is_given(
+    tmp_path, monkeypatch, precisions
+):
     settings = {
         "device": {"name": "cpu1", "threads": 1, "hardware": "a CPU"},
         "copy_mib": 1,
         "matmul_n": 32,
         "repeats": 2,
         "min_s": 0.0,
-        **({"precision": precision} if precision else {}),
+        **({"precisions": precisions} if precisions else {}),
     }
     seen = dtypes_timed(monkeypatch)
     monkeypatch.setattr(measure_hardware, "set_thread_variables", lambda n: None)
@@ -257,12 +262,17 @@ def test_the_hardware_job_reads_its_precision(tmp_path, monkeypatch, precision):
         )
     finally:
         torch.set_num_threads(threads)
-    row = pd.read_csv(out).iloc[0]
-    expected = precision or "float32"
-    assert row["precision"] == expected
-    # The copy in float32 whatever the precision, the product in the precision.
-    assert seen == [torch.float32, getattr(torch, expected)]
+    row = read_csv(out).iloc[0]
+    others = [p for p in precisions or [] if p != "float32"]
+    # The copy in float32 whatever the precisions, the product in float32 (``flops``)
+    # and then in each other precision (``flops_<precision>``).
+    assert seen == [torch.float32, torch.float32, *(getattr(torch, p) for p in others)]
     assert row["copy_bytes"] == 2 * 2**20
+    assert row["flops"] > 0
+    assert [c for c in row.index if c.startswith("flops_")] == [
+        f"flops_{p}" for p in others
+    ]
+    assert all(row[f"flops_{p}"] > 0 for p in others)
 
 
 ACCELERATED = {

@@ -40,9 +40,11 @@ DODGE = 1.12  # series at one batch size are set apart by this factor
 
 
 def _name(labels: dict, machine: str, device: str, base: str, precision: str) -> str:
+    """A line's name; the machine's label first, unless it is "" (one machine)."""
     get = (labels or {}).get
-    pair = f"{get(device, device)} over {get(base, base)}"
-    return f"{get(machine, machine)}: {pair}, {precision}"
+    pair = f"{get(device, device)} over {get(base, base)}, {precision}"
+    where = get(machine, machine)
+    return f"{where}: {pair}" if where else pair
 
 
 def _plain(fig) -> None:

@@ -189,6 +189,13 @@ PASS_SCHEMA = {
             }
         ),
         "stop": {"type": ["string", "null"], "maxLength": MAX_TEXT},
+        # Each curve's reason to stop, by its axes in words (passes.py).
+        "stops": {
+            "type": "object",
+            "maxProperties": MAX_KEYS,
+            "propertyNames": {"maxLength": 100},
+            "additionalProperties": {"type": "string", "maxLength": MAX_TEXT},
+        },
     },
 }
 

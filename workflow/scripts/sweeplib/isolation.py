@@ -173,7 +173,9 @@ def figures(cells, table, summary, post, names, out: set[str] = frozenset()) -> 
     before = set(plt.get_fignums())
     try:
         frontier = frontier_table(kept, table)
-        labels = {**names}
+        machines = {c["series"]["machine"] for c in kept["curves"].values()}
+        # One machine: the frontier's lines need not name it.
+        labels = {**names} if len(machines) > 1 else dict.fromkeys(names, "")
         for _, mine in cells.groupby("machine") if len(cells) else []:
             labels.update(labels_of(mine))
         drawn = [

@@ -30,36 +30,41 @@ def decide_pass(
     n: int,
 ) -> dict:
     """The decision after pass ``n`` (``previous``: the decision after pass n - 1),
-    over every curve of this machine (``series.curves``), each refined by the same
-    rules; the budget is shared as ``refine.decide`` says, the curves' proposals
-    taken in turn."""
+    over every curve of this machine (``series.curves``). Each curve is refined by
+    the same rules with a budget of its own (``refine.minutes`` and
+    ``refine.max_sizes`` are per curve), from its own windows and its own history:
+    adding or removing a curve changes no other curve's decisions, so their added
+    runs stay cached. Refinement stops when every curve has stopped; a curve that
+    stopped decides the same again in a later pass (its windows are the same)."""
     history = previous["history"] if previous else []
+    added = [a for done in history for a in done["added"]]
     found = list(curves(with_axes(windows).assign(machine="")))
     shown = varying([series for series, _ in found])
-    axes_of, per_curve, candidates, states = {}, [], [], {}
+    cost = costs(windows, settings, shown)
+    chosen, stops, states = [], {}, {}
     for series, w in found:
         curve = series.words(shown) if shown else ""
-        axes_of[curve] = series.axes
-        props = []
+        mine = [a for a in added if a.get("curve", "") == curve]
+        props, candidates = [], []
         for device, entry, sizes in device_curves(w, baseline, analysis, curve):
             props += refine.proposals(sizes, entry["crossings"], settings)
             candidates += refine.deciding(sizes, entry["crossings"])
             states[_state_key(device, curve)] = [
                 c["kind"] for c in entry["crossings"]
             ] or [f"none ({entry['winner_throughout'] or 'level'})"]
-        per_curve.append(list({p.at: p for p in props}.values()))
-    added = [a for done in history for a in done["added"]]
-    cost = costs(windows, settings, shown)
-    chosen, stop = refine.decide(
-        in_turn(per_curve),
-        list({z.at: z for z in candidates}.values()),
-        batches_done(added),
-        cost,
-        sum(a["cost_s"] for a in added),
-        sum(1 for a in added if a["batch"] == 0),
-        n,
-        settings,
-    )
+        picked, stop = refine.decide(
+            list({p.at: p for p in props}.values()),
+            list({z.at: z for z in candidates}.values()),
+            batches_done(mine),
+            cost,
+            sum(a["cost_s"] for a in mine),
+            sum(1 for a in mine if a["batch"] == 0),
+            n,
+            settings,
+        )
+        chosen += [(p, series.axes) for p in picked]
+        if stop:
+            stops[curve] = stop
     this = {
         "pass": n,
         "measured": sorted({canonical_scale(s) for s in windows["scale"]}),
@@ -67,14 +72,24 @@ def decide_pass(
         "added": [
             {
                 **vars(p),
-                **axes_of[p.curve],
+                **axes,
                 "cost_s": cost["new"] if p.batch == 0 else cost[p.at],
             }
-            for p in chosen
+            for p, axes in chosen
         ],
-        "stop": stop,
+        "stop": None if chosen else stop_reason(stops),
+        "stops": stops,
     }
     return {**this, "history": [*history, this]}
+
+
+def stop_reason(stops: dict[str, str]) -> str:
+    """Why refinement stops: the reason, where every curve stopped for the same one;
+    else that every curve stopped (``stops`` holds each curve's)."""
+    reasons = set(stops.values())
+    if len(reasons) == 1:
+        return reasons.pop()
+    return "every curve has stopped, each for its reason"
 
 
 def device_curves(w: pd.DataFrame, baseline: str, analysis: dict, curve: str):
@@ -96,15 +111,6 @@ def device_curves(w: pd.DataFrame, baseline: str, analysis: dict, curve: str):
 
 def _state_key(device: str, curve: str) -> str:
     return f"{device} ({curve})" if curve else device
-
-
-def in_turn(lists: list[list]) -> list:
-    """The items of several lists taken in turn: the first of each, then the second
-    of each, and so on (so that no curve spends the budget before another)."""
-    out = []
-    for k in range(max(map(len, lists), default=0)):
-        out += [items[k] for items in lists if k < len(items)]
-    return out
 
 
 def batches_done(added: list[dict]) -> dict:

@@ -19,7 +19,7 @@ from . import keys
 from .config import ConfigError, run_sections, scale_of, validate_config, values_of
 from .devices import INTERLEAVED, SEPARATE
 from .disk import shortage
-from .env import hardware_name, host_environment
+from .env import cpu_instructions, hardware_name, host_environment
 from .imports import other_machines
 from .machines import accelerator_identity, describe_machine, hardware_tag
 from .memory import (
@@ -156,7 +156,12 @@ def plan_sweep(
         keys.digest(keys.toy_settings(env["torch"], code["toy"])),
         code["aggregation"],
         notes + [f"{n['folder']} left out: {n['reason']}" for n in left_out],
-        env,
+        # What the report records of the machine (not what names it): bfloat16 on a
+        # CPU runs as fast as the instructions it offers allow.
+        {
+            **env,
+            "cpu_instructions": cpu_instructions() or "none of those bfloat16 uses",
+        },
         imported,
         planner.free,
         facts,

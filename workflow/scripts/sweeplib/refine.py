@@ -212,9 +212,9 @@ def decide(
     """What the next pass measures, within the budget, and why refinement stops
     (None: it goes on). ``costs`` maps a size's place (``Size.at``: its curve and
     scale) to the seconds a batch of it costs (``"new"``: a new size's);
-    ``batches_done`` a place to its batches so far. The budget is the sweep's:
-    new sizes in the order given (``passes.py`` takes the curves in turn), then
-    batches, widest interval first, whatever their curve."""
+    ``batches_done`` a place to its batches so far. The budget is one curve's
+    (``passes.py`` decides for each curve apart): new sizes in the order given,
+    then batches, widest interval first."""
     if passes_done >= s.max_passes:
         return [], f"the most passes, {s.max_passes}, have run"
     budget = 60 * s.minutes
@@ -241,8 +241,9 @@ def decide(
         else:
             beyond.append(
                 f"another batch at scale {z.scale}{_on(z.curve)}, whose interval "
-                f"[{z.ci_low:.2f}, {z.ci_high:.2f}] spans {z.width:.2f}x, would take "
-                f"{cost:.0f} s ({max(budget - spend, 0):.0f} s of refine.minutes are left)"
+                f"[{z.ci_low:.2f}, {z.ci_high:.2f}] spans {z.width:.2f}x, would "
+                f"take {cost:.0f} s ({max(budget - spend, 0):.0f} s of "
+                "refine.minutes are left)"
             )
     if chosen:
         return chosen, None

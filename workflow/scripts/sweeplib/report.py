@@ -548,6 +548,9 @@ def refinement(m: Machine) -> list[str]:
             out.append(f"Pass {done['pass'] + 1} adds {what}: {a['reason']}.")
         if done["stop"]:
             out.append(f"Refinement stops after pass {done['pass']}: {done['stop']}.")
+            stops = done.get("stops") or {}
+            if len(set(stops.values())) > 1:
+                out += [f"{curve}: stopped, {why}." for curve, why in stops.items()]
     return out
 
 
