@@ -1,6 +1,7 @@
 """The refinement rules on synthetic speedup curves: a crossing between sizes, one open
 below or above, several crossings, and noise that never settles."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -150,3 +151,60 @@ def test_budget_left_goes_to_the_widest_deciding_interval():
         "another batch at scale 10, whose interval [1.50, 4.00] spans 2.67x, " in stop
     )
     assert "would take 30 s (10 s of refine.minutes are left)" in stop
+
+
+# --- one pass over several curves (passes.py) ----------------------------------------
+
+
+def curve_windows(batch_size: int, precision: str, scales, seed: int):
+    """A curve's windows as the aggregation gives them: the tiny sweep's devices,
+    its series axes, a run key per scale and curve, and each process's wall time."""
+    from synthetic import windows
+
+    w = windows(["cpu1", "cpu"], scales, noise=0.3, seed=seed)
+    keys = [f"{batch_size:04d}{precision[:2]}{s:06.2f}" for s in w["scale"]]
+    return w.assign(
+        batch_size=batch_size, precision=precision, run_key=keys, process_wall_s=5.0
+    )
+
+
+def added_to(decision: dict, batch_size: int) -> list[tuple]:
+    return sorted(
+        (a["scale"], a["batch"], a["precision"])
+        for a in decision["added"]
+        if a["batch_size"] == batch_size
+    )
+
+
+def test_each_curve_is_refined_apart_with_a_budget_of_its_own():
+    import pandas as pd
+    from report_helpers import ANALYSIS
+
+    from sweeplib.passes import decide_pass
+
+    one_size = dataclasses.replace(SETTINGS, max_sizes=1)
+    # Noisy windows (30%): the statements are uncertain, so each curve proposes
+    # sizes and more processes.
+    alone = curve_windows(10, "float32", [0.5, 1, 2], seed=1)
+    other = curve_windows(100, "bfloat16", [0.5, 1, 2, 4], seed=2)
+    by_itself = decide_pass(alone, "cpu1", ANALYSIS, one_size, None, 0)
+    together = decide_pass(
+        pd.concat([alone, other], ignore_index=True),
+        "cpu1",
+        ANALYSIS,
+        one_size,
+        None,
+        0,
+    )
+    # Another curve changes nothing of this one's decision; each spends its own
+    # budget (one new size each, then batches of processes), and names its curve.
+    assert added_to(together, 10) == added_to(by_itself, 10)
+    assert (1.41, 0, "float32") in added_to(by_itself, 10)
+    for batch_size in (10, 100):
+        new = [a for a in added_to(together, batch_size) if a[1] == 0]
+        assert len(new) == 1
+    assert {a["curve"] for a in together["added"]} == {
+        "batch 10, float32",
+        "batch 100, bfloat16",
+    }
+    assert together["stop"] is None
