@@ -176,6 +176,30 @@ BAD = {
         with_(timing__repeats=4),
         ["timing.repeats and timing.rounds are both set", "keep rounds"],
     ),
+    "a batch size listed twice": (
+        with_(train__batch_size=[10, 20, 10]),
+        [
+            "train.batch_size = [10, 20, 10]",
+            "lists 10 more than once",
+            "each value once",
+        ],
+    ),
+    "a listed batch larger than the training set": (
+        with_(train__batch_size=[10, 500]),
+        ["train.batch_size = [10, 500] (its 500)", "at most data.n_train = 100"],
+    ),
+    "a batch size whose protocol is too short for the schedule": (
+        with_(train__batch_size=[10, 50]),
+        [
+            "scale 1 at batch_size 50",
+            "must fit in the 4-step protocol",
+            "raise train.epochs or shorten the schedule",
+        ],
+    ),
+    "a precision that does not exist": (
+        with_(train__precision=["float32", "float8"]),
+        ["train.precision[1] = 'float8'", "one of 'float32', 'bfloat16'"],
+    ),
 }
 
 

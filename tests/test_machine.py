@@ -460,3 +460,23 @@ def test_the_report_claims_no_check_of_torchs_own_thread_count():
     text, *_ = build(["cpu", "cuda"], "cpu", tamper=lambda w: w.assign(threads=1))
     assert "gave fewer cores than planned" not in text
     assert "planned, ran with" not in text
+
+
+def test_a_precision_a_device_cannot_run_is_refused_before_any_job():
+    # A CUDA device whose probe found no bfloat16 (an older GPU): the plan refuses
+    # the config, naming the setting, the value, the device and what is allowed.
+    old_gpu = facts(["cuda"])
+    old_gpu["accelerators"]["cuda"]["precisions"] = ["float32"]
+    config = with_devices(["cpu", "cuda"])
+    config["train"] = {**config.get("train", {}), "precision": ["float32", "bfloat16"]}
+    with pytest.raises(PlanError) as refused:
+        plan(config, old_gpu)
+    message = str(refused.value)
+    assert "train.precision = 'bfloat16' cannot run on cuda" in message
+    assert "allowed: the precisions every device listed in devices runs" in message
+    # The CPU runs both, and so does a GPU whose probe found bfloat16.
+    new_gpu = facts(["cuda"])
+    new_gpu["accelerators"]["cuda"]["precisions"] = ["float32", "bfloat16"]
+    runs = plan(config, new_gpu).runs
+    assert {r.spec.training.precision for r in runs} == {"float32", "bfloat16"}
+    assert len(plan({**config, "devices": ["cpu1", "cpu"]}, facts()).runs) == len(runs)
