@@ -275,7 +275,7 @@ def _nested(depth):
 def _many_runs(plan):
     run = plan["runs"][0]
     plan["runs"] = [
-        {**run, "key": f"{i:012x}", "batch": i} for i in range(imports.MAX_RUNS + 1)
+        {**run, "key": f"{i:012x}", "wave": i} for i in range(imports.MAX_RUNS + 1)
     ]
 
 

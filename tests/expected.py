@@ -30,7 +30,7 @@ def planned_pairing(plan: dict) -> str:
 
 def planned_runs(plan: dict, device: str) -> set[str]:
     """The keys of the runs that hold ``device``: the configured sizes and whatever
-    refinement added (other sizes, extra batches of processes)."""
+    refinement added (other sizes, extra waves of processes)."""
     return {r["key"] for r in plan["runs"] if device in r["devices"]}
 
 

@@ -64,7 +64,7 @@ def test_a_plan_larger_than_the_limit_is_refused_unread(tmp_path):
 
 def test_runs_sharing_a_key_are_found_among_the_most_runs_a_plan_may_list():
     run = {"scale": 1, "key": "0" * 12, "devices": ["cpu"], "pairing": "separate"}
-    runs = [{**run, "key": f"{i:012x}", "batch": i} for i in range(imports.MAX_RUNS)]
+    runs = [{**run, "key": f"{i:012x}", "wave": i} for i in range(imports.MAX_RUNS)]
     runs[-1]["key"] = runs[0]["key"]
     plan_ = {
         "machine": "m",

@@ -254,6 +254,19 @@ def test_renamed_settings_still_work_with_a_note():
     assert any(n.startswith("timing.mimic_seed_prints is deprecated") for n in p.notes)
 
 
+def test_refinements_old_batch_names_are_read_as_waves_with_a_note():
+    old = copy.deepcopy(TINY)
+    old["refine"] = {"max_batches": 1, "batch_if_wider": 1.5}
+    p = plan(old)
+    assert p.config["refine"]["max_waves"] == 1
+    assert p.config["refine"]["wave_if_wider"] == 1.5
+    assert "max_batches" not in p.config["refine"]
+    assert (
+        "refine.max_batches is deprecated: read as refine.max_waves = 1; rename it"
+        in p.notes
+    )
+
+
 def test_devices_auto_compares_the_cpu_with_every_accelerator():
     assert resolve_devices("auto", ["cpu", "cpu1", "cuda"]) == ["cpu", "cuda"]
     assert resolve_devices("auto", ["cpu", "cpu1", "mps"]) == ["cpu", "mps"]

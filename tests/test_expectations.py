@@ -36,7 +36,7 @@ def test_the_checks_expected_are_the_runs_refinement_added_too():
     # The small sweep keeps refinement on: a pass that adds a size adds its runs,
     # and each of them has its inference check on every device.
     first = plan(SMALL | {"devices": ["cpu", "cuda"]}, facts(["cuda"]))
-    added = {"scale": 1.5, "batch": 0}
+    added = {"scale": 1.5, "wave": 0}
     decision = {"stop": True, "history": [{"added": [added]}]}
     grown = machine_plan(refined(first, decision))
     assert len(planned_runs(grown, "cuda")) == len(SMALL["scales"]) + 1

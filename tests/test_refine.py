@@ -20,8 +20,8 @@ SETTINGS = refine.Settings(
     point_ratio=1.5,
     min_scale=0.05,
     max_scale=200,
-    max_batches=2,
-    batch_if_wider=1.25,
+    max_waves=2,
+    wave_if_wider=1.25,
 )
 
 
@@ -138,7 +138,7 @@ def test_budget_left_goes_to_the_widest_deciding_interval():
     costs = {"new": 20.0, ("", 1): 5.0, ("", 2): 5.0, ("", 10): 30.0}
     chosen, stop = refine.decide([], candidates, {}, costs, 0.0, 0, 0, SETTINGS)
     # Scale 10's interval (2.67x) is the widest; scales 1 and 2 (1.22x) are narrow.
-    assert [(p.scale, p.batch) for p in chosen] == [(10, 1)] and stop is None
+    assert [(p.scale, p.wave) for p in chosen] == [(10, 1)] and stop is None
     # Its batches are capped, and the budget counts what was spent.
     assert (
         refine.decide([], candidates, {("", 10): 2}, costs, 0.0, 0, 0, SETTINGS)[0]
@@ -148,7 +148,8 @@ def test_budget_left_goes_to_the_widest_deciding_interval():
     chosen, stop = refine.decide([], candidates, {}, costs, 170.0, 0, 0, SETTINGS)
     assert chosen == [] and stop.startswith("settled")
     assert (
-        "another batch at scale 10, whose interval [1.50, 4.00] spans 2.67x, " in stop
+        "another wave of processes at scale 10, whose interval [1.50, 4.00] spans "
+        "2.67x, " in stop
     )
     assert "would take 30 s (10 s of refine.minutes are left)" in stop
 
@@ -170,7 +171,7 @@ def curve_windows(batch_size: int, precision: str, scales, seed: int):
 
 def added_to(decision: dict, batch_size: int) -> list[tuple]:
     return sorted(
-        (a["scale"], a["batch"], a["precision"])
+        (a["scale"], a["wave"], a["precision"])
         for a in decision["added"]
         if a["batch_size"] == batch_size
     )

@@ -366,12 +366,12 @@ def test_refinement_adds_a_size_where_the_statement_is_uncertain_and_reruns_noth
         both = pd.concat([read_csv(run / d / "timings.csv") for d in ("cpu1", "cpu")])
         mine = level_at_1_faster_at_2(both)
         mine[mine["device"] == path.parent.name].to_csv(path, index=False)
-    refine = {"max_sizes": 1, "max_passes": 1, "max_batches": 0, "seconds": 5.0}
+    refine = {"max_sizes": 1, "max_passes": 1, "max_waves": 0, "seconds": 5.0}
     write_config(work, edited(lambda c: c.update(refine=refine)))
     snakemake(work, "--cores", "1")
     (first,) = work.glob("results/refine/*/after0.json")
     decision = json.loads(first.read_text())
-    assert [(a["scale"], a["batch"]) for a in decision["added"]] == [(1.41, 0)]
+    assert [(a["scale"], a["wave"]) for a in decision["added"]] == [(1.41, 0)]
     assert (
         "indistinguishable below a size and faster from it on"
         in (decision["added"][0]["reason"])

@@ -1,5 +1,5 @@
 """One pass of refinement: from this machine's runs measured so far, decide which
-sizes (or batches of processes) the next pass measures, or why refinement stops."""
+sizes (or waves of processes) the next pass measures, or why refinement stops."""
 
 import json
 from pathlib import Path

@@ -29,12 +29,15 @@ from .sizes import canonical_scale, decimals, widths_of
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
-# Keys renamed since earlier versions: old name -> new name (in `timing` and in scale
-# entries).
+# Keys renamed since earlier versions: old name -> new name (in `timing`, `refine`
+# and scale entries).
 RENAMED = {
     "repeats": "rounds",
     "steps_per_repeat": "steps_per_window",
     "mimic_seed_prints": "mimic_post_prints",
+    # refinement's extra processes come in waves ("batch" is the batch size only)
+    "max_batches": "max_waves",
+    "batch_if_wider": "wave_if_wider",
 }
 
 
@@ -77,7 +80,7 @@ def validate_config(config, schema_path: str | Path) -> tuple[dict, list[str]]:
 def translate_renamed(config: dict) -> tuple[list[str], list[str]]:
     """Rename old keys in place; return (deprecation notes, conflicts)."""
     notes, problems = [], []
-    places = [("timing", config.get("timing"))]
+    places = [("timing", config.get("timing")), ("refine", config.get("refine"))]
     places += [
         (f"scales[{i}]", e)
         for i, e in enumerate(config.get("scales") or [])

@@ -77,7 +77,7 @@ MAX_MACHINE_CSV_BYTES = 256 * 2**20
 # Free text from another machine (a CPU's name, a reason) is at most this long.
 MAX_TEXT = 1000
 # Physical sense: a scale's model of at most some 10^15 parameters, a machine of
-# at most 2^20 cores, at most 10^5 processes or batches of them.
+# at most 2^20 cores, at most 10^5 processes or waves of them.
 MAX_SCALE = 100_000
 MAX_PARAMS = 10**15
 MAX_CORES = 2**20
@@ -160,7 +160,7 @@ RUN_SCHEMA = {
         "pairing": {"enum": [INTERLEAVED, SEPARATE]},
         "pairing_reason": _TEXT,
         "processes": _COUNT,
-        "batch": {"type": "integer", "minimum": 0, "maximum": MAX_PROCESSES},
+        "wave": {"type": "integer", "minimum": 0, "maximum": MAX_PROCESSES},
         "added": {"type": "boolean"},
         **_AXES,
     },
@@ -175,10 +175,10 @@ PASS_SCHEMA = {
         "added": _list(
             {
                 "type": "object",
-                "required": ["scale", "batch", "reason"],
+                "required": ["scale", "wave", "reason"],
                 "properties": {
                     "scale": _SCALE,
-                    "batch": {
+                    "wave": {
                         "type": "integer",
                         "minimum": 0,
                         "maximum": MAX_PROCESSES,
@@ -580,8 +580,8 @@ def consistency_problems(tag: str, plan: dict, info: dict) -> list[str]:
         )
     if plan["baseline"] not in devices:
         problems.append(f"plan.json: its baseline {plan['baseline']!r} is not run")
-    same = ("scale", "batch", *AXES)
-    for field, name in ((same, "scale, batch and series"), (("key",), "key")):
+    same = ("scale", "wave", *AXES)
+    for field, name in ((same, "scale, wave and series"), (("key",), "key")):
         counts = Counter(
             tuple(r.get(f, AXES[f].default if f in AXES else 0) for f in field)
             for r in plan["runs"]

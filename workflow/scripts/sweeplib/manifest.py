@@ -46,8 +46,8 @@ def machine_plan(plan) -> dict:
                 "pairing": r.spec.pairing,
                 "pairing_reason": r.pairing_reason,
                 "processes": r.spec.timing.processes,
-                "batch": r.spec.batch,
-                "added": r.scale not in configured or r.spec.batch > 0,
+                "wave": r.spec.wave,
+                "added": r.scale not in configured or r.spec.wave > 0,
             }
             for r in plan.runs
         ],

@@ -4,7 +4,7 @@ measures (``refine.py``'s rules), or why refinement stops.
 Each pass's decision is a file of its own (``results/refine/<chain>/after<n>.json``,
 a Snakemake checkpoint); it carries the history of every pass before it, so the
 last one alone tells the report what was added, when and why. Costs are seconds:
-a new size costs its time budget (``refine.seconds``); another batch of
+a new size costs its time budget (``refine.seconds``); another wave of
 processes at a size costs what that size's first run took.
 """
 
@@ -55,10 +55,10 @@ def decide_pass(
         picked, stop = refine.decide(
             list({p.at: p for p in props}.values()),
             list({z.at: z for z in candidates}.values()),
-            batches_done(mine),
+            waves_done(mine),
             cost,
             sum(a["cost_s"] for a in mine),
-            sum(1 for a in mine if a["batch"] == 0),
+            sum(1 for a in mine if a["wave"] == 0),
             n,
             settings,
         )
@@ -73,7 +73,7 @@ def decide_pass(
             {
                 **vars(p),
                 **axes,
-                "cost_s": cost["new"] if p.batch == 0 else cost[p.at],
+                "cost_s": cost["new"] if p.wave == 0 else cost[p.at],
             }
             for p, axes in chosen
         ],
@@ -113,17 +113,17 @@ def _state_key(device: str, curve: str) -> str:
     return f"{device} ({curve})" if curve else device
 
 
-def batches_done(added: list[dict]) -> dict:
-    """Per place (curve, scale), the highest batch of extra processes added so far."""
+def waves_done(added: list[dict]) -> dict:
+    """Per place (curve, scale), the highest wave of extra processes added so far."""
     out: dict = {}
     for a in added:
         at = (a.get("curve", ""), a["scale"])
-        out[at] = max(out.get(at, 0), a["batch"])
+        out[at] = max(out.get(at, 0), a["wave"])
     return out
 
 
 def costs(windows: pd.DataFrame, settings: refine.Settings, shown: set) -> dict:
-    """Seconds a batch costs at each measured place (curve, scale): what its first
+    """Seconds a wave costs at each measured place (curve, scale): what its first
     run's processes took; and a new size's (``"new"``: its time budget)."""
     first = timing_processes(with_axes(windows).assign(machine=""))
     first = first[first["process"] < PROCESS_STRIDE]

@@ -256,7 +256,7 @@ def decision_on_disk(folder: str) -> dict | None:
 
 
 def refined(plan: Plan, decision: dict | None) -> Plan:
-    """The plan with the sizes and batches refinement added, as the last pass file
+    """The plan with the sizes and waves refinement added, as the last pass file
     (``decision``) lists them; its runs keyed and paired like the configured ones."""
     if not decision or not plan.config["refine"]["enabled"]:
         return plan
@@ -270,7 +270,7 @@ def refined(plan: Plan, decision: dict | None) -> Plan:
                 (
                     r
                     for r in runs
-                    if r.scale == scale and r.series == series and r.spec.batch == 0
+                    if r.scale == scale and r.series == series and r.spec.wave == 0
                 ),
                 None,
             )
@@ -278,7 +278,7 @@ def refined(plan: Plan, decision: dict | None) -> Plan:
                 scale, {"scale": scale, "seconds": plan.config["refine"]["seconds"]}
             )
             run, skips, data = plan.planner.plan_scale(
-                entry, series, added["batch"], base.spec.pairing if base else None
+                entry, series, added["wave"], base.spec.pairing if base else None
             )
             skipped += skips
             if run:
@@ -344,10 +344,10 @@ class Planner:
         return runs, skipped, datasets
 
     def plan_scale(
-        self, entry, series: Series, batch: int = 0, pairing: str | None = None
+        self, entry, series: Series, wave: int = 0, pairing: str | None = None
     ) -> tuple[ScaleRun | None, list[dict], Dataset]:
         """One scale's run on one curve (None if it cannot fit), its skipped rows, its
-        dataset. A batch of extra processes (``batch`` > 0) is paired as its size's
+        dataset. A wave of extra processes (``wave`` > 0) is paired as its size's
         run was (``pairing``), so that the analysis can pool them."""
         chosen = next(
             (
@@ -370,7 +370,7 @@ class Planner:
             self.env["torch"],
             self.code,
         )
-        spec = replace(spec, batch=batch)
+        spec = replace(spec, wave=wave)
         if pairing:
             return ScaleRun(self.machine, spec.with_pairing(pairing)), [], spec.data
         pairing, reason = choose_pairing(self.machine, self.free, spec, self.facts)

@@ -20,8 +20,8 @@ After each pass of measurements, for every compared device:
 Sizes are scales of at most two decimals, so a gap narrower than that
 resolution is settled too. With budget left after the sizes, the sizes that
 decide the statement (the ends of every crossing's bracket, and the largest
-size, which gives the headline) get another batch of processes, widest
-interval first, while it is wider than ``batch_if_wider``.
+size, which gives the headline) get another wave of processes, widest
+interval first, while it is wider than ``wave_if_wider``.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ class Settings:
     point_ratio: float
     min_scale: float
     max_scale: float
-    max_batches: int
-    batch_if_wider: float
+    max_waves: int
+    wave_if_wider: float
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Size:
 class Proposal:
     scale: float
     reason: str
-    batch: int = 0  # 0: a new size; k: its k-th batch of extra processes
+    wave: int = 0  # 0: a new size; k: its k-th wave of extra processes
     curve: str = ""  # the curve it refines (Size.curve)
 
     @property
@@ -202,7 +202,7 @@ def deciding(sizes: list[Size], crossings: list[dict]) -> list[Size]:
 def decide(
     props: list[Proposal],
     candidates: list[Size],
-    batches_done: dict,
+    waves_done: dict,
     costs: dict,
     spent_s: float,
     sizes_added: int,
@@ -211,10 +211,10 @@ def decide(
 ) -> tuple[list[Proposal], str | None]:
     """What the next pass measures, within the budget, and why refinement stops
     (None: it goes on). ``costs`` maps a size's place (``Size.at``: its curve and
-    scale) to the seconds a batch of it costs (``"new"``: a new size's);
-    ``batches_done`` a place to its batches so far. The budget is one curve's
+    scale) to the seconds a wave of it costs (``"new"``: a new size's);
+    ``waves_done`` a place to its waves so far. The budget is one curve's
     (``passes.py`` decides for each curve apart): new sizes in the order given,
-    then batches, widest interval first."""
+    then waves, widest interval first."""
     if passes_done >= s.max_passes:
         return [], f"the most passes, {s.max_passes}, have run"
     budget = 60 * s.minutes
@@ -225,24 +225,24 @@ def decide(
         if spend + costs["new"] <= budget:
             chosen.append(p)
             spend += costs["new"]
-    beyond = []  # the batches the rules want and the time left cannot buy
+    beyond = []  # the waves the rules want and the time left cannot buy
     for z in sorted(candidates, key=lambda z: -z.width):
-        done = batches_done.get(z.at, 0)
+        done = waves_done.get(z.at, 0)
         cost = costs.get(z.at, math.inf)
-        if z.width <= s.batch_if_wider or done >= s.max_batches:
+        if z.width <= s.wave_if_wider or done >= s.max_waves:
             continue
         if spend + cost <= budget:
             reason = (
                 f"its interval, [{z.ci_low:.2f}, {z.ci_high:.2f}], decides the "
                 f"statement and spans {z.width:.2f}x"
             )
-            chosen.append(Proposal(z.scale, reason, batch=done + 1, curve=z.curve))
+            chosen.append(Proposal(z.scale, reason, wave=done + 1, curve=z.curve))
             spend += cost
         else:
             beyond.append(
-                f"another batch at scale {z.scale}{_on(z.curve)}, whose interval "
-                f"[{z.ci_low:.2f}, {z.ci_high:.2f}] spans {z.width:.2f}x, would "
-                f"take {cost:.0f} s ({max(budget - spend, 0):.0f} s of "
+                f"another wave of processes at scale {z.scale}{_on(z.curve)}, whose "
+                f"interval [{z.ci_low:.2f}, {z.ci_high:.2f}] spans {z.width:.2f}x, "
+                f"would take {cost:.0f} s ({max(budget - spend, 0):.0f} s of "
                 "refine.minutes are left)"
             )
     if chosen:

@@ -532,8 +532,8 @@ def _pin_down(entry: dict) -> list:
 
 
 def refinement(m: Machine) -> list[str]:
-    """Each pass of refinement: the sizes or batches it added and why, and why it
-    stopped (``passes.py``)."""
+    """Each pass of refinement: the sizes or waves of processes it added and why, and
+    why it stopped (``passes.py``)."""
     passes = m.manifest.get("refinement") or []
     out = []
     for done in passes:
@@ -541,10 +541,8 @@ def refinement(m: Machine) -> list[str]:
             params = ModelSizes.for_scale(a["scale"]).num_params
             on = f" ({a['curve']})" if a.get("curve") else ""
             what = f"scale {a['scale']}{on} ({fmt_params(params)} parameters)"
-            if a["batch"]:
-                what = (
-                    f"batch {a['batch']} of extra processes at scale {a['scale']}{on}"
-                )
+            if a["wave"]:
+                what = f"wave {a['wave']} of extra processes at scale {a['scale']}{on}"
             out.append(f"Pass {done['pass'] + 1} adds {what}: {a['reason']}.")
         if done["stop"]:
             out.append(f"Refinement stops after pass {done['pass']}: {done['stop']}.")

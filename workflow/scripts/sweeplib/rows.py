@@ -166,7 +166,7 @@ MAX_TEXT = MAX_JSON_TEXT
 # (a folder may list MAX_RUNS scales), so that the bootstrap of one machine costs
 # at most some five times that of its largest cell. MAX_CELL_PROCESSES bounds the
 # processes of one scale and device: a sweep runs a few (timing.max_processes is
-# at most 16 by default; refinement's batches add some).
+# at most 16 by default; refinement's waves add some).
 MAX_CSV_BYTES = 64 * 2**20
 MAX_ROWS = 200_000
 MAX_WINDOWS = 20_000

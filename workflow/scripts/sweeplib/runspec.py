@@ -22,7 +22,7 @@ from .schedule import Schedule, protocol_steps
 from .series import AXES
 from .sizes import ModelSizes
 
-# Process indices of batch k start at PROCESS_STRIDE x k.
+# Process indices of wave k start at PROCESS_STRIDE x k.
 PROCESS_STRIDE = 100
 
 
@@ -130,9 +130,9 @@ class RunSpec:
     pairing: str
     torch: str
     code: str
-    # 0: the run of a size; k: its k-th batch of extra processes (``refine.py``), pooled
+    # 0: the run of a size; k: its k-th wave of extra processes (``refine.py``), pooled
     # with the others by the analysis.
-    batch: int = 0
+    wave: int = 0
 
     @classmethod
     def from_config(
@@ -214,15 +214,15 @@ class RunSpec:
         """The run's first ``count`` timing processes (its ``timing.processes`` by
         default), in the order they run: interleaved, each holds every device;
         separate, each one device, the devices' processes alternating (asv's
-        ``--interleave-processes``). A batch's processes are numbered on from
-        ``PROCESS_STRIDE x batch``, so that batches pool without colliding."""
+        ``--interleave-processes``). A wave's processes are numbered on from
+        ``PROCESS_STRIDE x wave``, so that waves pool without colliding."""
         threads = {d.name: d.threads for d in self.devices}
         held = (
             [self.device_names]
             if self.pairing == INTERLEAVED
             else [(d,) for d in self.device_names]
         )
-        first = PROCESS_STRIDE * self.batch
+        first = PROCESS_STRIDE * self.wave
         return [
             Process(first + p, devices, max(threads[d] for d in devices))
             for p in range(self.timing.processes if count is None else count)
@@ -252,7 +252,7 @@ class RunSpec:
             "pairing": self.pairing,
             "torch": self.torch,
             "code": self.code,
-            "batch": self.batch,
+            "wave": self.wave,
         }
 
     def to_json(self) -> str:
@@ -272,7 +272,7 @@ class RunSpec:
             pairing=d["pairing"],
             torch=d["torch"],
             code=d["code"],
-            batch=d.get("batch", 0),
+            wave=d.get("wave", 0),
         )
 
     @classmethod

@@ -102,10 +102,10 @@ class Trainer:
         self.clock = clock  # device_clock(device): None on the CPU
         self.precision = precision  # the forward's and the loss's (``autocast``)
         autocast(device, precision)  # refuses an unknown precision at once
-        self.batches = len(loader)
+        self.steps_per_epoch = len(loader)
         # ``steps`` counts the steps that trained the model, ``runs`` every step run
         # (rehearsals too): the rows' ``step``, unique per device and process.
-        self.epoch, self.batch, self.steps, self.runs = 0, 0, 0, 0
+        self.epoch, self.step_in_epoch, self.steps, self.runs = 0, 0, 0, 0
         self.losses: list[torch.Tensor] = []
         self._batches = iter(loader)
         self._last = None  # the last batch trained on, on the device
@@ -131,7 +131,7 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         if self.post_prints:
-            self.post_prints(self.epoch, self.batch, self.batches, loss)
+            self.post_prints(self.epoch, self.step_in_epoch, self.steps_per_epoch, loss)
         self.sync()
         t2 = time.perf_counter()
         record = {
@@ -181,9 +181,9 @@ class Trainer:
     def _advance(self) -> None:
         self.steps += 1
         self.runs += 1
-        self.batch += 1
-        if self.batch == self.batches:
-            self.epoch, self.batch = self.epoch + 1, 0
+        self.step_in_epoch += 1
+        if self.step_in_epoch == self.steps_per_epoch:
+            self.epoch, self.step_in_epoch = self.epoch + 1, 0
             self._batches = iter(self.loader)
 
     def loss_values(self) -> list[float]:
