@@ -26,4 +26,4 @@ rule all:
     input:
         "results/report.md",
         plan_change(),
-        aftermath.missing_results(PLAN),
+        failed_run_report.missing_results(PLAN),

@@ -16,15 +16,15 @@ Parts:
   workflow starts it (a fresh interpreter, the thread variables at 1 as Snakemake
   sets them under ``--cores 1``), the CPU against the accelerator at two scales:
   each device's median step, their ratio, the two clocks of every accelerator
-  window (``sweeplib.clocks``), and the steps each device trained.
+  window (``sweeplib.analyse.clocks``), and the steps each device trained.
 - ``sync``: the workflow's own timed window (``timing.timed_window``) on a real
   ``Trainer`` on the accelerator, judged by ``clocks.clock_problem``: with the
   device's synchroniser the two clocks must agree (positive test); with one that
   returns at once they must be flagged ``host shorter`` (negative control).
 - ``inference``: the accelerator's checkpoint reloaded on the accelerator must
-  reproduce the logits recorded after training (``sweeplib.inference``).
-- ``probes``: the copy-bandwidth and matmul probes (``sweeplib.hardware``) against
-  plausible ranges.
+  reproduce the logits recorded after training (``sweeplib.measure.inference``).
+- ``probes``: the copy-bandwidth and matmul probes (``sweeplib.measure.hardware``)
+  against plausible ranges.
 - ``oom``: an allocation far beyond the device's memory must come out as the
   workflow's MemoryError naming the scale, the devices and the estimate.
 """
@@ -50,19 +50,22 @@ sys.path.insert(0, str(SCRIPTS))
 
 import torch  # noqa: E402
 
-from sweeplib.atomic import torch_save  # noqa: E402
-from sweeplib.checkpoint import load_checkpoint, load_predictions  # noqa: E402
-from sweeplib.clocks import clock_problem  # noqa: E402
-from sweeplib.data import load_dataset, make_dataset  # noqa: E402
-from sweeplib.devices import (  # noqa: E402
+from sweeplib.analyse.clocks import clock_problem  # noqa: E402
+from sweeplib.common.atomic import torch_save  # noqa: E402
+from sweeplib.common.devices import (  # noqa: E402
     THREAD_VARIABLES,
     available_accelerators,
     synchronizer,
     torch_device,
 )
-from sweeplib.hardware import copy_bandwidth, matmul_throughput  # noqa: E402
-from sweeplib.inference import InferenceMismatch, check  # noqa: E402
-from sweeplib.runspec import (  # noqa: E402
+from sweeplib.common.sizes import ModelSizes  # noqa: E402
+from sweeplib.measure.checkpoint import load_checkpoint, load_predictions  # noqa: E402
+from sweeplib.measure.data import load_dataset, make_dataset  # noqa: E402
+from sweeplib.measure.hardware import copy_bandwidth, matmul_throughput  # noqa: E402
+from sweeplib.measure.inference import InferenceMismatch, check  # noqa: E402
+from sweeplib.measure.timing import device_clock, timed_window  # noqa: E402
+from sweeplib.measure.training import build_trainer, memory_errors  # noqa: E402
+from sweeplib.plan.runspec import (  # noqa: E402
     Dataset,
     Device,
     Process,
@@ -71,9 +74,6 @@ from sweeplib.runspec import (  # noqa: E402
     Training,
     WorkerSpec,
 )
-from sweeplib.sizes import ModelSizes  # noqa: E402
-from sweeplib.timing import device_clock, timed_window  # noqa: E402
-from sweeplib.training import build_trainer, memory_errors  # noqa: E402
 
 # Settings per size of check: the default fits in 6 minutes on a 16-core machine
 # with an H100 or H200; ``tiny`` runs in seconds on a laptop's CPU (the suite's).
@@ -226,7 +226,7 @@ def run_worker(spec: RunSpec, where: Path, timeout: float) -> tuple[list, list, 
     }
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "sweeplib.worker", str(where / "spec.json")],
+        [sys.executable, "-m", "sweeplib.measure.worker", str(where / "spec.json")],
         env=env,
         capture_output=True,
         text=True,

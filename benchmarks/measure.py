@@ -13,15 +13,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sweeplib.atomic import torch_save
-from sweeplib.data import make_dataset
-from sweeplib.hardware import copy_bandwidth
-from sweeplib.processes import worker_spec
-from sweeplib.runspec import Process, RunSpec, Training
-from sweeplib.schedule import Schedule
-from sweeplib.sizes import ModelSizes
-from sweeplib.timing import run_rounds
-from sweeplib.training import build_trainer
+from sweeplib.common.atomic import torch_save
+from sweeplib.common.sizes import ModelSizes
+from sweeplib.measure.data import make_dataset
+from sweeplib.measure.hardware import copy_bandwidth
+from sweeplib.measure.processes import worker_spec
+from sweeplib.measure.timing import run_rounds
+from sweeplib.measure.training import build_trainer
+from sweeplib.plan.runspec import Process, RunSpec, Training
+from sweeplib.plan.schedule import Schedule
 from synthetic import run_spec
 
 
@@ -185,7 +185,7 @@ def memory(scale: int, devices: list[str], scripts: str, where: Path) -> dict:
     told = worker_spec(run, process, where / "data.pt", where / "out", {})
     (where / "spec.json").write_text(told.to_json())
     subprocess.run(
-        [sys.executable, "-m", "sweeplib.worker", str(where / "spec.json")],
+        [sys.executable, "-m", "sweeplib.measure.worker", str(where / "spec.json")],
         check=True,
         env={"PYTHONPATH": scripts, "PATH": "/usr/bin:/bin"},
     )

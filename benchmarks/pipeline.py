@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sweeplib.analysis import analyse, cell_table
-from sweeplib.sizes import params_of_scale
-from sweeplib.tables import read_csv
+from sweeplib.analyse.analysis import analyse, cell_table
+from sweeplib.common.sizes import params_of_scale
+from sweeplib.common.tables import read_csv
 from workflow_helpers import make_project
 
 ROOT = Path(__file__).resolve().parents[1]

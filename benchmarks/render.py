@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 
 import pipeline
-from sweeplib.formatting import markdown_table
+from sweeplib.common.formatting import markdown_table
 
 
 def ms(x: float) -> str:
@@ -222,6 +222,6 @@ def memory(r: dict) -> list[str]:
         "7. Memory",
         "Peak RSS (VmHWM) of a fresh timing process holding one or both CPU devices' "
         "models (recorded in every timing CSV as `peak_rss_bytes`), against the host "
-        "memory estimated before it ran (`sweeplib/memory.py`).",
+        "memory estimated before it ran (`sweeplib/common/memory.py`).",
         rows,
     )

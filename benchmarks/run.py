@@ -27,7 +27,7 @@ import torch  # noqa: E402
 import measure  # noqa: E402
 import pipeline  # noqa: E402
 import render  # noqa: E402
-from sweeplib.env import host_environment  # noqa: E402
+from sweeplib.common.env import host_environment  # noqa: E402
 
 FULL = {
     "scales": [1, 5, 10],

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeplib import imports, rows
-from sweeplib.tables import read_csv
+from sweeplib.analyse import gather
+from sweeplib.common.tables import read_csv
+from sweeplib.plan import brought_in
 from workflow_helpers import fabricate_machine, this_machine
 
 
@@ -216,7 +217,7 @@ def _dated_ahead(project, name):
 
 def _nested_folders(project, name):
     folder = fabricate_machine(project, name)
-    deep = folder.joinpath(*["d"] * (imports.MAX_TREE_DEPTH + 1))
+    deep = folder.joinpath(*["d"] * (brought_in.MAX_TREE_DEPTH + 1))
     deep.mkdir(parents=True)
     return folder.name
 
@@ -275,7 +276,7 @@ def _nested(depth):
 def _many_runs(plan):
     run = plan["runs"][0]
     plan["runs"] = [
-        {**run, "key": f"{i:012x}", "wave": i} for i in range(imports.MAX_RUNS + 1)
+        {**run, "key": f"{i:012x}", "wave": i} for i in range(brought_in.MAX_RUNS + 1)
     ]
 
 
@@ -353,14 +354,14 @@ REFUSED = {
         ["$.config", "MAX_DEPTH"],
     ),
     "deep-enough": (
-        _plan(_set_key("analysis", _nested(imports.MAX_DEPTH))),
+        _plan(_set_key("analysis", _nested(brought_in.MAX_DEPTH))),
         ["MAX_DEPTH"],
     ),
     "inf-scale": (_plan_text(_inf_scale), ["1e999", "not a finite number"]),
     "big-scale": (_plan(_set_key("scales", [1, 2, 10**9])), ["$.scales"]),
     "many-runs": (_plan(_many_runs), ["$.runs", "MAX_RUNS"]),
     "big-plan": (
-        _text("plan.json", " " * (imports.MAX_JSON_BYTES + 1)),
+        _text("plan.json", " " * (brought_in.MAX_JSON_BYTES + 1)),
         ["MAX_JSON_BYTES"],
     ),
     "refinement-unknown": (
@@ -548,23 +549,23 @@ def rows_of(project: Path, here: str, plans: dict) -> dict:
         + [
             p
             for t, plan in plans.items()
-            for p in imports.run_files(t, plan, name + ".csv")
+            for p in brought_in.run_files(t, plan, name + ".csv")
         ]
         for name in ("timings", "steps", "inference")
     }
     paths["hardware"] = [h["file"] for h in ours["hardware"].values()] + [
-        p for t, plan in plans.items() for p in imports.hardware_files(t, plan)
+        p for t, plan in plans.items() for p in brought_in.hardware_files(t, plan)
     ]
     return paths
 
 
 def read_in(project: Path, here: str):
-    """What the plan (imports.py) and then the aggregation (rows.py) make of the
+    """What the plan (brought_in.py) and then the aggregation (gather.py) make of the
     machines' folders, as the workflow does in the project's folder (the caller
     is there): the plans read, every note, and the tables."""
-    plans, left_out = imports.other_machines(here)
+    plans, left_out = brought_in.other_machines(here)
     manifest = json.loads((project / "results/plan/sweep.json").read_text())
-    tables, notes = rows.gather(
+    tables, notes = gather.gather(
         rows_of(project, here, plans), here, {**manifest["plans"], **plans}
     )
     return plans, left_out + notes, tables

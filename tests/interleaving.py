@@ -3,11 +3,11 @@ that loop on the CPU's two devices and on an accelerator."""
 
 import random
 
-from sweeplib.data import make_dataset
-from sweeplib.runspec import Training
-from sweeplib.sizes import ModelSizes
-from sweeplib.timing import run_rounds
-from sweeplib.training import build_trainer
+from sweeplib.common.sizes import ModelSizes
+from sweeplib.measure.data import make_dataset
+from sweeplib.measure.timing import run_rounds
+from sweeplib.measure.training import build_trainer
+from sweeplib.plan.runspec import Training
 
 SIZES = ModelSizes(20, 30, 10)
 TRAINING = Training(

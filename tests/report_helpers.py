@@ -5,9 +5,9 @@ import json
 
 import pandas as pd
 
-from sweeplib.analysis import analyse_curves
-from sweeplib.report import Sweep, render
-from sweeplib.tables import read_csv
+from sweeplib.analyse.analysis import analyse_curves
+from sweeplib.common.tables import read_csv
+from sweeplib.report.sections import Sweep, render
 from synthetic import hardware, inference, plan, windows
 from workflow_helpers import ROOT
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sweeplib.sizes import params_of_scale
+from sweeplib.common.sizes import params_of_scale
 
 # Step time = overhead + per-parameter cost x params, per device.
 COSTS = {
@@ -209,8 +209,8 @@ def no_spans() -> pd.DataFrame:
 def facts(
     accelerators=(), blas="mkl", threading="per window", default_threads=2, cpu=None
 ) -> dict:
-    """What the probe (``sweeplib/probe.py``) would report of a machine: a 2-core CPU
-    with MKL, and the named accelerators."""
+    """What the probe (``sweeplib/plan/probe.py``) would report of a machine: a 2-core
+    CPU with MKL, and the named accelerators."""
     names = {"cuda": "Test GPU", "mps": "Apple MPS (Test CPU)"}
     return {
         "torch": "2.13.0",
@@ -234,11 +234,11 @@ def run_spec(
     training=None,
     **timing,
 ):
-    """A run as the plan makes one (``sweeplib.runspec``): the post's model at
+    """A run as the plan makes one (``sweeplib.plan.runspec``): the post's model at
     ``scale``, one epoch at lr 0.05 (or ``training``), two processes of two rounds of
     two-step windows (``timing`` overrides), on ``devices`` (name, threads)."""
-    from sweeplib.runspec import Dataset, Device, RunSpec, Timing, Training
-    from sweeplib.sizes import ModelSizes
+    from sweeplib.common.sizes import ModelSizes
+    from sweeplib.plan.runspec import Dataset, Device, RunSpec, Timing, Training
 
     sizes = ModelSizes.for_scale(scale)
     return RunSpec(
@@ -305,8 +305,8 @@ def clocked_rounds(monkeypatch, trainers, now, switch_s=0.02):
     import random
     from types import SimpleNamespace
 
-    from sweeplib import timing
-    from sweeplib.schedule import Schedule
+    from sweeplib.measure import timing
+    from sweeplib.plan.schedule import Schedule
 
     schedule = Schedule(
         protocol_steps=100,

@@ -16,11 +16,11 @@ from expected import (
     switch_windows_short_of_steps,
 )
 from interleaving import trained, trainer
-from sweeplib.data import make_dataset
-from sweeplib.devices import available_accelerators, synchronizer, torch_device
-from sweeplib.schedule import Schedule
-from sweeplib.tables import read_csv
-from sweeplib.timing import Trainer
+from sweeplib.common.devices import available_accelerators, synchronizer, torch_device
+from sweeplib.common.tables import read_csv
+from sweeplib.measure.data import make_dataset
+from sweeplib.measure.timing import Trainer
+from sweeplib.plan.schedule import Schedule
 from workflow_helpers import SMALL, make_project, snakemake
 
 ACCELERATORS = available_accelerators()

@@ -200,7 +200,7 @@ def test_the_verdict_names_every_part(checked):
 
 
 def window(host_s: float, device_s: float) -> dict:
-    from sweeplib.clocks import clock_problem
+    from sweeplib.analyse.clocks import clock_problem
 
     return {
         "host_s": host_s,

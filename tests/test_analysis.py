@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from sweeplib.analysis import analyse, cell_table, overlaps, timed_spans
+from sweeplib.analyse.analysis import analyse, cell_table, overlaps, timed_spans
 from synthetic import hardware, no_spans, true_crossover, true_time, windows
 
 SETTINGS = {

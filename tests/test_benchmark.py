@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from sweeplib.memory import data_bytes, model_footprint, timing_needs
-from sweeplib.sizes import ModelSizes
+from sweeplib.common.memory import data_bytes, model_footprint, timing_needs
+from sweeplib.common.sizes import ModelSizes
 from workflow_helpers import ROOT
 
 

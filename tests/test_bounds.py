@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 from report_helpers import ANALYSIS, POST, machines_of
 
-from sweeplib import imports, locks, rows
-from sweeplib.analysis import analyse_curves
-from sweeplib.report import Sweep, render
-from sweeplib.tables import read_csv
+from sweeplib.analyse import gather
+from sweeplib.analyse.analysis import analyse_curves
+from sweeplib.common import locks
+from sweeplib.common.tables import read_csv
+from sweeplib.plan import brought_in
+from sweeplib.report.sections import Sweep, render
 from synthetic import hardware, inference, plan, windows
 
 ANY = {"type": "object"}
@@ -25,11 +27,11 @@ ANY = {"type": "object"}
 def read(tmp_path, text: str | bytes, schema=ANY):
     path = tmp_path / "plan.json"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return imports.read_json(path, schema, tmp_path)
+    return brought_in.read_json(path, schema, tmp_path)
 
 
 def test_a_plan_nested_past_what_python_parses_is_refused_not_a_crash(tmp_path):
-    with pytest.raises(imports.Refused, match="MAX_DEPTH"):
+    with pytest.raises(brought_in.Refused, match="MAX_DEPTH"):
         read(tmp_path, "[" * 100_000 + "]" * 100_000)
 
 
@@ -37,34 +39,36 @@ def test_a_plan_nested_past_the_limit_is_refused_before_it_is_copied(tmp_path):
     nested = 1
     for _ in range(500):  # parses, and copy.deepcopy would recurse past its limit
         nested = {"a": nested}
-    with pytest.raises(imports.Refused, match=r"\$\.config\.a\.a.*MAX_DEPTH"):
+    with pytest.raises(brought_in.Refused, match=r"\$\.config\.a\.a.*MAX_DEPTH"):
         read(tmp_path, json.dumps({"format": 1, "config": nested}))
 
 
 def test_a_number_that_parses_as_infinity_is_refused(tmp_path):
-    with pytest.raises(imports.Refused, match="1e999 is not a finite number"):
+    with pytest.raises(brought_in.Refused, match="1e999 is not a finite number"):
         read(tmp_path, '{"format": 1, "scales": [1, 1e999]}')
 
 
 def test_a_lone_surrogate_in_a_plan_is_refused(tmp_path):
-    with pytest.raises(imports.Refused, match=r"\$\.cpu_model.*not printable text"):
+    with pytest.raises(brought_in.Refused, match=r"\$\.cpu_model.*not printable text"):
         read(tmp_path, '{"format": 1, "cpu_model": "CPU \\ud800"}')
 
 
 def test_a_list_longer_than_the_limit_is_refused_before_it_is_checked(tmp_path):
-    runs = [{"key": f"{i:012x}"} for i in range(imports.MAX_RUNS + 1)]
-    with pytest.raises(imports.Refused, match=r"\$\.runs has 2,001 entries.*MAX_RUNS"):
+    runs = [{"key": f"{i:012x}"} for i in range(brought_in.MAX_RUNS + 1)]
+    with pytest.raises(
+        brought_in.Refused, match=r"\$\.runs has 2,001 entries.*MAX_RUNS"
+    ):
         read(tmp_path, json.dumps({"format": 1, "runs": runs}))
 
 
 def test_a_plan_larger_than_the_limit_is_refused_unread(tmp_path):
-    with pytest.raises(imports.Refused, match="MAX_JSON_BYTES"):
-        read(tmp_path, b" " * (imports.MAX_JSON_BYTES + 1))
+    with pytest.raises(brought_in.Refused, match="MAX_JSON_BYTES"):
+        read(tmp_path, b" " * (brought_in.MAX_JSON_BYTES + 1))
 
 
 def test_runs_sharing_a_key_are_found_among_the_most_runs_a_plan_may_list():
     run = {"scale": 1, "key": "0" * 12, "devices": ["cpu"], "pairing": "separate"}
-    runs = [{**run, "key": f"{i:012x}", "wave": i} for i in range(imports.MAX_RUNS)]
+    runs = [{**run, "key": f"{i:012x}", "wave": i} for i in range(brought_in.MAX_RUNS)]
     runs[-1]["key"] = runs[0]["key"]
     plan_ = {
         "machine": "m",
@@ -76,7 +80,7 @@ def test_runs_sharing_a_key_are_found_among_the_most_runs_a_plan_may_list():
         "hardware": {"cpu": {}},
         "runs": runs,
     }
-    problems = imports.consistency_problems("m", plan_, {"tag": "m"})
+    problems = brought_in.consistency_problems("m", plan_, {"tag": "m"})
     assert problems == ["plan.json: runs share the key '000000000000'"]
 
 
@@ -92,7 +96,7 @@ def test_a_scale_named_twice_is_refused_by_hashing_not_by_the_schema():
         "hardware": {"cpu": {}},
         "runs": [run],
     }
-    assert imports.consistency_problems("m", plan_, {"tag": "m"}) == [
+    assert brought_in.consistency_problems("m", plan_, {"tag": "m"}) == [
         "plan.json: scales names one entry twice",
         "plan.json: runs[0].devices names one entry twice",
     ]
@@ -102,7 +106,7 @@ def test_a_folder_whose_name_is_not_utf8_gets_a_note_that_can_be_written(tmp_pat
     base = tmp_path / "results/machines"
     base.mkdir(parents=True)
     os.mkdir(os.fsencode(base) + b"/odd-\xff-00000001")
-    _, notes = imports.other_machines("here", tmp_path)
+    _, notes = brought_in.other_machines("here", tmp_path)
     (note,) = notes
     assert note["folder"] == "results/machines/odd-\\xff-00000001"
     assert "not a machine tag" in note["reason"]
@@ -115,8 +119,8 @@ def test_an_error_reading_a_folder_leaves_it_out_quoted(tmp_path, monkeypatch):
     def broken(folder, root):
         raise ZeroDivisionError("a check this module lacks")
 
-    monkeypatch.setattr(imports, "read_machine", broken)
-    plans, notes = imports.other_machines("here", tmp_path)
+    monkeypatch.setattr(brought_in, "read_machine", broken)
+    plans, notes = brought_in.other_machines("here", tmp_path)
     assert plans == {}
     assert notes == [
         {
@@ -153,24 +157,24 @@ def timings_file(tmp_path, frame: pd.DataFrame) -> str:
 
 def test_a_file_with_more_rows_than_the_limit_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(rows, "MAX_ROWS", 10)
+    monkeypatch.setattr(gather, "MAX_ROWS", 10)
     path = timings_file(tmp_path, pd.DataFrame({"process": range(11)}))
-    with pytest.raises(rows.Bad, match="more than 10 rows"):
-        rows.read(path)
+    with pytest.raises(gather.Bad, match="more than 10 rows"):
+        gather.read(path)
 
 
 def test_more_windows_than_the_analysis_is_sized_for_are_refused(monkeypatch):
-    monkeypatch.setattr(rows, "MAX_WINDOWS", 20)
+    monkeypatch.setattr(gather, "MAX_WINDOWS", 20)
     w = windows(["cpu1", "cpu"], [1], processes=3, rounds=7, tag=MACHINE)
-    with pytest.raises(rows.Bad, match=r"3 processes of up to 7 rounds.*MAX_WINDOWS"):
-        rows.check_windows([w])
+    with pytest.raises(gather.Bad, match=r"3 processes of up to 7 rounds.*MAX_WINDOWS"):
+        gather.check_windows([w])
 
 
 def test_more_processes_in_a_cell_than_the_limit_are_refused():
-    n = rows.MAX_CELL_PROCESSES + 1
+    n = gather.MAX_CELL_PROCESSES + 1
     w = pd.DataFrame({"scale": 1, "device": "cpu", "process": range(n), "round": 0})
-    with pytest.raises(rows.Bad, match=r"1,001 processes.*MAX_CELL_PROCESSES"):
-        rows.check_windows([w])
+    with pytest.raises(gather.Bad, match=r"1,001 processes.*MAX_CELL_PROCESSES"):
+        gather.check_windows([w])
 
 
 def test_a_machine_over_the_total_of_windows_is_refused_quickly():
@@ -187,22 +191,22 @@ def test_a_machine_over_the_total_of_windows_is_refused_quickly():
         }
     )
     start = time.perf_counter()
-    with pytest.raises(rows.Bad, match=r"120,000 windows.*MAX_MACHINE_WINDOWS"):
-        rows.check_windows([w])
+    with pytest.raises(gather.Bad, match=r"120,000 windows.*MAX_MACHINE_WINDOWS"):
+        gather.check_windows([w])
     assert time.perf_counter() - start < 2.0
 
 
 def test_a_folder_with_more_csv_bytes_than_the_limit_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_MACHINE_CSV_BYTES", 1000)
+    monkeypatch.setattr(brought_in, "MAX_MACHINE_CSV_BYTES", 1000)
     folder = tmp_path / "results/machines" / MACHINE
     for i in range(3):
         (folder / f"runs/scale{i + 1}").mkdir(parents=True)
         (folder / f"runs/scale{i + 1}/timings.csv").write_text("x\n" * 150)
     (folder / "model.pt").write_bytes(b"0" * 5000)  # not a CSV: not counted
-    imports.check_plain_tree(folder, tmp_path)  # 900 bytes of CSV
+    brought_in.check_plain_tree(folder, tmp_path)  # 900 bytes of CSV
     (folder / "runs/scale1/steps.csv").write_text("x\n" * 100)
-    with pytest.raises(imports.Refused, match="MAX_MACHINE_CSV_BYTES"):
-        imports.check_plain_tree(folder, tmp_path)
+    with pytest.raises(brought_in.Refused, match="MAX_MACHINE_CSV_BYTES"):
+        brought_in.check_plain_tree(folder, tmp_path)
 
 
 def test_a_blank_number_where_this_machine_has_numbers_is_refused():
@@ -210,8 +214,8 @@ def test_a_blank_number_where_this_machine_has_numbers_is_refused():
     theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE)
     theirs.loc[theirs.index[3], "threads"] = float("nan")
     theirs.attrs["path"] = "theirs.csv"
-    with pytest.raises(rows.Bad, match="threads is blank in 1 rows"):
-        rows.check_table("timings", [theirs], [ours], imported=True)
+    with pytest.raises(gather.Bad, match="threads is blank in 1 rows"):
+        gather.check_table("timings", [theirs], [ours], imported=True)
 
 
 def test_a_blank_where_this_machine_has_no_number_for_that_device_is_accepted():
@@ -228,10 +232,10 @@ def test_a_blank_where_this_machine_has_no_number_for_that_device_is_accepted():
     theirs.loc[cuda, "device_peak_bytes"] = 2.0**30
     theirs.loc[cuda, "data_share"] = float("nan")
     theirs.attrs["path"] = "theirs.csv"
-    rows.check_table("timings", [theirs], [ours], imported=True)
+    gather.check_table("timings", [theirs], [ours], imported=True)
     theirs.loc[~cuda, "data_share"] = float("nan")  # ours fill it on CPU: refused
-    with pytest.raises(rows.Bad, match="data_share is blank"):
-        rows.check_table("timings", [theirs], [ours], imported=True)
+    with pytest.raises(gather.Bad, match="data_share is blank"):
+        gather.check_table("timings", [theirs], [ours], imported=True)
 
 
 def test_columns_blank_by_configuration_are_accepted_where_ours_are_filled():
@@ -248,7 +252,7 @@ def test_columns_blank_by_configuration_are_accepted_where_ours_are_filled():
     theirs.loc[at_2, ["eval_s", "eval_batches", "final_accuracy"]] = float("nan")
     theirs.loc[at_2, "warmup_s"] = float("nan")  # warmup_steps: 0
     theirs.attrs["path"] = "theirs.csv"
-    rows.check_table("timings", [theirs], [ours], imported=True)
+    gather.check_table("timings", [theirs], [ours], imported=True)
 
 
 def test_a_blank_where_ours_are_filled_is_refused_with_its_own_reason():
@@ -257,17 +261,17 @@ def test_a_blank_where_ours_are_filled_is_refused_with_its_own_reason():
     theirs.loc[theirs.index[2], "first_step_s"] = float("nan")
     theirs.attrs["path"] = "theirs.csv"
     with pytest.raises(
-        rows.Bad, match=r"first_step_s is blank in 1 rows of \w+, where this machine"
+        gather.Bad, match=r"first_step_s is blank in 1 rows of \w+, where this machine"
     ):
-        rows.check_table("timings", [theirs], [ours], imported=True)
+        gather.check_table("timings", [theirs], [ours], imported=True)
 
 
 def test_a_step_of_less_than_a_nanosecond_is_refused():
     ours = windows(["cpu1", "cpu"], [1], tag="here")
     theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE).assign(step_median_s=5e-324)
     theirs.attrs["path"] = "theirs.csv"
-    with pytest.raises(rows.Bad, match="step_median_s is 5e-324.*RANGES"):
-        rows.check_table("timings", [theirs], [ours], imported=True)
+    with pytest.raises(gather.Bad, match="step_median_s is 5e-324.*RANGES"):
+        gather.check_table("timings", [theirs], [ours], imported=True)
 
 
 def test_windows_with_this_machines_step_times_are_a_copy_whatever_their_dates():
@@ -277,9 +281,9 @@ def test_windows_with_this_machines_step_times_are_a_copy_whatever_their_dates()
         started_at=ours["started_at"] + 3600,
         ended_at=ours["ended_at"] + 3600,
     )
-    seen = {"here": rows.fingerprint([ours]), MACHINE: rows.fingerprint([theirs])}
-    with pytest.raises(rows.Bad, match="very step times of results/machines/here"):
-        rows.check_not_a_copy_of(MACHINE, seen)
+    seen = {"here": gather.fingerprint([ours]), MACHINE: gather.fingerprint([theirs])}
+    with pytest.raises(gather.Bad, match="very step times of results/machines/here"):
+        gather.check_not_a_copy_of(MACHINE, seen)
 
 
 def test_a_machine_of_few_windows_is_no_copy_for_one_step_time_in_common():
@@ -289,22 +293,22 @@ def test_a_machine_of_few_windows_is_no_copy_for_one_step_time_in_common():
     same = ["device", "step_median_s", "step_q25_s", "step_q75_s"]
     match = ours[ours["device"] == theirs["device"].iloc[0]].iloc[0]
     theirs.loc[theirs.index[0], same] = match[same].to_numpy()
-    seen = {"here": rows.fingerprint([ours]), MACHINE: rows.fingerprint([theirs])}
+    seen = {"here": gather.fingerprint([ours]), MACHINE: gather.fingerprint([theirs])}
     assert len(seen["here"] & seen[MACHINE]) == 1
-    rows.check_not_a_copy_of(MACHINE, seen)
+    gather.check_not_a_copy_of(MACHINE, seen)
 
 
 def test_windows_measured_apart_are_no_copy():
     ours = windows(["cpu1", "cpu"], [1], tag="here", seed=1)
     theirs = windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2)
-    seen = {"here": rows.fingerprint([ours]), MACHINE: rows.fingerprint([theirs])}
-    rows.check_not_a_copy_of(MACHINE, seen)
+    seen = {"here": gather.fingerprint([ours]), MACHINE: gather.fingerprint([theirs])}
+    gather.check_not_a_copy_of(MACHINE, seen)
 
 
 def machine_files(tag: str, frame: pd.DataFrame) -> list[str]:
     """A machine's timing files, one per scale and device, where the plans put them
     (the caller is in the project's folder)."""
-    from sweeplib import keys
+    from sweeplib.common import keys
 
     paths = []
     frame = frame.assign(
@@ -332,8 +336,8 @@ def test_a_refused_value_in_this_machines_rows_is_raised_beside_another_machine(
     frame = read_csv(bad).assign(step_min_s=0.0)
     frame.to_csv(bad, index=False)
     paths += machine_files(MACHINE, windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2))
-    with pytest.raises(rows.Bad, match=r"results/machines/here: .*step_min_s = 0\.0"):
-        rows.gather({"timings": paths}, "here")
+    with pytest.raises(gather.Bad, match=r"results/machines/here: .*step_min_s = 0\.0"):
+        gather.gather({"timings": paths}, "here")
 
 
 def test_an_unreadable_file_of_this_machine_is_raised_beside_another_machine(
@@ -344,8 +348,8 @@ def test_an_unreadable_file_of_this_machine_is_raised_beside_another_machine(
     with open(paths[0], "w") as f:
         f.write("")  # no rows
     paths += machine_files(MACHINE, windows(["cpu1", "cpu"], [1], tag=MACHINE, seed=2))
-    with pytest.raises(rows.Bad, match=f"^{paths[0]} "):
-        rows.gather({"timings": paths}, "here")
+    with pytest.raises(gather.Bad, match=f"^{paths[0]} "):
+        gather.gather({"timings": paths}, "here")
 
 
 # --- the analysis and the report, machine by machine ---------------------------
@@ -391,7 +395,7 @@ def sweep_of(manifest, w, inf, hw):
 
 
 def test_an_error_in_another_machines_share_of_the_report_leaves_it_out():
-    from sweeplib.isolation import isolated_report
+    from sweeplib.report.isolation import isolated_report
 
     w, inf, hw, manifest = two_machines()
     sweep = sweep_of(manifest, w, inf, hw)
@@ -408,7 +412,7 @@ def test_an_error_in_another_machines_share_of_the_report_leaves_it_out():
 def test_a_machine_whose_share_of_the_figures_fails_is_left_out_of_the_report(
     monkeypatch,
 ):
-    from sweeplib import isolation
+    from sweeplib.report import isolation
 
     def figures(cells, table, summary, post, names, out=frozenset()):
         if "there" not in out:
@@ -426,7 +430,7 @@ def test_a_machine_whose_share_of_the_figures_fails_is_left_out_of_the_report(
 
 
 def test_the_figures_of_two_machines_draw_to_the_end():
-    from sweeplib.isolation import figures, names_of
+    from sweeplib.report.isolation import figures, names_of
 
     w, inf, hw, manifest = two_machines()
     sweep = sweep_of(manifest, w, inf, hw)
@@ -435,7 +439,7 @@ def test_the_figures_of_two_machines_draw_to_the_end():
 
 
 def test_an_error_in_this_machines_share_of_the_report_is_raised():
-    from sweeplib.isolation import isolated_report
+    from sweeplib.report.isolation import isolated_report
 
     w, inf, hw, manifest = two_machines()
     sweep = sweep_of(manifest, w, inf, hw)
@@ -467,7 +471,7 @@ class Tries:
 def test_only_the_machines_whose_share_fails_are_found_at_fault():
     # As plot_sweep draws the figures: tried with all, then with this machine alone,
     # then with each other machine alone beside this one.
-    from sweeplib.isolation import at_fault
+    from sweeplib.report.isolation import at_fault
 
     draw = Tries(lambda out: "bad" not in out)
     result, notes = at_fault(draw, ["good", "bad", "fine"], "drawing it failed")
@@ -485,7 +489,7 @@ def test_only_the_machines_whose_share_fails_are_found_at_fault():
 
 
 def test_a_failure_of_this_machine_alone_is_raised_and_blames_nobody():
-    from sweeplib.isolation import at_fault
+    from sweeplib.report.isolation import at_fault
 
     draw = Tries(lambda out: True)
     with pytest.raises(ValueError, match="cannot draw"):
@@ -494,7 +498,7 @@ def test_a_failure_of_this_machine_alone_is_raised_and_blames_nobody():
 
 
 def test_with_one_other_machine_no_try_is_made_twice():
-    from sweeplib.isolation import at_fault
+    from sweeplib.report.isolation import at_fault
 
     draw = Tries(lambda out: "bad" not in out)
     result, notes = at_fault(draw, ["bad"], "drawing it failed")
@@ -505,7 +509,7 @@ def test_with_one_other_machine_no_try_is_made_twice():
 
 
 def test_machines_that_fail_only_together_are_left_out_with_a_note_saying_so():
-    from sweeplib.isolation import at_fault
+    from sweeplib.report.isolation import at_fault
 
     draw = Tries(lambda out: not {"a", "b"} & out)  # a and b side by side fail
     result, notes = at_fault(draw, ["a", "b"], "drawing it failed", draw.discard)
@@ -520,7 +524,7 @@ def test_machines_that_fail_only_together_are_left_out_with_a_note_saying_so():
 
 
 def test_the_machines_at_fault_and_the_rest_that_fails_together_are_all_left_out():
-    from sweeplib.isolation import at_fault
+    from sweeplib.report.isolation import at_fault
 
     # bad fails alone; c and d fail only together.
     draw = Tries(lambda out: "bad" not in out or not {"c", "d"} & out)
@@ -532,7 +536,7 @@ def test_the_machines_at_fault_and_the_rest_that_fails_together_are_all_left_out
 
 
 def test_when_all_but_one_fail_alone_the_last_ones_try_is_used_not_repeated():
-    from sweeplib.isolation import at_fault
+    from sweeplib.report.isolation import at_fault
 
     draw = Tries(lambda out: not {"a", "b"} <= out)
     result, notes = at_fault(draw, ["a", "b", "c"], "drawing it failed", draw.discard)
@@ -542,7 +546,7 @@ def test_when_all_but_one_fail_alone_the_last_ones_try_is_used_not_repeated():
 
 
 def test_where_nothing_fails_the_report_is_rendered_and_drawn_once(monkeypatch):
-    from sweeplib import isolation
+    from sweeplib.report import isolation
 
     calls = {"render": 0, "figures": 0}
 
@@ -564,7 +568,7 @@ def test_where_nothing_fails_the_report_is_rendered_and_drawn_once(monkeypatch):
 def test_the_figures_of_every_try_are_closed(monkeypatch):
     import matplotlib.pyplot as plt
 
-    from sweeplib import isolation, plots
+    from sweeplib.report import isolation, plots
 
     w, inf, hw, manifest = two_machines()
     sweep = sweep_of(manifest, w, inf, hw)
@@ -591,9 +595,9 @@ def described_with_a_gpu(**gpu):
     workflow writes them, read back from JSON."""
     import dataclasses
 
-    from sweeplib.env import cpu_model
-    from sweeplib.machines import describe_machine
-    from sweeplib.plan import device_identity
+    from sweeplib.common.env import cpu_model
+    from sweeplib.plan.machines import describe_machine
+    from sweeplib.plan.sweep import device_identity
     from synthetic import facts
 
     probe = facts(accelerators=("cuda",))
@@ -610,14 +614,14 @@ def described_with_a_gpu(**gpu):
 
 def test_a_machine_with_a_gpu_as_the_workflow_describes_it_is_itself():
     plan_ = described_with_a_gpu()
-    assert imports.identity_problems(plan_, plan_["info"]) == []
+    assert brought_in.identity_problems(plan_, plan_["info"]) == []
 
 
 def test_a_description_claiming_another_gpu_than_its_tag_was_made_of_is_refused():
     plan_ = described_with_a_gpu()
     claimed = described_with_a_gpu(total_bytes=141 * 2**30)["info"]
     claimed["tag"] = plan_["info"]["tag"]  # the folder's name, the description's GPU
-    problems = imports.identity_problems({**plan_, "info": claimed}, claimed)
+    problems = brought_in.identity_problems({**plan_, "info": claimed}, claimed)
     assert any("describes the machine" in p for p in problems)
     assert any("hardware tag of cuda" in p for p in problems)
 
@@ -629,34 +633,34 @@ def test_a_file_dated_in_the_future_is_refused_with_a_note_naming_it(tmp_path):
     (folder / "runs/scale1").mkdir(parents=True)
     timings = folder / "runs/scale1/timings.csv"
     timings.write_text("x\n")
-    imports.check_plain_tree(folder, tmp_path)
+    brought_in.check_plain_tree(folder, tmp_path)
     os.utime(timings, (time.time() + 3600,) * 2)
     with pytest.raises(
-        imports.Refused, match=r"runs/scale1/timings.csv is dated .* in the future"
+        brought_in.Refused, match=r"runs/scale1/timings.csv is dated .* in the future"
     ):
-        imports.check_plain_tree(folder, tmp_path)
-    os.utime(timings, (time.time() + imports.MAX_FUTURE_S / 2,) * 2)
-    imports.check_plain_tree(folder, tmp_path)  # within the tolerance
+        brought_in.check_plain_tree(folder, tmp_path)
+    os.utime(timings, (time.time() + brought_in.MAX_FUTURE_S / 2,) * 2)
+    brought_in.check_plain_tree(folder, tmp_path)  # within the tolerance
     os.utime(timings, (1.0, 1.0))  # however early: fine
-    imports.check_plain_tree(folder, tmp_path)
+    brought_in.check_plain_tree(folder, tmp_path)
     os.utime(folder / "runs", (time.time() + 3600,) * 2)
-    with pytest.raises(imports.Refused, match=r"runs is dated .*MAX_FUTURE_S"):
-        imports.check_plain_tree(folder, tmp_path)
+    with pytest.raises(brought_in.Refused, match=r"runs is dated .*MAX_FUTURE_S"):
+        brought_in.check_plain_tree(folder, tmp_path)
 
 
 def test_folders_nested_past_the_limit_are_refused_without_recursion(tmp_path):
     folder = tmp_path / "results/machines" / MACHINE
     deep = folder
-    for _ in range(imports.MAX_TREE_DEPTH):
+    for _ in range(brought_in.MAX_TREE_DEPTH):
         deep = deep / "d"
     deep.mkdir(parents=True)
-    imports.check_plain_tree(folder, tmp_path)  # as deep as allowed
-    for _ in range(1500 - imports.MAX_TREE_DEPTH):  # os.walk recursed past its limit
+    brought_in.check_plain_tree(folder, tmp_path)  # as deep as allowed
+    for _ in range(1500 - brought_in.MAX_TREE_DEPTH):  # os.walk recursed past its limit
         deep = deep / "d"
         os.mkdir(deep)
     try:
-        with pytest.raises(imports.Refused, match="17 folders deep.*MAX_TREE_DEPTH"):
-            imports.check_plain_tree(folder, tmp_path)
+        with pytest.raises(brought_in.Refused, match="17 folders deep.*MAX_TREE_DEPTH"):
+            brought_in.check_plain_tree(folder, tmp_path)
     finally:  # (shutil.rmtree recurses too: pytest could not remove them)
         while deep != folder:
             os.rmdir(deep)
@@ -704,26 +708,26 @@ def test_an_implausible_value_of_another_machine_is_refused(
     table, column, value, words
 ):
     ours, theirs = _theirs_and_ours(table)
-    rows.check_table(table, [theirs], [ours], imported=True)
+    gather.check_table(table, [theirs], [ours], imported=True)
     if column not in theirs:
         theirs[column] = ours[column] = "vm"
     theirs[column] = theirs[column].astype(object if isinstance(value, str) else float)
     theirs.loc[theirs.index[1], column] = value
-    with pytest.raises(rows.Bad, match=words):
-        rows.check_table(table, [theirs], [ours], imported=True)
+    with pytest.raises(gather.Bad, match=words):
+        gather.check_table(table, [theirs], [ours], imported=True)
 
 
 def test_blanks_where_allowed_and_statistics_equal_up_to_float_noise_are_accepted():
     ours, theirs = _theirs_and_ours("inference")
     theirs.loc[theirs.index[0], "max_abs_diff"] = float("nan")
-    rows.check_table("inference", [theirs], [ours], imported=True)
+    gather.check_table("inference", [theirs], [ours], imported=True)
     ours, theirs = _theirs_and_ours("hardware")
     theirs["llc_bytes"] = float("nan")
-    rows.check_table("hardware", [theirs], [ours], imported=True)
+    gather.check_table("hardware", [theirs], [ours], imported=True)
     ours, theirs = _theirs_and_ours("timings")
     theirs["step_q25_s"] = theirs["step_median_s"] * (1 + 1e-12)
     theirs["threads"] = theirs["threads"].astype(float)  # 2.0: a whole number
-    rows.check_table("timings", [theirs], [ours], imported=True)
+    gather.check_table("timings", [theirs], [ours], imported=True)
 
 
 def test_this_machines_own_text_is_text():
@@ -731,28 +735,30 @@ def test_this_machines_own_text_is_text():
 
     import torch
 
-    from sweeplib.env import cpu_model
+    from sweeplib.common.env import cpu_model
 
     texts = (cpu_model(), platform.platform(), platform.python_version())
     for text in (*texts, torch.__version__):
-        assert not imports.NOT_TEXT.search(text), text
+        assert not brought_in.NOT_TEXT.search(text), text
 
 
 def test_a_bidi_override_in_a_plan_is_refused(tmp_path):
-    with pytest.raises(imports.Refused, match=r"\$\.cpu_model.*u202e.*not printable"):
+    with pytest.raises(
+        brought_in.Refused, match=r"\$\.cpu_model.*u202e.*not printable"
+    ):
         read(tmp_path, '{"format": 1, "cpu_model": "CPU \\u202egpj"}')
 
 
 @pytest.mark.parametrize("threads", ["lots", -5, 0, 1e300, 2.5])
 def test_an_implausible_count_of_threads_for_all_is_refused(tmp_path, threads):
     environment = {"cpu_threads_all": threads, "cpu_threads_all_source": "x"}
-    with pytest.raises(imports.Refused, match=r"\$\.environment\.cpu_threads_all"):
+    with pytest.raises(brought_in.Refused, match=r"\$\.environment\.cpu_threads_all"):
         read(
             tmp_path,
             json.dumps({"format": 1, "environment": environment}),
             {
                 "properties": {
-                    "environment": imports.PLAN_SCHEMA["properties"]["environment"]
+                    "environment": brought_in.PLAN_SCHEMA["properties"]["environment"]
                 }
             },
         )
@@ -761,16 +767,16 @@ def test_an_implausible_count_of_threads_for_all_is_refused(tmp_path, threads):
 def test_cuda_with_a_torch_built_for_cpu_only_is_refused():
     p = plan(["cpu", "cuda"], "cpu", [1], machine=MACHINE)
     p["info"]["torch"] = "2.13.0+cpu"
-    problems = imports.consistency_problems(MACHINE, p, p["info"])
+    problems = brought_in.consistency_problems(MACHINE, p, p["info"])
     assert any("a build without CUDA" in x for x in problems), problems
     p["info"]["torch"] = "2.13.0+cu121"
-    assert not imports.consistency_problems(MACHINE, p, p["info"])
+    assert not brought_in.consistency_problems(MACHINE, p, p["info"])
 
 
 def test_a_skipped_scale_of_more_than_two_decimals_is_named():
     p = plan(["cpu1", "cpu"], "cpu1", [1], machine=MACHINE)
     p["skipped"] = [{"scale": 1.234, "device": "cpu", "params": 9, "reason": "x"}]
-    problems = imports.consistency_problems(MACHINE, p, p["info"])
+    problems = brought_in.consistency_problems(MACHINE, p, p["info"])
     assert "plan.json: skipped[0].scale is 1.234" in problems[0], problems
 
 
@@ -784,9 +790,9 @@ def test_the_note_of_a_file_dated_ahead_is_the_same_on_every_run(tmp_path, monke
     notes = []
     for later in (0, 7):
         now = time.time() + later
-        monkeypatch.setattr(imports.time, "time", lambda now=now: now)
-        with pytest.raises(imports.Refused) as refused:
-            imports.check_plain_tree(folder, tmp_path)
+        monkeypatch.setattr(brought_in.time, "time", lambda now=now: now)
+        with pytest.raises(brought_in.Refused) as refused:
+            brought_in.check_plain_tree(folder, tmp_path)
         notes.append(str(refused.value))
     assert notes[0] == notes[1]
 
@@ -804,11 +810,11 @@ def test_a_run_whose_results_were_not_copied_is_named_not_shown_as_skipped(
         (run / device / "inference.csv").write_text("x\n")
     (run / "cpu" / "timings.csv").write_text("x\n")
     (run / "cpu1" / "timings.csv").mkdir()  # a folder where a file belongs
-    notes = imports.absent_results(MACHINE, plan_, tmp_path)
+    notes = brought_in.absent_results(MACHINE, plan_, tmp_path)
     assert [n["folder"] for n in notes] == [
         f"results/machines/{MACHINE}/runs/scale1/0123456789ab/cpu1"
     ]
     assert "timings.csv is not here as a plain file" in notes[0]["reason"]
     (run / "cpu1" / "timings.csv").rmdir()
     (run / "cpu1" / "timings.csv").write_text("x\n")
-    assert imports.absent_results(MACHINE, plan_, tmp_path) == []
+    assert brought_in.absent_results(MACHINE, plan_, tmp_path) == []

@@ -3,10 +3,14 @@ import pickle
 import pytest
 import torch
 
-from sweeplib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from sweeplib.inference import InferenceMismatch, compare
-from sweeplib.model import NeuralNetwork
-from sweeplib.sizes import ModelSizes
+from sweeplib.common.sizes import ModelSizes
+from sweeplib.measure.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from sweeplib.measure.inference import InferenceMismatch, compare
+from sweeplib.measure.model import NeuralNetwork
 
 
 @pytest.fixture

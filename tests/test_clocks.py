@@ -13,19 +13,19 @@ import pandas as pd
 import pytest
 import torch
 
-import sweeplib.timing as timing_module
 from interleaving import trainer
-from sweeplib.analysis import clock_facts
-from sweeplib.clocks import (
+from sweeplib.analyse.analysis import clock_facts
+from sweeplib.analyse.clocks import (
     CLOCK_MARGIN_S,
     clock_notes,
     clock_problem,
     clock_problems,
     clock_warnings,
 )
-from sweeplib.data import make_dataset
-from sweeplib.schedule import Schedule
-from sweeplib.timing import Trainer, run_rounds
+from sweeplib.measure import timing as timing_module
+from sweeplib.measure.data import make_dataset
+from sweeplib.measure.timing import Trainer, run_rounds
+from sweeplib.plan.schedule import Schedule
 
 WORK_S = 1e-3  # the device's work per step
 LAUNCH_S = 2e-5  # the host's time to queue it

@@ -8,10 +8,15 @@ import sys
 
 import pytest
 
-from sweeplib.devices import INTERLEAVED, SEPARATE, resolve_baseline, resolve_devices
-from sweeplib.keys import digest
-from sweeplib.manifest import manifest
-from sweeplib.plan import PlanError, plan_sweep
+from sweeplib.common.devices import (
+    INTERLEAVED,
+    SEPARATE,
+    resolve_baseline,
+    resolve_devices,
+)
+from sweeplib.common.keys import digest
+from sweeplib.plan.plan_files import manifest
+from sweeplib.plan.sweep import PlanError, plan_sweep
 from synthetic import facts
 from workflow_helpers import (
     ROOT,
@@ -316,7 +321,7 @@ def test_a_scale_already_measured_keeps_its_results_whatever_memory_is_free(
 
 
 def test_another_machine_gets_other_keys(monkeypatch):
-    import sweeplib.plan as plan_module
+    from sweeplib.plan import sweep as plan_module
 
     here = plan(TINY)
     real = plan_module.host_environment

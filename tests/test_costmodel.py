@@ -4,8 +4,8 @@ gradients outgrow the last-level cache."""
 import numpy as np
 import pytest
 
-from sweeplib import costmodel as cm
-from sweeplib.sizes import params_of_scale
+from sweeplib.analyse import costmodel as cm
+from sweeplib.common.sizes import params_of_scale
 
 SCALES = [1, 2, 3, 4, 5, 10, 50, 75, 100]
 P = np.array([params_of_scale(s) for s in SCALES])

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from sweeplib import crossover as cx
-from sweeplib.sizes import params_of_scale
+from sweeplib.analyse import crossover as cx
+from sweeplib.common.sizes import params_of_scale
 
 SCALES = np.array([1, 2, 3, 4, 5])
 PARAMS = np.array([params_of_scale(s) for s in SCALES])

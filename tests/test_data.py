@@ -1,6 +1,11 @@
 import torch
 
-from sweeplib.data import TensorBatches, dataset_sha256, make_dataset, make_loader
+from sweeplib.measure.data import (
+    TensorBatches,
+    dataset_sha256,
+    make_dataset,
+    make_loader,
+)
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes():

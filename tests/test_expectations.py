@@ -12,8 +12,8 @@ from expected import (
     switch_windows_run_past_their_least_time,
     switch_windows_short_of_steps,
 )
-from sweeplib.manifest import machine_plan
-from sweeplib.plan import plan_sweep, refined
+from sweeplib.plan.plan_files import machine_plan
+from sweeplib.plan.sweep import plan_sweep, refined
 from synthetic import ClockedSteps, clocked_rounds, facts
 from workflow_helpers import SCHEMA, SCRIPTS, SMALL, TINY
 

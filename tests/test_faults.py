@@ -11,7 +11,7 @@ import time
 import pytest
 from crafted import copy_of
 
-from sweeplib.logs import PAUSE_AFTER_OUTPUTS
+from sweeplib.common.logs import PAUSE_AFTER_OUTPUTS
 from workflow_helpers import TINY, planned_jobs, rules_run, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -103,7 +103,7 @@ def test_a_timing_job_killed_mid_process_is_redone_and_nothing_else(
     time.sleep(0.5)
     kill(proc, sig)
 
-    # A stopped run just stops: no report is written after it (aftermath.py).
+    # A stopped run just stops: no report is written after it (failed_run_report.py).
     assert (project / "results/report.md").stat().st_mtime_ns == report
     # The interrupted scale has no timing file, so nothing takes it for finished.
     assert not list(project.glob("results/machines/*/runs/scale10/*/*/timings.csv"))

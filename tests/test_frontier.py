@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from sweeplib import crossover as cx
-from sweeplib import frontier as fr
-from sweeplib.frontier_plots import (
+from sweeplib.analyse import crossover as cx
+from sweeplib.analyse import frontier as fr
+from sweeplib.common.sizes import params_of_scale
+from sweeplib.report.frontier_plots import (
     frontier_figure,
     frontier_plot,
     speedup_map,
     speedup_map_figure,
 )
-from sweeplib.sizes import params_of_scale
 
 SCALES = [1, 2, 4, 8, 16, 32]
 PARAMS = [float(params_of_scale(s)) for s in SCALES]  # 90,902 ... 92,188,802
@@ -573,7 +573,7 @@ def test_the_frontier_plot_draws_every_kind_readably(drawn):
 
 
 def fr_words(kind):
-    from sweeplib.frontier_plots import MARKS
+    from sweeplib.report.frontier_plots import MARKS
 
     return MARKS[kind][2]
 

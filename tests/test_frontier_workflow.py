@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sweeplib.tables import read_csv
+from sweeplib.common.tables import read_csv
 from workflow_helpers import TINY, make_project, planned_jobs, rules_run, snakemake
 
 pytestmark = pytest.mark.workflow

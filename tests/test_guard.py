@@ -26,5 +26,5 @@ def test_what_counts_as_starting_snakemake():
     assert starts_snakemake([sys.executable, "-m", "snakemake", "--cores", "1"])
     assert starts_snakemake([".venv/bin/snakemake", "-n"])
     assert starts_snakemake("snakemake --cores 1")
-    assert not starts_snakemake([sys.executable, "-m", "sweeplib.worker"])
+    assert not starts_snakemake([sys.executable, "-m", "sweeplib.measure.worker"])
     assert not starts_snakemake(["ls", "/tmp/snakemake-results/"])

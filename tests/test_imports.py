@@ -16,13 +16,14 @@ import pytest
 from crafted import build_all, read_in
 from report_helpers import POST, build
 
-from sweeplib import imports, rows
-from sweeplib.analysis import analyse_curves
-from sweeplib.isolation import isolated_report
-from sweeplib.machines import describe_machine
-from sweeplib.plots import speedup_figure, step_time_figure
-from sweeplib.report import Sweep, render
-from sweeplib.tables import read_csv
+from sweeplib.analyse import gather
+from sweeplib.analyse.analysis import analyse_curves
+from sweeplib.common.tables import read_csv
+from sweeplib.plan import brought_in
+from sweeplib.plan.machines import describe_machine
+from sweeplib.report.isolation import isolated_report
+from sweeplib.report.plots import speedup_figure, step_time_figure
+from sweeplib.report.sections import Sweep, render
 from workflow_helpers import ROOT, this_machine
 
 
@@ -42,7 +43,7 @@ def test_every_crafted_folder_is_left_out_with_a_note_naming_it(crafted, monkeyp
     plans, notes, tables = read_in(project, here)
     by_folder = {n["folder"]: n["reason"] for n in notes}
     for name, words in made.refused.items():
-        reason = by_folder.get(f"results/machines/{imports.printable(name)}")
+        reason = by_folder.get(f"results/machines/{brought_in.printable(name)}")
         assert reason is not None, f"{name!a} was not refused"
         for w in words:
             assert w in reason, f"{name!a}: {w!r} not in {reason!r}"
@@ -81,7 +82,7 @@ def test_what_the_crafted_folders_leave_is_analysed_drawn_and_reported(
     assert "left_out" not in summary
     assert set(cells["machine"]) == {here} | made.read
     summary = json.loads(json.dumps(summary))
-    names = {t: imports.printable(t) for t in manifest["plans"]}
+    names = {t: brought_in.printable(t) for t in manifest["plans"]}
     for fig in (
         speedup_figure(cells, table, summary, POST, names),
         step_time_figure(cells, summary, POST, names),
@@ -117,7 +118,7 @@ def test_paths_come_from_the_folder_never_from_its_plan(crafted, monkeypatch):
         run["folder"] = f"/etc/../results/machines/{here}/../../.."
     for h in plan["hardware"].values():
         h["file"] = "/etc/passwd"
-    derived = imports.derived_paths("another-00000001", plan)
+    derived = brought_in.derived_paths("another-00000001", plan)
     assert {r["folder"].split("/runs/")[0] for r in derived["runs"]} == {
         "results/machines/another-00000001"
     }
@@ -126,18 +127,18 @@ def test_paths_come_from_the_folder_never_from_its_plan(crafted, monkeypatch):
         for h in derived["hardware"].values()
     )
     # The files of this machine's folder are this machine's only.
-    assert imports.run_files("another-00000001", derived, "timings.csv") == []
-    assert len(imports.run_files(here, plan, "timings.csv")) == 4
+    assert brought_in.run_files("another-00000001", derived, "timings.csv") == []
+    assert len(brought_in.run_files(here, plan, "timings.csv")) == 4
 
 
 @pytest.mark.workflow
 def test_a_machines_own_rows_must_be_what_their_path_says(crafted, monkeypatch):
     project, here, _ = crafted
     monkeypatch.chdir(project)
-    with pytest.raises(rows.Bad, match="not a path this workflow writes"):
-        rows.where(f"results/machines/{here}/../{here}/plan.json")
-    with pytest.raises(rows.Bad, match="not a path this workflow writes"):
-        rows.where("/etc/passwd")
+    with pytest.raises(gather.Bad, match="not a path this workflow writes"):
+        gather.where(f"results/machines/{here}/../{here}/plan.json")
+    with pytest.raises(gather.Bad, match="not a path this workflow writes"):
+        gather.where("/etc/passwd")
 
 
 def test_machines_with_different_gpus_of_one_name_get_different_folders():
@@ -207,7 +208,7 @@ def test_text_from_other_machines_is_plain_in_the_plots():
 
 
 def test_md_text_leaves_plain_names_alone():
-    from sweeplib.formatting import md_text
+    from sweeplib.common.formatting import md_text
 
     for plain in ("Intel(R) Xeon(R) Processor", "2.13.0+cu128", "OMP_NUM_THREADS=2"):
         assert md_text(plain) == plain

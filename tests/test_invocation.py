@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from snakemake_interface_executor_plugins.settings import ExecMode
 
-from sweeplib.invocation import runs_jobs
+from sweeplib.common.invocation import runs_jobs
 
 
 def workflow(dryrun=False, mode=ExecMode.DEFAULT):

@@ -13,13 +13,9 @@ import sys
 import pytest
 import yaml
 
-import sweeplib.env as env_module
-import sweeplib.memory as memory_module
-import sweeplib.plan as plan_module
-import sweeplib.probe as probe_module
-import sweeplib.startup as startup
-from sweeplib.cluster import run_resources
-from sweeplib.devices import (
+from sweeplib.common import env as env_module
+from sweeplib.common import memory as memory_module
+from sweeplib.common.devices import (
     INTERLEAVED,
     SEPARATE,
     THREAD_VARIABLES,
@@ -29,11 +25,15 @@ from sweeplib.devices import (
     set_thread_variables,
     usable_cores,
 )
-from sweeplib.env import host_environment
-from sweeplib.memory import CUDA_CONTEXT, RUNTIME, model_footprint, timing_needs
-from sweeplib.plan import PlanError, plan_sweep
-from sweeplib.probe import INHERITED, blas_of, run_probe
-from sweeplib.sizes import ModelSizes
+from sweeplib.common.env import host_environment
+from sweeplib.common.memory import CUDA_CONTEXT, RUNTIME, model_footprint, timing_needs
+from sweeplib.common.sizes import ModelSizes
+from sweeplib.plan import on_parse
+from sweeplib.plan import probe as probe_module
+from sweeplib.plan import sweep as plan_module
+from sweeplib.plan.cluster import run_resources
+from sweeplib.plan.probe import INHERITED, blas_of, run_probe
+from sweeplib.plan.sweep import PlanError, plan_sweep
 from synthetic import facts
 from workflow_helpers import ROOT, SCHEMA, SCRIPTS, TINY
 
@@ -116,7 +116,7 @@ import importlib.metadata as m, sys, yaml
 real = m.version
 m.version = lambda name: "2.13.0+cu128" if name == "torch" else real(name)
 sys.path[:0] = [{str(SCRIPTS)!r}]
-from sweeplib.plan import plan_sweep
+from sweeplib.plan.sweep import plan_sweep
 config = yaml.safe_load(open({str(tmp_path / "c.yaml")!r}))
 plan = plan_sweep(config, {str(SCRIPTS)!r}, {str(SCHEMA)!r}, memory={{"host": 2**40}})
 assert plan.runs, plan
@@ -217,16 +217,16 @@ def test_the_main_process_hands_its_facts_to_the_jobs(tmp_path, monkeypatch):
     # What read_workflow exports on a real run's main process is what a job on a
     # node without the GPU needs to plan the same keys.
     monkeypatch.chdir(tmp_path)
-    for variable in (INHERITED, startup.PLANNED_MEMORY):
+    for variable in (INHERITED, on_parse.PLANNED_MEMORY):
         monkeypatch.setenv(variable, "")  # so that teardown removes what is exported
         monkeypatch.delenv(variable)
-    monkeypatch.setattr(startup, "remembered", lambda: None)
+    monkeypatch.setattr(on_parse, "remembered", lambda: None)
     monkeypatch.setattr(probe_module, "run_probe", lambda: facts(["cuda"]))
-    monkeypatch.setattr(startup, "runs_jobs", lambda workflow: True)
-    monkeypatch.setattr(startup, "partial", lambda: True)  # leaves the locks alone
-    monkeypatch.setattr(startup, "remember", lambda answer: None)
+    monkeypatch.setattr(on_parse, "runs_jobs", lambda workflow: True)
+    monkeypatch.setattr(on_parse, "partial", lambda: True)  # leaves the locks alone
+    monkeypatch.setattr(on_parse, "remember", lambda answer: None)
     workflow = type("Workflow", (), {"basedir": str(SCRIPTS.parent.parent)})()
-    main = startup.read_workflow(with_devices(["cpu", "cuda"]), workflow)
+    main = on_parse.read_workflow(with_devices(["cpu", "cuda"]), workflow)
     assert json.loads(os.environ[INHERITED]) == main.facts
     monkeypatch.setattr(probe_module, "run_probe", lambda: facts())
     again = plan(with_devices(["cpu", "cuda"]))
@@ -253,16 +253,16 @@ def test_a_plan_with_a_run_to_measure_asks_the_probe_afresh(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(INHERITED, raising=False)
     asked = []
-    monkeypatch.setattr(startup, "remembered", lambda: facts())
+    monkeypatch.setattr(on_parse, "remembered", lambda: facts())
     monkeypatch.setattr(probe_module, "run_probe", lambda: asked.append(1) or facts())
     base = SCRIPTS.parent
-    plan, probed = startup.plan_here(copy.deepcopy(TINY), base)
+    plan, probed = on_parse.plan_here(copy.deepcopy(TINY), base)
     assert probed and asked == [1]
     for run in plan.runs:
         for d in run.spec.device_names:
             (tmp_path / run.device_folder(d)).mkdir(parents=True)
             (tmp_path / run.device_folder(d) / "timings.csv").write_text("measured\n")
-    again, probed = startup.plan_here(copy.deepcopy(TINY), base)
+    again, probed = on_parse.plan_here(copy.deepcopy(TINY), base)
     assert not probed and asked == [1]
     assert [r.key for r in again.runs] == [r.key for r in plan.runs]
 
@@ -276,7 +276,7 @@ def test_the_helper_sets_the_thread_variables_before_torch_loads():
     script = f"""
 import os, sys
 sys.path[:0] = [{str(SCRIPTS)!r}]
-from sweeplib.devices import set_thread_variables
+from sweeplib.common.devices import set_thread_variables
 set_thread_variables(2)
 print("loaded:", "torch" in sys.modules)
 print("variables:", sorted({{os.environ[v] for v in {THREAD_VARIABLES!r}}}))
@@ -302,7 +302,14 @@ def test_the_helper_refuses_once_torch_is_loaded():
 def loads_torch(module: str, names: list[str]) -> bool:
     """Whether ``from sweeplib.<module> import <names>`` brings torch in: the module
     imports it at its top, or one of the functions named imports it when called."""
-    tree = ast.parse((SCRIPTS / "sweeplib" / f"{module}.py").read_text())
+    path = SCRIPTS / "sweeplib" / module.replace(".", "/")
+    if path.is_dir():  # a stage: from sweeplib.<stage> import <modules>
+        return any(
+            loads_torch(f"{module}.{n}", ["*"])
+            for n in names
+            if (path / f"{n}.py").is_file()
+        )
+    tree = ast.parse(path.with_suffix(".py").read_text())
     if imports_torch_at_load(tree):
         return True
     defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}

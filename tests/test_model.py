@@ -1,8 +1,13 @@
 import pytest
 
-from sweeplib.model import NeuralNetwork, count_params
-from sweeplib.sizes import ModelSizes, params_of_scale, scale_for_params, widths_of
-from sweeplib.tables import read_csv
+from sweeplib.common.sizes import (
+    ModelSizes,
+    params_of_scale,
+    scale_for_params,
+    widths_of,
+)
+from sweeplib.common.tables import read_csv
+from sweeplib.measure.model import NeuralNetwork, count_params
 from workflow_helpers import ROOT
 
 POST_TABLE = read_csv(ROOT / "data" / "post_table.csv").drop_duplicates("scale")

@@ -6,7 +6,7 @@ import io
 import pytest
 from test_report import POST, build
 
-from sweeplib.plots import speedup_figure, step_time_figure, two_and_five
+from sweeplib.report.plots import speedup_figure, step_time_figure, two_and_five
 
 # A name mathtext cannot parse: drawn as mathtext it raises, drawn as code it reads
 # "$\frac{1$".

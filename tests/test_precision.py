@@ -16,20 +16,30 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from interleaving import SIZES, TRAINING
-from sweeplib import hardware, probe
-from sweeplib.checkpoint import load_checkpoint, load_predictions
-from sweeplib.data import make_dataset
-from sweeplib.devices import PRECISIONS, precision_problem
-from sweeplib.env import cpu_instructions
-from sweeplib.inference import InferenceMismatch, check, predict_batches, tolerance
-from sweeplib.memory import model_footprint
-from sweeplib.processes import run_columns
-from sweeplib.runspec import Device
-from sweeplib.schedule import Schedule
-from sweeplib.sizes import STATE_BYTES_PER_PARAM, ModelSizes, state_bytes_per_param
-from sweeplib.tables import read_csv
-from sweeplib.timing import Trainer
-from sweeplib.training import build_trainer, save_outputs
+from sweeplib.common.devices import PRECISIONS, precision_problem
+from sweeplib.common.env import cpu_instructions
+from sweeplib.common.memory import model_footprint
+from sweeplib.common.sizes import (
+    STATE_BYTES_PER_PARAM,
+    ModelSizes,
+    state_bytes_per_param,
+)
+from sweeplib.common.tables import read_csv
+from sweeplib.measure import hardware
+from sweeplib.measure.checkpoint import load_checkpoint, load_predictions
+from sweeplib.measure.data import make_dataset
+from sweeplib.measure.inference import (
+    InferenceMismatch,
+    check,
+    predict_batches,
+    tolerance,
+)
+from sweeplib.measure.processes import run_columns
+from sweeplib.measure.timing import Trainer
+from sweeplib.measure.training import build_trainer, save_outputs
+from sweeplib.plan import probe
+from sweeplib.plan.runspec import Device
+from sweeplib.plan.schedule import Schedule
 
 CPU1 = {"name": "cpu1", "threads": 1}
 

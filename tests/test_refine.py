@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from sweeplib import crossover as cx
-from sweeplib import refine
-from sweeplib.sizes import ModelSizes, canonical_scale
+from sweeplib.analyse import crossover as cx
+from sweeplib.common.sizes import ModelSizes, canonical_scale
+from sweeplib.plan import refine
 
 SETTINGS = refine.Settings(
     enabled=True,
@@ -154,7 +154,8 @@ def test_budget_left_goes_to_the_widest_deciding_interval():
     assert "would take 30 s (10 s of refine.minutes are left)" in stop
 
 
-# --- one pass over several curves (passes.py) ----------------------------------------
+# --- one pass over several curves (refine_pass.py)
+# ----------------------------------------
 
 
 def curve_windows(batch_size: int, precision: str, scales, seed: int):
@@ -181,7 +182,7 @@ def test_each_curve_is_refined_apart_with_a_budget_of_its_own():
     import pandas as pd
     from report_helpers import ANALYSIS
 
-    from sweeplib.passes import decide_pass
+    from sweeplib.analyse.refine_pass import decide_pass
 
     one_size = dataclasses.replace(SETTINGS, max_sizes=1)
     # Noisy windows (30%): the statements are uncertain, so each curve proposes

@@ -3,7 +3,7 @@
 import pytest
 from report_helpers import POST, build, curve_of
 
-from sweeplib.plots import speedup_figure, step_time_figure
+from sweeplib.report.plots import speedup_figure, step_time_figure
 from workflow_helpers import REPORT_HEADINGS
 
 

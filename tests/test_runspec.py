@@ -4,8 +4,8 @@ the schema's."""
 
 import dataclasses
 
-from sweeplib.config import load_schema, overridable, scale_sections
-from sweeplib.runspec import RunSpec
+from sweeplib.plan.config import load_schema, overridable, scale_sections
+from sweeplib.plan.runspec import RunSpec
 from synthetic import run_spec
 from workflow_helpers import SCHEMA
 

@@ -22,12 +22,12 @@ import psutil
 import pytest
 import torch
 
-from sweeplib import atomic, locks, logs, memory
-from sweeplib.checkpoint import CheckpointError, save_checkpoint
-from sweeplib.model import NeuralNetwork
-from sweeplib.plan import PlanError, plan_sweep
-from sweeplib.runspec import Device
-from sweeplib.sizes import ModelSizes
+from sweeplib.common import atomic, locks, logs, memory
+from sweeplib.common.sizes import ModelSizes
+from sweeplib.measure.checkpoint import CheckpointError, save_checkpoint
+from sweeplib.measure.model import NeuralNetwork
+from sweeplib.plan.runspec import Device
+from sweeplib.plan.sweep import PlanError, plan_sweep
 from synthetic import facts
 from workflow_helpers import SCHEMA, SCRIPTS, TINY
 

@@ -5,7 +5,7 @@ covers it too, with intervals several times wider."""
 
 import numpy as np
 
-from sweeplib.speedup import speedup_table
+from sweeplib.analyse.speedup import speedup_table
 from synthetic import Machine, true_time, windows
 
 SWEEPS = 40

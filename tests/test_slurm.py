@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from sweeplib.tables import read_csv
+from sweeplib.common.tables import read_csv
 from workflow_helpers import REPORT_HEADINGS, TINY, make_project, snakemake
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweeplib import speedup as sp
+from sweeplib.analyse import speedup as sp
 from synthetic import windows
 
 

@@ -1,5 +1,5 @@
 """Tables read back as they were written: a run key or a tag of hex digits that looks
-like a number stays text (``sweeplib/tables.py``), so a run whose key happens to
+like a number stays text (``sweeplib/common/tables.py``), so a run whose key happens to
 read as a number is aggregated like any other; and an aggregation left with no
 machine at all fails with the reasons instead of handing on an empty table."""
 
@@ -11,9 +11,10 @@ import aggregate_results
 import pandas as pd
 import pytest
 
-from sweeplib import keys, rows
-from sweeplib.atomic import write_csv
-from sweeplib.tables import read_csv
+from sweeplib.analyse import gather
+from sweeplib.common import keys
+from sweeplib.common.atomic import write_csv
+from sweeplib.common.tables import read_csv
 from workflow_helpers import ROOT
 
 # Keys pandas would read as numbers: a float that overflows to inf, a float, an
@@ -46,9 +47,9 @@ def timings_file(key: str) -> str:
     """A one-window timing file of this machine at the path its key names."""
     folder = keys.DEVICE_RUN.format(machine=MACHINE, scale=3, key=key, device="cpu")
     path = f"{folder}/timings.csv"
-    row = dict.fromkeys(rows.MINIMAL["timings"][0], 1)
+    row = dict.fromkeys(gather.MINIMAL["timings"][0], 1)
     row |= {"run_key": key, "device": "cpu", "pairing": "interleaved", "scale": 3}
-    row |= dict.fromkeys(rows.TIMES["timings"], 0.5)
+    row |= dict.fromkeys(gather.TIMES["timings"], 0.5)
     write_csv(path, pd.DataFrame([row]))
     return path
 
@@ -56,9 +57,9 @@ def timings_file(key: str) -> str:
 @pytest.mark.parametrize("key", NUMBER_LIKE)
 def test_a_run_whose_key_looks_like_a_number_is_aggregated(tmp_path, monkeypatch, key):
     monkeypatch.chdir(tmp_path)
-    where, frame = rows.read(timings_file(key))
+    where, frame = gather.read(timings_file(key))
     assert where.key == key and frame["run_key"].tolist() == [key]
-    tables, notes = rows.gather({"timings": [timings_file(key)]}, MACHINE)
+    tables, notes = gather.gather({"timings": [timings_file(key)]}, MACHINE)
     assert notes == []
     assert tables["timings"]["run_key"].tolist() == [key]
 
@@ -80,7 +81,7 @@ def test_an_aggregation_whose_own_file_is_refused_fails_with_the_reason(
     frame = read_csv(bad).assign(device="cuda")  # rows that are not what the path says
     write_csv(bad, frame)
     (tmp_path / "plan.json").write_text(json.dumps({"machine": MACHINE}))
-    out = {name: str(tmp_path / f"out/{name}.csv") for name in rows.TABLES}
+    out = {name: str(tmp_path / f"out/{name}.csv") for name in gather.TABLES}
     job = SimpleNamespace(
         log=[str(tmp_path / "aggregate.log")],
         input=SimpleNamespace(
@@ -92,7 +93,7 @@ def test_an_aggregation_whose_own_file_is_refused_fails_with_the_reason(
         ),
         output=Named(**out, left_out=str(tmp_path / "out/left_out.csv")),
     )
-    with pytest.raises(rows.Bad) as caught:
+    with pytest.raises(gather.Bad) as caught:
         aggregate_results.main(job)
     assert f"results/machines/{MACHINE}/runs/" in str(caught.value)
     assert "device 'cuda' in a file of device 'cpu'" in str(caught.value)

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from interleaving import trained, trainer
-from sweeplib.checkpoint import load_checkpoint
-from sweeplib.data import make_dataset
-from sweeplib.schedule import Schedule, protocol_steps
-from sweeplib.timing import Trainer, run_rounds, time_calls
-from sweeplib.training import save_outputs
+from sweeplib.measure.checkpoint import load_checkpoint
+from sweeplib.measure.data import make_dataset
+from sweeplib.measure.timing import Trainer, run_rounds, time_calls
+from sweeplib.measure.training import save_outputs
+from sweeplib.plan.schedule import Schedule, protocol_steps
 from synthetic import ClockedSteps, clocked_rounds
 
 

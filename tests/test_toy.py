@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sweeplib import toy
-from sweeplib.toy import predict, tensors, train_toy
-from sweeplib.training import post_line
+from sweeplib.measure import toy
+from sweeplib.measure.toy import predict, tensors, train_toy
+from sweeplib.measure.training import post_line
 from workflow_helpers import ROOT
 
 # What the post printed (its losses to two decimals, and its eval accuracy).

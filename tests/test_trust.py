@@ -15,10 +15,10 @@ import time
 import pytest
 from crafted import MARKDOWN, build_all, copy_of
 
-from sweeplib import locks
-from sweeplib.formatting import md_text
-from sweeplib.imports import printable
-from sweeplib.tables import read_csv
+from sweeplib.common import locks
+from sweeplib.common.formatting import md_text
+from sweeplib.common.tables import read_csv
+from sweeplib.plan.brought_in import printable
 from workflow_helpers import (
     REPORT_HEADINGS,
     TINY,

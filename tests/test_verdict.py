@@ -3,7 +3,7 @@ and where the report is."""
 
 import pytest
 
-from sweeplib.verdict import VERDICT, print_verdict
+from sweeplib.report.verdict import VERDICT, print_verdict
 
 
 @pytest.mark.workflow

@@ -7,15 +7,15 @@ import sys
 
 import pytest
 
-import sweeplib.processes as processes_module
-from sweeplib import training, worker
-from sweeplib.atomic import torch_save
-from sweeplib.data import make_dataset
-from sweeplib.devices import THREAD_VARIABLES
-from sweeplib.memory import RUNTIME
-from sweeplib.processes import ScaleJob, device_timings, worker_spec
-from sweeplib.runspec import Process
-from sweeplib.tables import read_csv
+from sweeplib.common.atomic import torch_save
+from sweeplib.common.devices import THREAD_VARIABLES
+from sweeplib.common.memory import RUNTIME
+from sweeplib.common.tables import read_csv
+from sweeplib.measure import processes as processes_module
+from sweeplib.measure import training, worker
+from sweeplib.measure.data import make_dataset
+from sweeplib.measure.processes import ScaleJob, device_timings, worker_spec
+from sweeplib.plan.runspec import Process
 from synthetic import run_spec
 from workflow_helpers import SCRIPTS
 
@@ -208,7 +208,7 @@ def test_a_job_on_a_node_with_another_cpu_refuses_to_time():
     # another CPU would file its numbers under a machine they are not of.
     from dataclasses import replace
 
-    from sweeplib.processes import OtherHostError, check_host
+    from sweeplib.measure.processes import OtherHostError, check_host
 
     spec = run_spec()
     planned = spec.devices[0].hardware

@@ -12,10 +12,10 @@ import torch
 from report_helpers import machines_of
 
 from expected import machine_plan, planned_pairing
-from sweeplib.devices import INTERLEAVED, SEPARATE, THREAD_VARIABLES
-from sweeplib.memory import RUNTIME, data_bytes, model_footprint, timing_needs
-from sweeplib.sizes import ModelSizes
-from sweeplib.tables import read_csv
+from sweeplib.common.devices import INTERLEAVED, SEPARATE, THREAD_VARIABLES
+from sweeplib.common.memory import RUNTIME, data_bytes, model_footprint, timing_needs
+from sweeplib.common.sizes import ModelSizes
+from sweeplib.common.tables import read_csv
 from workflow_helpers import (
     REPORT_HEADINGS,
     TINY,

@@ -129,8 +129,8 @@ def fabricate_machine(
     its tag, as a real machine's is: that path is returned."""
     import zlib
 
-    from sweeplib.machines import accelerator_identity, hardware_tag, machine_tag
-    from sweeplib.tables import read_csv
+    from sweeplib.common.tables import read_csv
+    from sweeplib.plan.machines import accelerator_identity, hardware_tag, machine_tag
 
     seed = zlib.crc32(name.encode())
     shift_s = 1e6 + seed % 10**6 if shift_s is None else shift_s

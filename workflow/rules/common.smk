@@ -1,14 +1,17 @@
-# The plan of runs (each keyed on everything that determines it: sweeplib/runspec.py,
-# sweeplib/keys.py), made while the workflow is read (sweeplib/startup.py), and the
-# small helpers the rules use to find a run's settings, files and resources.
+# The plan of runs (each keyed on everything that determines it:
+# sweeplib/plan/runspec.py, sweeplib/common/keys.py), made while the workflow is read
+# (sweeplib/plan/on_parse.py), and the small helpers the rules use to find a run's
+# settings, files and resources.
 import json
 import re
 from dataclasses import asdict
 from pathlib import Path
 
-from sweeplib import aftermath, cluster, imports, keys, manifest, verdict
-from sweeplib.plan import decision_on_disk, refined
-from sweeplib.startup import read_workflow
+from sweeplib.common import invocation, keys
+from sweeplib.plan import brought_in, cluster, plan_files
+from sweeplib.plan.on_parse import read_workflow
+from sweeplib.plan.sweep import decision_on_disk, refined
+from sweeplib.report import failed_run_report, verdict
 
 PLAN = read_workflow(config, workflow)
 RUNS = {run.key: run for run in PLAN.runs}
@@ -41,7 +44,7 @@ def run_spec(wildcards):
 
 
 def time_resource(name):
-    """A resource of a scale's timing job, for a cluster (sweeplib/cluster.py)."""
+    """A resource of a scale's timing job, for a cluster (sweeplib/plan/cluster.py)."""
     return lambda wildcards: cluster.run_resources(run_of(wildcards.key).spec, "time")[
         name
     ]
@@ -128,7 +131,7 @@ def reported_plan():
     after a failed job, with what refinement decided so far (it runs no checkpoint)."""
     return (
         planned(decision_on_disk(PLAN.refine_dir))
-        if aftermath.partial()
+        if invocation.partial()
         else sweep_plan()
     )
 
@@ -166,7 +169,7 @@ def refine_settings(wildcards):
 def refinement_done(wildcards):
     """The last pass file, once refinement has stopped (nothing without it, or for
     the report after a failed job)."""
-    if not REFINING or aftermath.partial():
+    if not REFINING or invocation.partial():
         return []
     return [decision_file(final_decision()["pass"])]
 
@@ -187,25 +190,25 @@ def all_device_files(name):
     refinement's included, and those of the other machines' plans that were copied
     in with their folders. (A report written after a failed job reads only this
     machine's files that are there, and what refinement decided so far:
-    sweeplib/aftermath.py.)"""
+    sweeplib/report/failed_run_report.py.)"""
 
     def files(wildcards):
         runs = reported_plan().runs
         here = [
             f"{r.device_folder(d)}/{name}" for r in runs for d in r.spec.device_names
         ]
-        return aftermath.present(here) + imported_files(name)
+        return failed_run_report.present(here) + imported_files(name)
 
     return files
 
 
 def imported_files(name):
     """Paths derived from each imported machine's folder and keys, never read from
-    its plan (sweeplib/imports.py)."""
+    its plan (sweeplib/plan/brought_in.py)."""
     return [
         path
         for tag, plan in PLAN.imported.items()
-        for path in imports.run_files(tag, plan, name)
+        for path in brought_in.run_files(tag, plan, name)
     ]
 
 
@@ -216,7 +219,7 @@ def plan_change(wildcards=None):
     with it all that reads the plan: with or without Snakemake's metadata, and in a
     dry run too (this check only reads)."""
     written = Path(keys.PLAN)
-    if not written.exists() or manifest.is_written(plan_on_disk()):
+    if not written.exists() or plan_files.is_written(plan_on_disk()):
         return []
     return [f"results/plan/change-{written.stat().st_mtime_ns}.stamp"]
 
@@ -226,11 +229,11 @@ def plan_text(kind):
     that braces in it, a note quoting another machine's file, are never read as
     wildcards): the manifest, this machine's plan or its description."""
     write = {
-        "manifest": manifest.manifest,
-        "plan": manifest.machine_plan,
+        "manifest": plan_files.manifest,
+        "plan": plan_files.machine_plan,
         "info": lambda plan: plan.machine_info,
     }[kind]
-    return lambda wildcards: manifest.text(write(reported_plan()))
+    return lambda wildcards: plan_files.text(write(reported_plan()))
 
 
 def hardware_files():
@@ -241,9 +244,9 @@ def hardware_files():
     there = [
         path
         for tag, plan in PLAN.imported.items()
-        for path in imports.hardware_files(tag, plan)
+        for path in brought_in.hardware_files(tag, plan)
     ]
-    return aftermath.present(here) + there
+    return failed_run_report.present(here) + there
 
 
 def machine_file(pattern):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.append(str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from sweeplib.config import ConfigError, check_config_file
+from sweeplib.plan.config import ConfigError, check_config_file
 
 try:
     for path in ["config/config.yaml", *workflow.overwrite_configfiles]:

@@ -3,7 +3,8 @@
 # of results/. The plan is rewritten whenever it changes (a run, a setting of the
 # analysis, the aggregation's code), and all that reads it reruns. A run in which a
 # job failed ends by writing the report from what was measured, each failed run
-# marked in it (sweeplib/aftermath.py); its exit status still says a job failed.
+# marked in it (sweeplib/report/failed_run_report.py); its exit status still says a job
+# failed.
 
 
 onsuccess:
@@ -11,7 +12,7 @@ onsuccess:
 
 
 onerror:
-    aftermath.report_after_failure(workflow, PLAN)
+    failed_run_report.report_after_failure(workflow, PLAN)
 
 
 rule note_plan_change:

@@ -1,8 +1,8 @@
-# One job per scale times every device side by side (sweeplib/processes.py);
+# One job per scale times every device side by side (sweeplib/measure/processes.py);
 # timed jobs claim every core (TIMED_THREADS: workflow.cores), so no other job
 # runs beside one, whatever --cores is. Each process sets its own thread variables
 # and torch threads per device (one for cpu1, cpu_threads for cpu). On a cluster
-# (profiles/slurm), a timed job asks for what sweeplib/cluster.py gives it: the
+# (profiles/slurm), a timed job asks for what sweeplib/plan/cluster.py gives it: the
 # cores its devices use, a GPU for CUDA, memory from the estimate, and the node to
 # itself.
 

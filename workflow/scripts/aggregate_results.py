@@ -1,17 +1,17 @@
 """Gather every machine's timing, step, inference and hardware files into tidy tables,
 each row tagged with the ``machine`` (results folder) it comes from. Each machine's
-files are checked first (``sweeplib/rows.py``); a machine whose files fail is left
-out, with a note in ``left_out.csv`` that the report shows; if none is left, the job
-fails with each note."""
+files are checked first (``sweeplib/analyse/gather.py``); a machine whose files fail is
+left out, with a note in ``left_out.csv`` that the report shows; if none is left, the
+job fails with each note."""
 
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from sweeplib.atomic import write_csv
-from sweeplib.logs import job
-from sweeplib.rows import TABLES, gather
+from sweeplib.analyse.gather import TABLES, gather
+from sweeplib.common.atomic import write_csv
+from sweeplib.common.logs import job
 
 
 class NothingLeft(ValueError):

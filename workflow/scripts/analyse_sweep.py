@@ -4,10 +4,10 @@ curve by curve."""
 import json
 from pathlib import Path
 
-from sweeplib.analysis import analyse_curves
-from sweeplib.atomic import write_csv, write_text
-from sweeplib.logs import job
-from sweeplib.tables import read_csv
+from sweeplib.analyse.analysis import analyse_curves
+from sweeplib.common.atomic import write_csv, write_text
+from sweeplib.common.logs import job
+from sweeplib.common.tables import read_csv
 
 
 def main(snakemake) -> None:

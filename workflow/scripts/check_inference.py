@@ -9,10 +9,10 @@ import time
 
 import pandas as pd
 
-from sweeplib.atomic import write_csv
-from sweeplib.devices import set_thread_variables, synchronizer, torch_device
-from sweeplib.logs import job
-from sweeplib.runspec import Device, RunSpec
+from sweeplib.common.atomic import write_csv
+from sweeplib.common.devices import set_thread_variables, synchronizer, torch_device
+from sweeplib.common.logs import job
+from sweeplib.plan.runspec import Device, RunSpec
 
 
 def check_device(
@@ -26,8 +26,8 @@ def check_device(
     """One device's check, timed; its model is freed before the next one is loaded."""
     import torch
 
-    from sweeplib.checkpoint import load_checkpoint, load_predictions
-    from sweeplib.inference import InferenceMismatch, check, tolerance
+    from sweeplib.measure.checkpoint import load_checkpoint, load_predictions
+    from sweeplib.measure.inference import InferenceMismatch, check, tolerance
 
     started_at = time.time()
     torch.set_num_threads(device.threads)
@@ -70,7 +70,7 @@ def main(snakemake) -> None:
     # Before torch loads, as a timing process holding these devices does: a BLAS
     # such as Accelerate reads its count only then.
     set_thread_variables(max(d.threads for d in spec.devices))
-    from sweeplib.data import load_dataset
+    from sweeplib.measure.data import load_dataset
 
     with job(snakemake.log[0], "check_inference", snakemake.output) as log:
         data = load_dataset(snakemake.input.dataset)

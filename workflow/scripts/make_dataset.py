@@ -2,14 +2,14 @@
 
 import json
 
-from sweeplib.devices import set_thread_variables
-from sweeplib.logs import job
+from sweeplib.common.devices import set_thread_variables
+from sweeplib.common.logs import job
 
 
 def main(snakemake) -> None:
     set_thread_variables(snakemake.threads)  # before torch loads
-    from sweeplib.atomic import torch_save
-    from sweeplib.data import dataset_sha256, make_dataset
+    from sweeplib.common.atomic import torch_save
+    from sweeplib.measure.data import dataset_sha256, make_dataset
 
     with job(snakemake.log[0], "make_dataset", snakemake.output) as log:
         p = json.loads(snakemake.params.data)

@@ -14,9 +14,9 @@ import time
 
 import pandas as pd
 
-from sweeplib.atomic import write_csv
-from sweeplib.devices import set_thread_variables
-from sweeplib.logs import job
+from sweeplib.common.atomic import write_csv
+from sweeplib.common.devices import set_thread_variables
+from sweeplib.common.logs import job
 
 
 def main(snakemake) -> None:
@@ -25,8 +25,8 @@ def main(snakemake) -> None:
     set_thread_variables(p["device"]["threads"])
     import torch
 
-    from sweeplib.devices import PRECISIONS, synchronizer, torch_device
-    from sweeplib.hardware import cache_size, copy_bandwidth, matmul_throughput
+    from sweeplib.common.devices import PRECISIONS, synchronizer, torch_device
+    from sweeplib.measure.hardware import cache_size, copy_bandwidth, matmul_throughput
 
     with job(snakemake.log[0], "measure_hardware", snakemake.output) as log:
         name = p["device"]["name"]

@@ -4,10 +4,10 @@ frontier (the crossover against the batch size) and the speedup map."""
 import json
 from pathlib import Path
 
-from sweeplib.atomic import atomic_path
-from sweeplib.isolation import at_fault, close, figures, names_of, others
-from sweeplib.logs import job
-from sweeplib.tables import read_csv
+from sweeplib.common.atomic import atomic_path
+from sweeplib.common.logs import job
+from sweeplib.common.tables import read_csv
+from sweeplib.report.isolation import at_fault, close, figures, names_of, others
 
 
 def main(snakemake) -> None:

@@ -2,15 +2,15 @@
 
 import pandas as pd
 
-from sweeplib.atomic import write_csv
-from sweeplib.devices import set_thread_variables
-from sweeplib.logs import job
-from sweeplib.toy import predict, tensors
+from sweeplib.common.atomic import write_csv
+from sweeplib.common.devices import set_thread_variables
+from sweeplib.common.logs import job
+from sweeplib.measure.toy import predict, tensors
 
 
 def main(snakemake) -> None:
     set_thread_variables(snakemake.threads)  # before torch loads
-    from sweeplib.checkpoint import load_checkpoint
+    from sweeplib.measure.checkpoint import load_checkpoint
 
     with job(snakemake.log[0], "predict_toy", snakemake.output) as log:
         model, _ = load_checkpoint(snakemake.input.checkpoint)

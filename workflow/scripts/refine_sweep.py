@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeplib.atomic import write_text
-from sweeplib.logs import job
-from sweeplib.passes import decide_pass
-from sweeplib.refine import Settings
-from sweeplib.tables import read_csv
+from sweeplib.analyse.refine_pass import decide_pass
+from sweeplib.common.atomic import write_text
+from sweeplib.common.logs import job
+from sweeplib.common.tables import read_csv
+from sweeplib.plan.refine import Settings
 
 
 def main(snakemake) -> None:

@@ -3,9 +3,9 @@ device's checkpoint, test-set logits, steps and timings."""
 
 from pathlib import Path
 
-from sweeplib.logs import job
-from sweeplib.processes import ScaleJob
-from sweeplib.runspec import RunSpec
+from sweeplib.common.logs import job
+from sweeplib.measure.processes import ScaleJob
+from sweeplib.plan.runspec import RunSpec
 
 FILES = ("checkpoint", "predictions", "steps", "timings", "settings")
 

@@ -2,17 +2,17 @@
 
 import pandas as pd
 
-from sweeplib import toy
-from sweeplib.atomic import write_csv
-from sweeplib.devices import set_thread_variables
-from sweeplib.logs import job
-from sweeplib.toy import train_toy
+from sweeplib.common.atomic import write_csv
+from sweeplib.common.devices import set_thread_variables
+from sweeplib.common.logs import job
+from sweeplib.measure import toy
+from sweeplib.measure.toy import train_toy
 
 
 def main(snakemake) -> None:
     set_thread_variables(snakemake.threads)  # before torch loads
-    from sweeplib.checkpoint import save_checkpoint
-    from sweeplib.training import post_line
+    from sweeplib.measure.checkpoint import save_checkpoint
+    from sweeplib.measure.training import post_line
 
     with job(snakemake.log[0], "train_toy", snakemake.output) as log:
         model, batches, evals = train_toy()

@@ -3,8 +3,8 @@ description into its results folder."""
 
 from pathlib import Path
 
-from sweeplib.atomic import write_text
-from sweeplib.logs import job
+from sweeplib.common.atomic import write_text
+from sweeplib.common.logs import job
 
 
 def main(snakemake) -> None:

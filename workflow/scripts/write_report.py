@@ -3,13 +3,13 @@
 import json
 from pathlib import Path
 
-from sweeplib.atomic import write_text
-from sweeplib.isolation import isolated_report
-from sweeplib.keys import digest
-from sweeplib.logs import job
-from sweeplib.report import Sweep, render
-from sweeplib.tables import read_csv
-from sweeplib.verdict import verdict
+from sweeplib.common.atomic import write_text
+from sweeplib.common.keys import digest
+from sweeplib.common.logs import job
+from sweeplib.common.tables import read_csv
+from sweeplib.report.isolation import isolated_report
+from sweeplib.report.sections import Sweep, render
+from sweeplib.report.verdict import verdict
 
 
 def main(snakemake) -> None:

@@ -1,0 +1,239 @@
+"""The sweep's two figures: step time and speedup against parameters. Every text that
+may carry a string from elsewhere (legend entries, labels, titles) is drawn as plain
+text; only the axes' tick labels, which matplotlib writes itself, are mathtext."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+# TeX must never run on a name from another machine's files.
+matplotlib.rcParams["text.usetex"] = False
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from ..analyse.analysis import model_of  # noqa: E402
+from ..common.devices import device_order  # noqa: E402
+from ..common.formatting import finite  # noqa: E402
+from ..common.series import AXES, Series, varying, with_axes  # noqa: E402
+from ..common.sizes import POST_STEPS  # noqa: E402
+from .speedup_table import labels_of  # noqa: E402
+
+
+def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
+    """(curve id, device, rows, colour, label) of each line: every curve's devices
+    (``series.py``), baseline first; a label names the machine when there are
+    several (``names``: machine -> its label), and the curve's axes when they vary."""
+    entries = summary["curves"]
+    found = {
+        cid: Series.of(s["series"]["machine"], s["series"])
+        for cid, s in entries.items()
+    }
+    shown = varying(list(found.values()))
+    machines = {s.machine for s in found.values()}
+    frame = with_axes(frame) if len(frame) else frame
+    out = []
+    for cid, s in entries.items():
+        series = found[cid]
+        mine = frame[frame["machine"] == series.machine] if len(frame) else frame
+        for axis, value in series.axes.items():
+            if axis in mine:
+                mine = mine[mine[axis] == value]
+        labels = labels_of(mine) if "threads" in mine else {}
+        for device in device_order(mine["device"], s["baseline"]):
+            label = labels.get(device, device.upper())
+            if len(machines) > 1:
+                label = f"{names.get(series.machine, series.machine)}: {label}"
+            if shown:
+                label = f"{label}, {series.words(shown)}"
+            rows = mine[mine["device"] == device].sort_values("params")
+            out.append((cid, device, rows, f"C{len(out) % 10}", label))
+    return out
+
+
+def step_time_figure(
+    cells: pd.DataFrame,
+    summary: dict,
+    post: pd.DataFrame,
+    names: dict[str, str] | None = None,
+):
+    """Median window per size with the windows' IQR, each device's cost model dashed,
+    sizes the model misses ringed, and the post's times per step."""
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for tag, device, g, colour, label in curves(cells, summary, names or {}):
+        bars(
+            ax,
+            g,
+            "step_median_s",
+            "step_q25_s",
+            "step_q75_s",
+            colour,
+            f"{label} (median window, IQR)",
+        )
+        fit = summary["curves"][tag]["fits"].get(device)
+        if fit:
+            draw_model(ax, g, fit, colour, label)
+    for marker, device in (("s", "cpu"), ("^", "mps")):
+        s = post[post["device"] == device]
+        ax.scatter(
+            s["params"],
+            s["seconds"] / POST_STEPS,
+            marker=marker,
+            facecolors="none",
+            edgecolors="k",
+            label=f"post, {device.upper()} (total / {POST_STEPS} steps)",
+        )
+    finish(
+        ax,
+        "time per training step (s)",
+        "Training step time against model size (dotted: the cache's knee)",
+    )
+    return fig
+
+
+def bars(ax, g: pd.DataFrame, mid: str, low: str, high: str, colour: str, label: str):
+    """Points at ``mid`` against parameters, with bars from ``low`` to ``high``; sizes
+    that refinement added (``added``) hollow."""
+    err = np.vstack([g[mid] - g[low], g[high] - g[mid]])
+    ax.errorbar(
+        g["params"], g[mid], yerr=err, marker="o", color=colour, capsize=3, label=label
+    )
+    if "added" in g and g["added"].any():
+        added = g[g["added"].astype(bool)]
+        ax.scatter(
+            added["params"],
+            added[mid],
+            s=60,
+            facecolors="white",
+            edgecolors=colour,
+            zorder=3,
+            label=f"{label}: added by refinement",
+        )
+
+
+def draw_model(ax, g: pd.DataFrame, fit: dict, colour: str, label: str) -> None:
+    """A device's cost model, its knee, and the sizes it misses."""
+    p = np.geomspace(g["params"].min(), g["params"].max(), 200)
+    ax.plot(
+        p,
+        model_of(fit).predict(p),
+        "--",
+        color=colour,
+        alpha=0.7,
+        label=f"{label} cost model",
+    )
+    missed = g[g["scale"].isin(fit["missed"])]
+    if len(missed):
+        ax.scatter(
+            missed["params"],
+            missed["step_median_s"],
+            s=220,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=1.5,
+            label=f"{label}: missed by the model",
+        )
+    if fit["knee_params"]:
+        ax.axvline(fit["knee_params"], color=colour, ls=":", lw=1, alpha=0.6)
+
+
+def speedup_figure(
+    cells: pd.DataFrame,
+    table: pd.DataFrame,
+    summary: dict,
+    post: pd.DataFrame,
+    names: dict[str, str] | None = None,
+):
+    """Speedup per size with its interval, one curve per (machine, device), each
+    crossing (a point with its band, or a shaded range), the 1.0 line, and the post's
+    speedups."""
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    ax.axhline(1.0, color="grey", lw=1)
+    labelled = table.merge(
+        cells[["machine", "device", "threads"]].drop_duplicates(["machine", "device"]),
+        on=["machine", "device"],
+        how="left",
+    )
+    if "added" in cells:
+        at = ["machine", *AXES, "scale"]
+        added = with_axes(cells)[[*at, "added"]].drop_duplicates(at)
+        labelled = with_axes(labelled).merge(added, on=at, how="left")
+    for tag, device, g, colour, label in curves(labelled, summary, names or {}):
+        if g.empty:  # the baseline: nothing to compare with itself
+            continue
+        entry = summary["curves"][tag]
+        base = entry["baseline"]
+        machine = entry["series"]["machine"]
+        base = labels_of(cells[cells["machine"] == machine]).get(base, base)
+        bars(ax, g, "speedup", "ci_low", "ci_high", colour, f"{label} over {base}")
+        for c in entry["devices"][device]["crossings"]:
+            draw_crossing(ax, c, colour)
+    wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
+    ax.plot(
+        wide["params"],
+        wide["cpu"] / wide["mps"],
+        "k^--",
+        mfc="none",
+        label="post: MPS over CPU (M2 Max)",
+    )
+    finish(
+        ax,
+        "speedup over the baseline (×)",
+        "Speedup against model size (above 1: faster than the baseline)",
+    )
+    # Speedups read as plain numbers (0.5, 2, 5); minor ticks are labelled at 2 and
+    # 5 of each decade only, so that no label crowds the 1.0 line.
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(two_and_five))
+    return fig
+
+
+def two_and_five(value: float, _=None) -> str:
+    """A minor tick's label on a log axis: the value where it is 2 or 5 times a power
+    of ten, nothing elsewhere."""
+    digit = value / 10 ** np.floor(np.log10(value))
+    return f"{value:g}" if round(digit, 6) in (2.0, 5.0) else ""
+
+
+def draw_crossing(ax, c: dict, colour: str) -> None:
+    """A point crossing as a dotted line with its band; a range as a hatched span."""
+    low, high = c["low_params"], c["high_params"]
+    if c["kind"] != "point":
+        ax.axvspan(
+            low,
+            high,
+            color=colour,
+            alpha=0.08,
+            hatch="//",
+            label=f"crossover somewhere in {low:,.0f}–{high:,.0f}",
+        )
+        return
+    ax.axvline(
+        c["params"],
+        color=colour,
+        ls=":",
+        lw=1.5,
+        label=f"crossover at {c['params']:,.0f} parameters",
+    )
+    if finite(low):
+        ax.axvspan(low, high, color=colour, alpha=0.12)
+
+
+def finish(ax, ylabel: str, title: str) -> None:
+    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel=ylabel, title=title)
+    ax.grid(True, which="both", alpha=0.3)
+    legend = ax.legend(fontsize=8)
+    plain(ax, legend)
+    ax.figure.tight_layout()
+
+
+def plain(ax, legend) -> None:
+    """Draw the title, the axis labels and the legend's entries as plain text: a
+    machine's or device's name from another machine's files may hold "$", which
+    mathtext would parse (and fail on). The tick labels stay mathtext, which is how
+    the log axes' formatter writes 10^5."""
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *legend.get_texts()]
+    for text in texts:
+        text.set_parse_math(False)
