@@ -45,7 +45,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from ..common import keys
-from ..common.devices import ACCELERATORS, DEVICES, INTERLEAVED, SEPARATE
+from ..common.devices import ACCELERATORS, DEVICES, INTERLEAVED, PRECISIONS, SEPARATE
 from ..common.series import AXES
 from ..common.sizes import decimals
 
@@ -146,7 +146,7 @@ INFO_SCHEMA = {
 # precision a run trained in (series.AXES; absent in plans written before them).
 _AXES = {
     "batch_size": {"type": "integer", "minimum": 1, "maximum": 10**9},
-    "precision": {"enum": ["float32", "bfloat16"]},
+    "precision": {"enum": list(PRECISIONS)},
 }
 
 RUN_SCHEMA = {
