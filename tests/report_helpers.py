@@ -7,7 +7,8 @@ import pandas as pd
 
 from sweeplib.analyse.analysis import analyse_curves
 from sweeplib.common.tables import read_csv
-from sweeplib.report.sections import Sweep, render
+from sweeplib.report.document import render
+from sweeplib.report.sweep import Sweep
 from synthetic import hardware, inference, plan, windows
 from workflow_helpers import ROOT
 

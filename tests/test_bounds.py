@@ -18,7 +18,8 @@ from sweeplib.analyse.analysis import analyse_curves
 from sweeplib.common import locks
 from sweeplib.common.tables import read_csv
 from sweeplib.plan import brought_in
-from sweeplib.report.sections import Sweep, render
+from sweeplib.report.document import render
+from sweeplib.report.sweep import Sweep
 from synthetic import hardware, inference, plan, windows
 
 ANY = {"type": "object"}

@@ -21,9 +21,10 @@ from sweeplib.analyse.analysis import analyse_curves
 from sweeplib.common.tables import read_csv
 from sweeplib.plan import brought_in
 from sweeplib.plan.machines import describe_machine
+from sweeplib.report.document import render
 from sweeplib.report.isolation import isolated_report
 from sweeplib.report.plots import speedup_figure, step_time_figure
-from sweeplib.report.sections import Sweep, render
+from sweeplib.report.sweep import Sweep
 from workflow_helpers import ROOT, this_machine
 
 

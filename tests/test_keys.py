@@ -52,7 +52,7 @@ def test_a_run_depends_on_what_its_scripts_import_transitively():
     ):
         assert f"sweeplib/{module}.py" in found, module
     assert "time_scale.py" in found and "check_inference.py" in found
-    assert "sweeplib/report/sections.py" not in found  # the report does not shape a run
+    assert "sweeplib/report/document.py" not in found  # the report does not shape a run
 
 
 def test_a_modules_resources_count_as_its_code():

@@ -84,7 +84,7 @@ def test_the_check_sees_a_climb_however_it_is_written():
     sources = [
         "from ..report.verdict import verdict\n",
         "from ..report import verdict\n",
-        "def f():\n    from sweeplib.report.sections import render\n",
+        "def f():\n    from sweeplib.report.document import render\n",
         "import sweeplib.report.plots\n",
     ]
     for source in sources:

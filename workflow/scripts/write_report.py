@@ -7,8 +7,9 @@ from sweeplib.common.atomic import write_text
 from sweeplib.common.keys import digest
 from sweeplib.common.logs import job
 from sweeplib.common.tables import read_csv
+from sweeplib.report.document import render
 from sweeplib.report.isolation import isolated_report
-from sweeplib.report.sections import Sweep, render
+from sweeplib.report.sweep import Sweep
 from sweeplib.report.verdict import verdict
 
 

@@ -8,7 +8,7 @@ one of this machine's planned results missing (``onerror`` in
 ``workflow/rules/report.smk``), Snakemake is started once more, in the same
 folder, for the report alone (``partial_command``): its aggregation reads only
 this machine's files that are there (``present``), the report marks each run
-without them as failed, with the last line of its job's log (``sections.py``),
+without them as failed, with the last line of its job's log (``failures.py``),
 and no rule that measures may run. The first run's exit status still says a
 job failed; a plain rerun retries the failed jobs (``rule all`` asks for
 ``missing_results`` by name). A run the user stopped (Ctrl-C, SIGTERM) just

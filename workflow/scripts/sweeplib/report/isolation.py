@@ -113,7 +113,7 @@ def tags_of(notes: list[dict]) -> set[str]:
 
 
 def leave_out(sweep, machines: set[str], notes: list[dict] = ()):
-    """The sweep (``sections.Sweep``) without ``machines``: their plans, summaries and
+    """The sweep (``sweep.Sweep``) without ``machines``: their plans, summaries and
     rows dropped, ``notes`` added to those of the folders left out."""
     if not machines and not notes:
         return sweep

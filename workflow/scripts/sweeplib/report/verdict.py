@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .failed_run_report import REPORT
 
 if TYPE_CHECKING:
-    from .sections import Sweep
+    from .sweep import Sweep
 
 VERDICT = "results/verdict.txt"
 HTML = "snakemake --report results/report.html"
@@ -28,7 +28,8 @@ def verdict(sweep: Sweep) -> str:
     """This machine's result, its failed runs, and where the report is."""
     # Imported here: Snakemake's process imports this module for ``print_verdict``
     # and should not pay for pandas and the report's code on every invocation.
-    from .sections import failed_run_rows, frontier_lines, result
+    from .failures import failed_run_rows
+    from .result import frontier_lines, result
 
     group = sweep.machines()[0]
     here = group[0]
