@@ -222,14 +222,14 @@ def value(row) -> float:
 
 def rises_from(a, b) -> bool:
     """Whether the measured crossover rises from row ``a`` to row ``b``: the
-    estimates where both are points; else the whole of ``b``'s bounds shifted up
-    from ``a``'s (both ends at least as high, one higher), so that a bound that
-    merely loosens (an upper bound that rises, a range that widens) is no rise."""
+    estimates where both are points; else ``b``'s lowest possible crossover above
+    ``a``'s, and its highest no lower, so that a bound that merely loosens (an
+    upper bound that rises, with nothing below either; a range that widens) is
+    no rise."""
     if a["kind"] == b["kind"] == "point":
         return _above(b["params"], a["params"])
     (lo_a, hi_a), (lo_b, hi_b) = interval(a), interval(b)
-    up = (_above(lo_b, lo_a) or lo_b == lo_a) and (_above(hi_b, hi_a) or hi_b == hi_a)
-    return up and (_above(lo_b, lo_a) or _above(hi_b, hi_a))
+    return _above(lo_b, lo_a) and (_above(hi_b, hi_a) or hi_b == hi_a)
 
 
 def _among(pair, pairs) -> bool:
