@@ -24,6 +24,6 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        "results/report.md",
+        keys.REPORT,
         plan_change(),
         failed_run_report.missing_results(PLAN),

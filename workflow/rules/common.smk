@@ -10,7 +10,7 @@ from pathlib import Path
 from sweeplib.common import invocation, keys
 from sweeplib.plan import brought_in, cluster, plan_files
 from sweeplib.plan.on_parse import read_workflow
-from sweeplib.plan.sweep import decision_on_disk, refined
+from sweeplib.plan.sweep import decision_on_disk, refined, script_of
 from sweeplib.report import failed_run_report, verdict
 
 PLAN = read_workflow(config, workflow)
@@ -96,7 +96,7 @@ def hardware_settings(wildcards):
 
 
 def decision_file(n):
-    return f"{PLAN.refine_dir}/after{n}.json"
+    return keys.REFINE_PASS.format(chain=PLAN.refine_chain, n=n)
 
 
 def decision(n):
@@ -174,7 +174,19 @@ def refinement_done(wildcards):
     return [decision_file(final_decision()["pass"])]
 
 
-# --- files ---------------------------------------------------------------------------
+# --- files (where each lives: sweeplib/common/keys.py) -----------------------------
+
+
+def entry_script(rule):
+    """A rule's script, as the plan hashes it into the key of the rule's result
+    (sweeplib/plan/sweep.py: RULES); a rule in none of its lists stops the workflow
+    as it is read."""
+    return f"../scripts/{script_of(rule)}"
+
+
+def log_of(job):
+    """The log of a job whose result has no folder of its own."""
+    return keys.LOG.format(job=job)
 
 
 def device_files(name):
@@ -213,7 +225,7 @@ def imported_files(name):
 
 
 def plan_change(wildcards=None):
-    """Nothing while results/plan/sweep.json holds this plan (or is missing);
+    """Nothing while the plan's manifest (keys.PLAN) holds this plan (or is missing);
     otherwise a stamp named after the written plan's date, so it cannot exist yet.
     `all` asks for it, so it is made, and write_plan reads it, so it reruns, and
     with it all that reads the plan: with or without Snakemake's metadata, and in a
@@ -221,7 +233,7 @@ def plan_change(wildcards=None):
     written = Path(keys.PLAN)
     if not written.exists() or plan_files.is_written(plan_on_disk()):
         return []
-    return [f"results/plan/change-{written.stat().st_mtime_ns}.stamp"]
+    return [keys.PLAN_CHANGE.format(stamp=written.stat().st_mtime_ns)]
 
 
 def plan_text(kind):

@@ -1,9 +1,9 @@
 rule make_dataset:
     output:
-        "results/datasets/scale{scale}/{key}.pt",
+        keys.DATASET,
     log:
-        "results/datasets/scale{scale}/{key}.log",
+        keys.DATASET_LOG,
     params:
         data=dataset_settings,
     script:
-        "../scripts/make_dataset.py"
+        entry_script("make_dataset")

@@ -8,10 +8,10 @@ checkpoint refine_sweep:
     input:
         unpack(refine_inputs),
     output:
-        "results/refine/{chain}/after{n}.json",
+        keys.REFINE_PASS,
     log:
-        "results/refine/{chain}/after{n}.log",
+        keys.REFINE_LOG,
     params:
         settings=refine_settings,
     script:
-        "../scripts/refine_sweep.py"
+        entry_script("refine_sweep")

@@ -17,9 +17,9 @@ onerror:
 
 rule note_plan_change:
     output:
-        "results/plan/change-{stamp}.stamp",
+        keys.PLAN_CHANGE,
     log:
-        "results/logs/note_plan_change-{stamp}.log",
+        log_of("note_plan_change-{stamp}"),
     shell:
         "touch {output} 2> {log}"
 
@@ -29,125 +29,120 @@ rule write_plan:
         plan_change,
         refinement_done,
     output:
-        manifest="results/plan/sweep.json",
+        manifest=keys.PLAN,
         plan=machine_file(keys.MACHINE_PLAN),
         info=machine_file(keys.MACHINE_INFO),
     log:
-        "results/logs/write_plan.log",
+        log_of("write_plan"),
     params:
         manifest=plan_text("manifest"),
         plan=plan_text("plan"),
         info=plan_text("info"),
     script:
-        "../scripts/write_plan.py"
+        entry_script("write_plan")
 
 
 rule aggregate_results:
     input:
-        plan="results/plan/sweep.json",
+        plan=keys.PLAN,
         timings=all_device_files("timings.csv"),
         steps=all_device_files("steps.csv"),
         inference=all_device_files("inference.csv"),
         hardware=hardware_files(),
     output:
         timings=report(
-            "results/aggregate/timings.csv",
+            keys.AGGREGATE["timings"],
             caption="../report/timings.rst",
             category="Measurements",
         ),
-        steps="results/aggregate/steps.csv",
-        inference="results/aggregate/inference.csv",
-        hardware="results/aggregate/hardware.csv",
-        left_out="results/aggregate/left_out.csv",
+        steps=keys.AGGREGATE["steps"],
+        inference=keys.AGGREGATE["inference"],
+        hardware=keys.AGGREGATE["hardware"],
+        left_out=keys.AGGREGATE["left_out"],
     log:
-        "results/logs/aggregate_results.log",
+        log_of("aggregate_results"),
     script:
-        "../scripts/aggregate_results.py"
+        entry_script("aggregate_results")
 
 
 rule analyse_sweep:
     input:
-        plan="results/plan/sweep.json",
-        timings="results/aggregate/timings.csv",
-        inference="results/aggregate/inference.csv",
-        hardware="results/aggregate/hardware.csv",
+        plan=keys.PLAN,
+        timings=keys.AGGREGATE["timings"],
+        inference=keys.AGGREGATE["inference"],
+        hardware=keys.AGGREGATE["hardware"],
     output:
         cells=report(
-            "results/analysis/cells.csv",
+            keys.ANALYSIS["cells"],
             caption="../report/cells.rst",
             category="Analysis",
         ),
         speedup=report(
-            "results/analysis/speedup.csv",
+            keys.ANALYSIS["speedup"],
             caption="../report/speedup.rst",
             category="Result",
         ),
-        analysis="results/analysis/analysis.json",
+        analysis=keys.ANALYSIS["analysis"],
     log:
-        "results/logs/analyse_sweep.log",
+        log_of("analyse_sweep"),
     script:
-        "../scripts/analyse_sweep.py"
+        entry_script("analyse_sweep")
 
 
 rule plot_sweep:
     input:
-        cells="results/analysis/cells.csv",
-        speedup="results/analysis/speedup.csv",
-        analysis="results/analysis/analysis.json",
+        cells=keys.ANALYSIS["cells"],
+        speedup=keys.ANALYSIS["speedup"],
+        analysis=keys.ANALYSIS["analysis"],
         post="data/post_table.csv",
-        plan="results/plan/sweep.json",
+        plan=keys.PLAN,
     output:
         speedup=report(
-            "results/crossover.png",
+            keys.FIGURES["speedup"],
             caption="../report/crossover.rst",
             category="Result",
         ),
         step_time=report(
-            "results/step_time.png",
+            keys.FIGURES["step_time"],
             caption="../report/step_time.rst",
             category="Why",
         ),
         frontier=report(
-            "results/frontier.png",
+            keys.FIGURES["frontier"],
             caption="../report/frontier.rst",
             category="Result",
         ),
         speedup_map=report(
-            "results/speedup_map.png",
+            keys.FIGURES["speedup_map"],
             caption="../report/speedup_map.rst",
             category="Result",
         ),
     log:
-        "results/logs/plot_sweep.log",
+        log_of("plot_sweep"),
     script:
-        "../scripts/plot_sweep.py"
+        entry_script("plot_sweep")
 
 
 rule write_report:
     input:
-        plan="results/plan/sweep.json",
-        cells="results/analysis/cells.csv",
-        speedup="results/analysis/speedup.csv",
-        analysis="results/analysis/analysis.json",
-        inference="results/aggregate/inference.csv",
-        hardware="results/aggregate/hardware.csv",
-        timings="results/aggregate/timings.csv",
-        left_out="results/aggregate/left_out.csv",
+        plan=keys.PLAN,
+        cells=keys.ANALYSIS["cells"],
+        speedup=keys.ANALYSIS["speedup"],
+        analysis=keys.ANALYSIS["analysis"],
+        inference=keys.AGGREGATE["inference"],
+        hardware=keys.AGGREGATE["hardware"],
+        timings=keys.AGGREGATE["timings"],
+        left_out=keys.AGGREGATE["left_out"],
         toy_losses=toy_file("losses.csv"),
         toy_evals=toy_file("evals.csv"),
         toy_predictions=toy_file("predictions.csv"),
         post="data/post_table.csv",
-        plots=[
-            "results/crossover.png",
-            "results/step_time.png",
-            "results/frontier.png",
-            "results/speedup_map.png",
-        ],
+        plots=list(keys.FIGURES.values()),
     output:
-        report="results/report.md",
+        report=keys.REPORT,
         # What the run found, in a few lines: printed when the run ends.
-        verdict="results/verdict.txt",
+        verdict=keys.VERDICT,
     log:
-        "results/logs/write_report.log",
+        log_of("write_report"),
     script:
-        "../scripts/write_report.py"
+        entry_script("write_report")

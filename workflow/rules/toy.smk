@@ -9,7 +9,7 @@ rule train_toy:
     log:
         toy_file("train.log"),
     script:
-        "../scripts/train_toy.py"
+        entry_script("train_toy")
 
 
 rule predict_toy:
@@ -20,4 +20,4 @@ rule predict_toy:
     log:
         toy_file("predict.log"),
     script:
-        "../scripts/predict_toy.py"
+        entry_script("predict_toy")

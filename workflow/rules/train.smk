@@ -17,7 +17,7 @@ rule time_scale:
         timings=device_files("timings.csv"),
         settings=device_files("settings.json"),
     log:
-        "results/machines/{machine}/runs/scale{scale}/{key}/time.log",
+        keys.TIME_LOG,
     threads: TIMED_THREADS
     resources:
         mem_mb=time_resource("mem_mb"),
@@ -28,7 +28,7 @@ rule time_scale:
     params:
         run=run_spec,
     script:
-        "../scripts/time_scale.py"
+        entry_script("time_scale")
 
 
 rule check_inference:
@@ -39,7 +39,7 @@ rule check_inference:
     output:
         device_files("inference.csv"),
     log:
-        "results/machines/{machine}/runs/scale{scale}/{key}/check.log",
+        keys.CHECK_LOG,
     threads: TIMED_THREADS
     resources:
         mem_mb=check_resource("mem_mb"),
@@ -50,14 +50,14 @@ rule check_inference:
     params:
         run=run_spec,
     script:
-        "../scripts/check_inference.py"
+        entry_script("check_inference")
 
 
 rule measure_hardware:
     output:
-        "results/machines/{machine}/hardware/{device}/{key}.csv",
+        keys.HARDWARE,
     log:
-        "results/machines/{machine}/hardware/{device}/{key}.log",
+        keys.HARDWARE_LOG,
     threads: TIMED_THREADS
     resources:
         mem_mb=probe_resource("mem_mb"),
@@ -68,4 +68,4 @@ rule measure_hardware:
     params:
         settings=hardware_settings,
     script:
-        "../scripts/measure_hardware.py"
+        entry_script("measure_hardware")

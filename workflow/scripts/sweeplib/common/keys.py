@@ -21,20 +21,52 @@ from pathlib import Path
 
 from .devices import ACCELERATORS
 
-# Where each kind of result lives; {key} is its cache key. What a machine
-# measured lives in a folder of its own ({machine}: ``machines.machine_tag``), with its
-# description and its plan, so that copying the folder brings it to another
-# checkout (docs/MACHINES.md).
+# Where each result lives: the one place its path is written. The rules name their
+# inputs, outputs and logs from these (a template's fields, {machine}, {scale},
+# {key}, ..., are their wildcards), and the code that finds a result formats the
+# same template; {key} is a cache key. What a machine measured lives in a folder of
+# its own ({machine}: ``machines.machine_tag``), with its description and its plan,
+# so that copying the folder brings it to another checkout (docs/MACHINES.md).
 DATASET = "results/datasets/scale{scale}/{key}.pt"
+DATASET_LOG = "results/datasets/scale{scale}/{key}.log"
 MACHINE = "results/machines/{machine}"
 MACHINE_INFO = MACHINE + "/machine.json"
 MACHINE_PLAN = MACHINE + "/plan.json"
 RUN = MACHINE + "/runs/scale{scale}/{key}"
 DEVICE_RUN = RUN + "/{device}"
+TIME_LOG = RUN + "/time.log"
+CHECK_LOG = RUN + "/check.log"
 HARDWARE = MACHINE + "/hardware/{device}/{key}.csv"
+HARDWARE_LOG = MACHINE + "/hardware/{device}/{key}.log"
 TOY = "results/toy/{key}"
-# What the aggregation reads (not keyed: see plan_files.py).
+# Refinement's passes: one file per pass n, the decision taken once pass n (0: the
+# configured sizes) was measured; {chain} keys the refinement (``sweep.refine_chain``).
+REFINE_DIR = "results/refine/{chain}"
+PASS_FILE = "after{n}.json"
+REFINE_PASS = REFINE_DIR + "/" + PASS_FILE
+REFINE_LOG = REFINE_DIR + "/after{n}.log"
+# What the aggregation reads and writes (not keyed: the plan is rewritten whenever
+# it changes, and all that reads it reruns; see plan_files.py).
 PLAN = "results/plan/sweep.json"
+PLAN_CHANGE = "results/plan/change-{stamp}.stamp"
+AGGREGATE = {
+    name: f"results/aggregate/{name}.csv"
+    for name in ("timings", "steps", "inference", "hardware", "left_out")
+}
+ANALYSIS = {
+    "cells": "results/analysis/cells.csv",
+    "speedup": "results/analysis/speedup.csv",
+    "analysis": "results/analysis/analysis.json",
+}
+FIGURES = {
+    "speedup": "results/crossover.png",
+    "step_time": "results/step_time.png",
+    "frontier": "results/frontier.png",
+    "speedup_map": "results/speedup_map.png",
+}
+REPORT = "results/report.md"
+VERDICT = "results/verdict.txt"  # what the run found, printed when it ends
+LOG = "results/logs/{job}.log"  # a job's log, where its result has no folder
 
 # What each field of those paths may hold: the rules' wildcard constraints and the
 # pattern an imported machine's files are checked against (gather.py). A scale is a

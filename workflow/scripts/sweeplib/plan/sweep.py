@@ -33,17 +33,37 @@ from .machines import accelerator_identity, describe_machine, hardware_tag
 from .probe import INHERITED, machine_facts
 from .runspec import Dataset, Device, RunSpec
 
-# The entry scripts (in workflow/scripts/) behind each kind of result.
-DATA_SCRIPTS = ["make_dataset.py"]
-RUN_SCRIPTS = ["time_scale.py", "check_inference.py"]
-HARDWARE_SCRIPTS = ["measure_hardware.py"]
-TOY_SCRIPTS = ["train_toy.py", "predict_toy.py"]
-AGGREGATION_SCRIPTS = [
-    "aggregate_results.py",
-    "analyse_sweep.py",
-    "plot_sweep.py",
-    "write_report.py",
-]
+# The rules behind each kind of result. A rule runs workflow/scripts/<rule>.py
+# (``script_of``), and the rules take their script from here (``entry_script`` in
+# workflow/rules/common.smk): so each rule's script is hashed, with every module it
+# imports, into the key of the result it makes (``code_digests``).
+RULES = {
+    "data": ("make_dataset",),
+    "run": ("time_scale", "check_inference"),
+    "hardware": ("measure_hardware",),
+    "toy": ("train_toy", "predict_toy"),
+    "aggregation": ("aggregate_results", "analyse_sweep", "plot_sweep", "write_report"),
+    "refine": ("refine_sweep",),
+}
+# The rules whose script no key holds, and why.
+UNKEYED = {"write_plan": "it only writes out the plan this process made"}
+
+
+def script_of(rule: str) -> str:
+    """A rule's entry script, in workflow/scripts/; KeyError for a rule that is
+    neither behind a kind of result nor listed as unkeyed."""
+    if rule not in UNKEYED and not any(rule in r for r in RULES.values()):
+        raise KeyError(
+            f"rule {rule!r} is in no list of sweeplib/plan/sweep.py's RULES: add it "
+            "to the kind of result it makes, so that its script is keyed"
+        )
+    return f"{rule}.py"
+
+
+def scripts_of(kind: str) -> list[str]:
+    """The entry scripts behind a kind of result (``RULES``)."""
+    return [script_of(rule) for rule in RULES[kind]]
+
 
 # Plan as if every memory pool had this many bytes free: for planning, on a
 # small machine, a sweep meant for a larger one.
@@ -107,20 +127,14 @@ class Plan:
     free: dict[str, int] = field(default_factory=dict)  # memory planned with, per pool
     facts: dict = field(default_factory=dict)  # what torch offers here (probe.py)
     planner: Planner | None = None  # plans the sizes refinement adds (refined)
-    refine_chain: str = ""  # the key of the refinement's passes (REFINE_DIR)
+    refine_chain: str = ""  # the key of its passes (keys.REFINE_DIR)
     refinement: list[dict] = field(default_factory=list)  # its passes so far
     # Other machines' folders left out, and why (brought_in.py): {"folder", "reason"}.
     left_out: list[dict] = field(default_factory=list)
 
     @property
     def refine_dir(self) -> str:
-        return REFINE_DIR.format(chain=self.refine_chain)
-
-
-# Where a sweep's refinement passes live: one file per pass, "after<n>.json", the
-# decision taken once pass n (0: the configured sizes) was measured.
-REFINE_DIR = "results/refine/{chain}"
-REFINE_SCRIPTS = ["refine_sweep.py"]
+        return keys.REFINE_DIR.format(chain=self.refine_chain)
 
 
 def plan_sweep(
@@ -247,7 +261,7 @@ def decision_on_disk(folder: str) -> dict | None:
     """The latest decision of a refinement on disk (its history lists every run added
     so far), or None before the first (reads only: a dry run may ask)."""
     n, found = 0, None
-    while (path := Path(folder) / f"after{n}.json").exists():
+    while (path := Path(folder) / keys.PASS_FILE.format(n=n)).exists():
         found = json.loads(path.read_text())
         if found["stop"]:
             break
@@ -306,15 +320,7 @@ def check_disk(runs: list, datasets: dict, free: int | None) -> None:
 
 def code_digests(scripts: Path) -> dict[str, str]:
     """The hash of the code behind each kind of result."""
-    groups = {
-        "data": DATA_SCRIPTS,
-        "run": RUN_SCRIPTS,
-        "hardware": HARDWARE_SCRIPTS,
-        "toy": TOY_SCRIPTS,
-        "aggregation": AGGREGATION_SCRIPTS,
-        "refine": REFINE_SCRIPTS,
-    }
-    return {name: keys.code_digest(group, scripts) for name, group in groups.items()}
+    return {kind: keys.code_digest(scripts_of(kind), scripts) for kind in RULES}
 
 
 @dataclass(frozen=True)
