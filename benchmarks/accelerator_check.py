@@ -17,6 +17,9 @@ Parts:
   sets them under ``--cores 1``), the CPU against the accelerator at two scales:
   each device's median step, their ratio, the two clocks of every accelerator
   window (``sweeplib.analyse.clocks``), and the steps each device trained.
+- ``worker_bfloat16``: the same at the small scale in bfloat16 (autocast, float32
+  master weights), where every device runs it (skipped, with why, where one
+  cannot).
 - ``sync``: the workflow's own timed window (``timing.timed_window``) on a real
   ``Trainer`` on the accelerator, judged by ``clocks.clock_problem``: with the
   device's synchroniser the two clocks must agree (positive test); with one that
@@ -55,6 +58,7 @@ from sweeplib.common.atomic import torch_save  # noqa: E402
 from sweeplib.common.devices import (  # noqa: E402
     THREAD_VARIABLES,
     available_accelerators,
+    precision_problem,
     synchronizer,
     torch_device,
 )
@@ -65,6 +69,7 @@ from sweeplib.measure.hardware import copy_bandwidth, matmul_throughput  # noqa:
 from sweeplib.measure.inference import InferenceMismatch, check  # noqa: E402
 from sweeplib.measure.timing import device_clock, timed_window  # noqa: E402
 from sweeplib.measure.training import build_trainer, memory_errors  # noqa: E402
+from sweeplib.plan.probe import autocast_works  # noqa: E402
 from sweeplib.plan.runspec import (  # noqa: E402
     Dataset,
     Device,
@@ -155,8 +160,34 @@ def probe(accelerator: str | None) -> dict:
     return ok(**found)
 
 
-def run_spec(scale: float, devices: list[tuple[str, int]], s: dict) -> RunSpec:
-    """A run of ``scale`` as the plan would make it, small enough for the check."""
+def bfloat16_problem(devices: list[tuple[str, int]], accelerator) -> str | None:
+    """Why a device of the check cannot train in bfloat16 here (None: all can), as
+    the plan would find it: CUDA where torch says bfloat16 is supported, MPS where a
+    small autocast product runs (``plan.probe.autocast_works``), the CPU always."""
+    facts = {"accelerators": {}}
+    if accelerator == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+        facts["accelerators"]["cuda"] = {
+            "precisions": ["float32", "bfloat16"] if supported else ["float32"]
+        }
+    elif accelerator == "mps":
+        works = autocast_works(torch, "mps")
+        facts["accelerators"]["mps"] = {
+            "precisions": ["float32", "bfloat16"] if works else ["float32"]
+        }
+    reasons = [
+        f"{name}: {why}"
+        for name, _ in devices
+        if (why := precision_problem(name, "bfloat16", facts))
+    ]
+    return "; ".join(reasons) or None
+
+
+def run_spec(
+    scale: float, devices: list[tuple[str, int]], s: dict, precision: str = "float32"
+) -> RunSpec:
+    """A run of ``scale`` as the plan would make it, small enough for the check, in
+    ``precision``."""
     sizes = ModelSizes.for_scale(scale)
     return RunSpec(
         scale=scale,
@@ -164,7 +195,7 @@ def run_spec(scale: float, devices: list[tuple[str, int]], s: dict) -> RunSpec:
         data=Dataset(
             sizes.num_inputs, s["n_train"], s["n_test"], 0, torch.__version__, "check"
         ),
-        training=Training(1, 10, 0.05, 123, "tensor", 0),
+        training=Training(1, 10, 0.05, 123, "tensor", 0, precision),
         timing=Timing(
             processes=1,
             rounds=s["rounds"],
@@ -240,13 +271,17 @@ def run_worker(spec: RunSpec, where: Path, timeout: float) -> tuple[list, list, 
     return read_rows(out / "steps.csv"), read_rows(out / "process.csv"), wall
 
 
-def worker_part(scale, devices, s: dict, where: Path, accelerator) -> dict:
-    """Time the worker end to end at ``scale``: each device's median timed step, the
-    ratio to the first device, the two clocks of each window, the trained steps."""
-    spec = run_spec(scale, devices, s)
+def worker_part(
+    scale, devices, s: dict, where: Path, accelerator, precision: str = "float32"
+) -> dict:
+    """Time the worker end to end at ``scale`` in ``precision``: each device's median
+    timed step, the ratio to the first device, the two clocks of each window, the
+    trained steps."""
+    spec = run_spec(scale, devices, s, precision)
     steps, procs, wall = run_worker(spec, where, s["worker_timeout_s"])
     out = {
         "scale": scale,
+        "precision": precision,
         "params": spec.params,
         "worker_wall_s": wall,
         # What the worker set them to, from the 1 it was started with.
@@ -531,6 +566,22 @@ def main(argv=None) -> dict:
     for label, scale in (("worker_small", small), ("worker_large", large)):
         where = args.out / label
         parts[label] = guarded(worker_part, scale, devices, s, where, accelerator)
+    # The worker in bfloat16 (autocast, float32 master weights) at the small scale,
+    # where every device runs it (devices.precision_problem, as the plan asks).
+    cannot = bfloat16_problem(devices, accelerator)
+    parts["worker_bfloat16"] = (
+        skipped(cannot)
+        if cannot
+        else guarded(
+            worker_part,
+            small,
+            devices,
+            s,
+            args.out / "worker_bfloat16",
+            accelerator,
+            "bfloat16",
+        )
+    )
     parts["sync"] = guarded(sync_part, accelerator, s)
     parts["inference"] = guarded(inference_part, accelerator, args.out / "worker_large")
     parts["inference_cpu"] = guarded(inference_part, "cpu", args.out / "worker_large")

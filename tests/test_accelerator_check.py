@@ -30,6 +30,7 @@ ABSENT = ("pandas", "yaml", "snakemake", "jsonschema", "jinja2", "scipy")
 ACCELERATOR_PARTS = {"probe", "sync", "inference", "probes", "oom"}
 CPU_PARTS = {
     "worker_small",
+    "worker_bfloat16",
     "worker_large",
     "inference_cpu",
     "probes_cpu",
@@ -190,6 +191,9 @@ def test_the_cpus_parts_pass(checked):
         assert summary["parts"][name]["status"] == "ok", summary["parts"][name]
     small = summary["parts"]["worker_small"]["devices"]
     assert {d["trained_steps"] for d in small.values()} == {8}  # 2 + 2 x (1 + 2)
+    bfloat16 = summary["parts"]["worker_bfloat16"]
+    assert bfloat16["precision"] == "bfloat16"
+    assert {d["trained_steps"] for d in bfloat16["devices"].values()} == {8}
 
 
 @pytest.mark.workflow
