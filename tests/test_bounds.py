@@ -596,6 +596,7 @@ def described_with_a_gpu(**gpu):
     workflow writes them, read back from JSON."""
     import dataclasses
 
+    from sweeplib.common.devices import device_threads
     from sweeplib.common.env import cpu_model
     from sweeplib.plan.machines import describe_machine
     from sweeplib.plan.sweep import device_identity
@@ -605,7 +606,10 @@ def described_with_a_gpu(**gpu):
     probe["accelerators"]["cuda"].update(capability="9.0", multiprocessors=132, **gpu)
     env = {"cpu_model": cpu_model(), "usable_cores": 2, "torch": "2.13.0+cu128"}
     _, info = describe_machine(env, probe)
-    devices = {d: device_identity(d, 2, env, probe) for d in ("cpu1", "cuda")}
+    devices = {
+        d: device_identity(d, device_threads(d, 2, probe), env, probe)
+        for d in ("cpu1", "cuda")
+    }
     hardware = {
         d: {"key": "0" * 12, "device": dataclasses.asdict(device)}
         for d, device in devices.items()

@@ -10,7 +10,7 @@ from pathlib import Path
 from sweeplib.common import invocation, keys
 from sweeplib.plan import brought_in, cluster, plan_files
 from sweeplib.plan.on_parse import read_workflow
-from sweeplib.plan.sweep import decision_on_disk, refined, script_of
+from sweeplib.plan.sweep import decision_on_disk, on_disk, refined, script_of
 from sweeplib.report import failed_run_report, verdict
 
 PLAN = read_workflow(config, workflow)
@@ -138,7 +138,7 @@ def reported_plan():
 
 def plan_on_disk():
     """The plan with what the pass files already on disk add (reads only)."""
-    return refined(PLAN, decision_on_disk(PLAN.refine_dir)) if REFINING else PLAN
+    return on_disk(PLAN)
 
 
 def refine_inputs(wildcards):

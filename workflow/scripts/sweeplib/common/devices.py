@@ -136,6 +136,23 @@ def precision_problem(device: str, precision: str, facts: dict) -> str | None:
     return f"{name} does not run {precision}: an autocast matrix product failed"
 
 
+def check_precisions(precisions: list[str], devices: list[str], facts: dict) -> None:
+    """Refuse a precision a device cannot run, before any job: a ValueError naming
+    each (``precision_problem``)."""
+    problems = [
+        f"train.precision = {p!r} cannot run on {d}: {why}"
+        for p in precisions
+        for d in devices
+        if (why := precision_problem(d, p, facts))
+    ]
+    if problems:
+        allowed = "; ".join(problems)
+        raise ValueError(
+            f"{allowed}; allowed: the precisions every device listed in devices runs "
+            "(drop that precision, or run that device in a sweep of its own)"
+        )
+
+
 def resolve_baseline(baseline: str, devices: list[str]) -> str:
     """The device every other is compared with: the CPU, or one thread when no
     accelerator runs."""

@@ -25,14 +25,7 @@ from pathlib import Path
 from ..common import invocation, locks
 from ..common.invocation import partial, runs_jobs
 from .probe import INHERITED, ProbeError, remember, remembered
-from .sweep import (
-    PLANNED_MEMORY,
-    Plan,
-    PlanError,
-    decision_on_disk,
-    plan_sweep,
-    refined,
-)
+from .sweep import PLANNED_MEMORY, Plan, PlanError, all_measured, plan_sweep
 
 
 def read_workflow(config: dict, workflow) -> Plan:
@@ -68,14 +61,3 @@ def plan_here(config: dict, base: Path) -> tuple[Plan, bool]:
         if all_measured(plan):
             return plan, False
     return plan_sweep(config, scripts, schema), True
-
-
-def all_measured(plan: Plan) -> bool:
-    """Whether every run of the plan, refinement's on disk included, has its
-    timings."""
-    runs = refined(plan, decision_on_disk(plan.refine_dir)).runs
-    return all(
-        (Path(r.device_folder(d)) / "timings.csv").exists()
-        for r in runs
-        for d in r.spec.device_names
-    )

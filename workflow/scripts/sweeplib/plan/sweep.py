@@ -151,17 +151,18 @@ def plan_sweep(
     per memory pool) and ``disk`` (bytes free under results/) default to what
     this machine has; tests pass their own.
     """
-    config, notes, facts, devices, baseline = resolve(config, schema_path, facts)
-    planner, info = machine_planner(config, devices, facts, scripts, memory)
+    config, notes, facts, threads, baseline = resolve(config, schema_path, facts)
+    planner, info = machine_planner(config, threads, facts, scripts, memory)
     runs, skipped, datasets = planner.plan_scales()
     check_disk(runs, datasets, disk)
     machine, env, code = planner.machine, planner.env, planner.code
+    chain = refine_chain(config, runs, code["refine"])
     imported, left_out = other_machines(machine)
     return Plan(
         machine,
         info,
         config,
-        devices,
+        list(threads),
         baseline,
         runs,
         skipped,
@@ -180,48 +181,34 @@ def plan_sweep(
         planner.free,
         facts,
         planner,
-        refine_chain(config, runs, code["refine"]),
+        chain,
         left_out=left_out,
     )
 
 
 def resolve(
     config: dict, schema_path: Path, facts: dict | None
-) -> tuple[dict, list[str], dict, list[str], str]:
-    """The validated config and its notes, the machine's facts (probed unless
-    given; with the host's: ``with_host``), the devices to run and the baseline;
-    PlanError where the config asks for what this machine cannot give."""
+) -> tuple[dict, list[str], dict, dict[str, int], str]:
+    """What the config asks of this machine, settled once: the validated config and
+    its notes, the machine's facts (probed unless given; with the host's:
+    ``with_host``), the devices to run with their CPU threads (in order), and the
+    baseline; PlanError where the config asks for what this machine cannot give (a
+    device, or a precision on one)."""
     try:
         config, notes = validate_config(config, schema_path)
         facts = with_host(machine_facts() if facts is None else facts)
-        found = dev.available_devices(facts)
-        devices = dev.resolve_devices(config["devices"], found)
+        devices = dev.resolve_devices(config["devices"], dev.available_devices(facts))
         baseline = dev.resolve_baseline(config["baseline"], devices)
-        check_precisions(config, devices, facts)
+        dev.check_precisions(values_of(config["train"]["precision"]), devices, facts)
     except (ConfigError, ValueError) as exc:
         raise PlanError(str(exc)) from exc
-    return config, notes, facts, devices, baseline
-
-
-def check_precisions(config: dict, devices: list[str], facts: dict) -> None:
-    """Refuse a precision a device cannot run, before any job (``devices.py``)."""
-    problems = [
-        f"train.precision = {p!r} cannot run on {d}: {why}"
-        for p in values_of(config["train"]["precision"])
-        for d in devices
-        if (why := dev.precision_problem(d, p, facts))
-    ]
-    if problems:
-        allowed = "; ".join(problems)
-        raise PlanError(
-            f"{allowed}; allowed: the precisions every device listed in devices runs "
-            "(drop that precision, or run that device in a sweep of its own)"
-        )
+    threads = {d: dev.device_threads(d, config["cpu_threads"], facts) for d in devices}
+    return config, notes, facts, threads, baseline
 
 
 def machine_planner(
     config: dict,
-    devices: list[str],
+    threads: dict[str, int],
     facts: dict,
     scripts: Path,
     memory: dict[str, int] | None,
@@ -234,10 +221,10 @@ def machine_planner(
     planner = Planner(
         machine,
         config,
-        tuple(device_identity(d, config["cpu_threads"], env, facts) for d in devices),
+        tuple(device_identity(d, t, env, facts) for d, t in threads.items()),
         env,
         code_digests(scripts),
-        free_memory(devices, memory, facts),
+        free_memory(list(threads), memory, facts),
         facts,
     )
     return planner, info
@@ -304,6 +291,25 @@ def refined(plan: Plan, decision: dict | None) -> Plan:
         skipped=skipped,
         datasets=datasets,
         refinement=decision["history"],
+    )
+
+
+def on_disk(plan: Plan) -> Plan:
+    """The plan with the runs that the refinement's pass files already on disk add
+    (reads only: a dry run may ask)."""
+    if not plan.config["refine"]["enabled"]:
+        return plan
+    decision = decision_on_disk(plan.refine_dir)
+    return refined(plan, decision)
+
+
+def all_measured(plan: Plan) -> bool:
+    """Whether every run of the plan, refinement's on disk included, has its
+    timings."""
+    return all(
+        (Path(r.device_folder(d)) / "timings.csv").exists()
+        for r in on_disk(plan).runs
+        for d in r.spec.device_names
     )
 
 
@@ -430,8 +436,9 @@ def torch_environment(facts: dict) -> dict:
     }
 
 
-def device_identity(device: str, cpu_threads, env: dict, facts: dict) -> Device:
-    """What identifies a device's results: name, threads, hardware, hardware tag."""
+def device_identity(device: str, threads: int, env: dict, facts: dict) -> Device:
+    """What identifies a device's results: name, threads (``devices.device_threads``),
+    hardware, hardware tag."""
     hardware = hardware_name(device, facts)
     identity = (
         accelerator_identity(facts["accelerators"][device])
@@ -440,7 +447,7 @@ def device_identity(device: str, cpu_threads, env: dict, facts: dict) -> Device:
     )
     return Device(
         name=device,
-        threads=dev.device_threads(device, cpu_threads, facts),
+        threads=threads,
         hardware=hardware,
         hardware_tag=hardware_tag(identity, env),
     )
