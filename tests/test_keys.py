@@ -205,12 +205,3 @@ def test_imports_are_followed_across_subpackages(tmp_path):
         "sweeplib/low/d.py",
         "sweeplib/low/e.py",
     }
-
-
-def test_the_report_stage_names_the_report_where_the_rules_put_it():
-    """sweeplib/report/ still writes these two paths itself (until it reads them
-    from keys.py); the rules make them from keys.py."""
-    from sweeplib.report import failed_run_report, verdict
-
-    assert failed_run_report.REPORT == keys.REPORT
-    assert verdict.VERDICT == keys.VERDICT

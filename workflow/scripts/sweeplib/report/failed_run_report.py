@@ -36,7 +36,7 @@ REPORT_RULES = (
     "plot_sweep",
     "write_report",
 )
-REPORT = "results/report.md"
+REPORT = keys.REPORT
 
 
 def present(paths: list[str]) -> list[str]:

@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..common import keys
 from .failed_run_report import REPORT
 
 if TYPE_CHECKING:
     from .sweep import Sweep
 
-VERDICT = "results/verdict.txt"
+VERDICT = keys.VERDICT
 HTML = "snakemake --report results/report.html"
 # The report's emphasis, dropped for the terminal.
 _BOLD = re.compile(r"\*\*")
