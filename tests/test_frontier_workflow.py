@@ -7,19 +7,17 @@ import json
 import pytest
 
 from sweeplib.common.tables import read_csv
-from workflow_helpers import TINY, make_project, planned_jobs, rules_run, snakemake
+from workflow_helpers import (
+    AGGREGATION,
+    TINY,
+    make_project,
+    planned_jobs,
+    rules_run,
+    snakemake,
+    write_config,
+)
 
 pytestmark = pytest.mark.workflow
-
-AGGREGATION = {
-    "note_plan_change": 1,
-    "write_plan": 1,
-    "aggregate_results": 1,
-    "analyse_sweep": 1,
-    "plot_sweep": 1,
-    "write_report": 1,
-    "all": 1,
-}
 
 
 def frontier(batch_sizes):
@@ -34,12 +32,6 @@ def frontier(batch_sizes):
         "precision": ["float32", "bfloat16"],
     }
     return config
-
-
-def write(project, config):
-    import yaml
-
-    (project / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def runs_of(project) -> list[dict]:
@@ -77,7 +69,7 @@ def test_the_frontier_runs_end_to_end_and_a_new_batch_size_runs_alone(tmp_path):
 
     # A third batch size: only its runs (both scales, both precisions) are timed
     # and checked; its dataset is the scale's, already made.
-    write(project, frontier([10, 50, 25]))
+    write_config(project, frontier([10, 50, 25]))
     jobs = planned_jobs(project)
     assert rules_run(jobs) == {"time_scale": 4, "check_inference": 4, **AGGREGATION}
     snakemake(project, "--cores", "1")
@@ -88,5 +80,5 @@ def test_the_frontier_runs_end_to_end_and_a_new_batch_size_runs_alone(tmp_path):
     assert "| 25 |" in (project / "results/report.md").read_text()
 
     # A batch size removed: nothing is timed again; the report is rebuilt.
-    write(project, frontier([10, 25]))
+    write_config(project, frontier([10, 25]))
     assert rules_run(planned_jobs(project)) == AGGREGATION

@@ -17,6 +17,7 @@ from sweeplib.common.memory import RUNTIME, data_bytes, model_footprint, timing_
 from sweeplib.common.sizes import ModelSizes
 from sweeplib.common.tables import read_csv
 from workflow_helpers import (
+    AGGREGATION,
     REPORT_HEADINGS,
     TINY,
     fabricate_machine,
@@ -29,17 +30,6 @@ from workflow_helpers import (
 )
 
 pytestmark = pytest.mark.workflow
-
-# A changed plan: a note of the change, the plan rewritten, and all that reads it.
-AGGREGATION = {
-    "note_plan_change": 1,
-    "write_plan": 1,
-    "aggregate_results": 1,
-    "analyse_sweep": 1,
-    "plot_sweep": 1,
-    "write_report": 1,
-    "all": 1,
-}
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,17 @@ REPORT_HEADINGS = [
     "## Reproduce",
 ]
 
+# A changed plan: a note of the change, the plan rewritten, and all that reads it.
+AGGREGATION = {
+    "note_plan_change": 1,
+    "write_plan": 1,
+    "aggregate_results": 1,
+    "analyse_sweep": 1,
+    "plot_sweep": 1,
+    "write_report": 1,
+    "all": 1,
+}
+
 # The small sweep that the tests, CI and the README's "try it" line share.
 SMALL = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
 # The tests of the CPU stand-in pin its two devices, so that they mean the same on a
