@@ -72,3 +72,50 @@ def test_speedup_ticks_read_as_plain_numbers(drawn):
         "",
         "50",
     ]
+
+
+def several_curves(w):
+    """The windows of one curve as those of four: batch 10 and 100, each in float32
+    and bfloat16."""
+    import pandas as pd
+
+    return pd.concat(
+        [
+            w.assign(batch_size=b, precision=p, run_key=w["run_key"] + f"{b}{p}")
+            for b in (10, 100)
+            for p in ("float32", "bfloat16")
+        ],
+        ignore_index=True,
+    )
+
+
+@pytest.mark.parametrize("name", ["speedup", "step_time"])
+def test_several_curves_are_a_grid_of_panels_with_one_legend(name):
+    _, cells, table, summary, names = build(
+        ["cpu1", "cpu"], "cpu1", tamper=several_curves
+    )
+    fig = (
+        speedup_figure(cells, table, summary, POST, names)
+        if name == "speedup"
+        else step_time_figure(cells, summary, POST, names)
+    )
+    fig.savefig(io.BytesIO(), format="png", dpi=120)
+    assert sorted(ax.get_title() for ax in fig.axes) == [
+        "batch 10, bfloat16",
+        "batch 10, float32",
+        "batch 100, bfloat16",
+        "batch 100, float32",
+    ]
+    # The post's figures belong beside its own protocol only: batch 10, float32.
+    with_post = [
+        ax.get_title()
+        for ax in fig.axes
+        if any("post" in label for label in ax.get_legend_handles_labels()[1])
+    ]
+    assert with_post == ["batch 10, float32"]
+    # One legend for the grid: each entry once, without the panels' axes.
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert len(labels) == len(set(labels)) and labels
+    assert not any("batch" in label for label in labels)
+    assert all(not t.get_parse_math() for t in legend.get_texts())

@@ -1,6 +1,9 @@
-"""The sweep's two figures: step time and speedup against parameters. Every text that
-may carry a string from elsewhere (legend entries, labels, titles) is drawn as plain
-text; only the axes' tick labels, which matplotlib writes itself, are mathtext."""
+"""The sweep's two figures: step time and speedup against parameters. Where the sweep
+has several curves (batch sizes, precisions: ``common.series``), each figure is a
+grid of panels, a row per batch size and a column per precision, on shared axes.
+Every text that may carry a string from elsewhere (legend entries, labels, titles)
+is drawn as plain text; only the axes' tick labels, which matplotlib writes
+itself, are mathtext."""
 
 from __future__ import annotations
 
@@ -53,6 +56,84 @@ def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
     return out
 
 
+def panels(summary: dict) -> list[tuple[dict, dict]]:
+    """The curves grouped by their series axes' values (one panel each: every machine
+    at one batch size and precision), in order: (the axes' values, the summary of
+    those curves)."""
+    groups: dict[tuple, dict] = {}
+    for cid, entry in summary["curves"].items():
+        series = Series.of(entry["series"]["machine"], entry["series"])
+        groups.setdefault(series.values, {})[cid] = entry
+    return [
+        (dict(zip(AXES, values)), {**summary, "curves": groups[values]})
+        for values in sorted(groups)
+    ]
+
+
+def figure_of(draw, summary: dict, ylabel: str, title: str):
+    """One axes drawn by ``draw(ax, summary, is_post)``, or, with several panels, a
+    grid of them (a row per batch size, a column per precision) on shared axes,
+    each titled by its axes' values, with one legend below."""
+    groups = panels(summary)
+    post_axes = {a: axis.default for a, axis in AXES.items()}
+    if len(groups) <= 1:
+        fig, ax = plt.subplots(figsize=(8, 5.5))
+        draw(ax, summary, True)
+        finish(ax, ylabel, title)
+        return fig
+    rows = sorted({g["batch_size"] for g, _ in groups})
+    cols = sorted({g["precision"] for g, _ in groups})
+    fig, grid = plt.subplots(
+        len(rows),
+        len(cols),
+        figsize=(4.2 * len(cols) + 1, 3.2 * len(rows) + 2.2),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    used = set()
+    for values, sub in groups:
+        r, c = rows.index(values["batch_size"]), cols.index(values["precision"])
+        ax = grid[r][c]
+        used.add((r, c))
+        draw(ax, sub, values == post_axes)
+        ax.set(xscale="log", yscale="log")
+        ax.set_title(Series("", tuple(values.values())).words(), fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    for r, row in enumerate(grid):
+        for c, ax in enumerate(row):
+            if (r, c) not in used:
+                ax.set_axis_off()
+            if r == len(grid) - 1:
+                ax.set_xlabel("parameters")
+            if c == 0:
+                ax.set_ylabel(ylabel)
+    # One legend for the grid: each device's entries once (a crossing's band is
+    # named by its numbers, which differ from panel to panel: the panels show them,
+    # and frontier.png gives them).
+    handles = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if not label.startswith("crossover "):
+                handles.setdefault(label, handle)
+    legend = fig.legend(
+        handles.values(),
+        handles.keys(),
+        loc="lower center",
+        ncol=2,
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle(title)
+    for ax in fig.axes:
+        for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
+            text.set_parse_math(False)
+    for text in (*legend.get_texts(), fig._suptitle):
+        text.set_parse_math(False)
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(handles) + 1) // 2), 1, 1))
+    return fig
+
+
 def step_time_figure(
     cells: pd.DataFrame,
     summary: dict,
@@ -60,8 +141,17 @@ def step_time_figure(
     names: dict[str, str] | None = None,
 ):
     """Median window per size with the windows' IQR, each device's cost model dashed,
-    sizes the model misses ringed, and the post's times per step."""
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    sizes the model misses ringed, and the post's times per step (in the panel of
+    the post's batch size and precision)."""
+    return figure_of(
+        lambda ax, sub, is_post: draw_step_time(ax, cells, sub, post, names, is_post),
+        summary,
+        "time per training step (s)",
+        "Training step time against model size (dotted: the cache's knee)",
+    )
+
+
+def draw_step_time(ax, cells, summary, post, names, is_post: bool) -> None:
     for tag, device, g, colour, label in curves(cells, summary, names or {}):
         bars(
             ax,
@@ -75,6 +165,8 @@ def step_time_figure(
         fit = summary["curves"][tag]["fits"].get(device)
         if fit:
             draw_model(ax, g, fit, colour, label)
+    if not is_post:
+        return
     for marker, device in (("s", "cpu"), ("^", "mps")):
         s = post[post["device"] == device]
         ax.scatter(
@@ -85,12 +177,6 @@ def step_time_figure(
             edgecolors="k",
             label=f"post, {device.upper()} (total / {POST_STEPS} steps)",
         )
-    finish(
-        ax,
-        "time per training step (s)",
-        "Training step time against model size (dotted: the cache's knee)",
-    )
-    return fig
 
 
 def bars(ax, g: pd.DataFrame, mid: str, low: str, high: str, colour: str, label: str):
@@ -148,9 +234,7 @@ def speedup_figure(
 ):
     """Speedup per size with its interval, one curve per (machine, device), each
     crossing (a point with its band, or a shaded range), the 1.0 line, and the post's
-    speedups."""
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    ax.axhline(1.0, color="grey", lw=1)
+    speedups (in the panel of the post's batch size and precision)."""
     labelled = table.merge(
         cells[["machine", "device", "threads"]].drop_duplicates(["machine", "device"]),
         on=["machine", "device"],
@@ -160,6 +244,24 @@ def speedup_figure(
         at = ["machine", *AXES, "scale"]
         added = with_axes(cells)[[*at, "added"]].drop_duplicates(at)
         labelled = with_axes(labelled).merge(added, on=at, how="left")
+    fig = figure_of(
+        lambda ax, sub, is_post: draw_speedup(
+            ax, cells, labelled, sub, post, names, is_post
+        ),
+        summary,
+        "speedup over the baseline (×)",
+        "Speedup against model size (above 1: faster than the baseline)",
+    )
+    # Speedups read as plain numbers (0.5, 2, 5); minor ticks are labelled at 2 and
+    # 5 of each decade only, so that no label crowds the 1.0 line.
+    for ax in fig.axes:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(two_and_five))
+    return fig
+
+
+def draw_speedup(ax, cells, labelled, summary, post, names, is_post: bool) -> None:
+    ax.axhline(1.0, color="grey", lw=1)
     for tag, device, g, colour, label in curves(labelled, summary, names or {}):
         if g.empty:  # the baseline: nothing to compare with itself
             continue
@@ -170,6 +272,8 @@ def speedup_figure(
         bars(ax, g, "speedup", "ci_low", "ci_high", colour, f"{label} over {base}")
         for c in entry["devices"][device]["crossings"]:
             draw_crossing(ax, c, colour)
+    if not is_post:
+        return
     wide = post.pivot(index="params", columns="device", values="seconds").reset_index()
     ax.plot(
         wide["params"],
@@ -178,16 +282,6 @@ def speedup_figure(
         mfc="none",
         label="post: MPS over CPU (M2 Max)",
     )
-    finish(
-        ax,
-        "speedup over the baseline (×)",
-        "Speedup against model size (above 1: faster than the baseline)",
-    )
-    # Speedups read as plain numbers (0.5, 2, 5); minor ticks are labelled at 2 and
-    # 5 of each decade only, so that no label crowds the 1.0 line.
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(two_and_five))
-    return fig
 
 
 def two_and_five(value: float, _=None) -> str:
