@@ -28,7 +28,9 @@ def cost_model(m: Machine) -> dict:
         "terms": _terms_table(fits, labels),
         "residuals": _residuals_table(fits, labels),
         "miss_flag": f"{m.manifest['analysis']['model_miss_flag']:.0%}",
-        "hardware": _hardware_table(m.hardware, labels),
+        "hardware": _hardware_table(
+            m.hardware, labels, m.series["precision"] if m.series else "float32"
+        ),
         "bandwidth": _bandwidth_table(m.cells, labels),
         "margin": f"1/{m.manifest['analysis']['implausible_margin']:g}",
     }
@@ -69,12 +71,14 @@ def _residuals_table(fits: dict, labels: dict) -> str:
     return markdown_table(pd.DataFrame(rows)) if rows else ""
 
 
-def _hardware_table(hardware: pd.DataFrame, labels: dict) -> str:
+def _hardware_table(hardware: pd.DataFrame, labels: dict, precision: str) -> str:
+    """Each device's probe: its copy bandwidth, its matrix throughput in the curve's
+    precision (``analysis.in_precision``), its last-level cache."""
     rows = [
         {
             "device": labels.get(r.device, r.device),
             "copy bandwidth": fmt_bw(r.bandwidth_Bps),
-            "matmul (fp32)": f"{r.flops / 1e9:.1f} GFLOP/s",
+            f"matmul ({precision})": f"{r.flops / 1e9:.1f} GFLOP/s",
             "last-level cache": fmt_bytes(r.llc_bytes)
             if finite(r.llc_bytes)
             else "unknown",

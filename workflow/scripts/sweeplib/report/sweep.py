@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analyse.analysis import in_precision
 from ..common.series import AXES, Series, varying, with_axes
 from ..common.sizes import canonical_scale
 from ..plan.machines import machine_label
@@ -70,7 +71,7 @@ class Sweep:
             _rows_of(self.cells, tag, series),
             _rows_of(self.table, tag, series),
             summary,
-            _rows_of(self.hardware, tag),
+            in_precision(_rows_of(self.hardware, tag), series["precision"]),
             inference,
             timings,
             series,
