@@ -219,6 +219,20 @@ def test_a_blank_number_where_this_machine_has_numbers_is_refused():
         gather.check_table("timings", [theirs], [ours], imported=True)
 
 
+def test_a_machine_that_swept_float32_only_lacks_no_column_of_bfloat16s():
+    # This machine's sweep lists bfloat16, so its probes measured flops_bfloat16;
+    # another's, on the same code, swept float32 alone: it is as sound.
+    ours = hardware(["cpu1", "cpu"]).assign(flops_bfloat16=1e12)
+    theirs = hardware(["cpu1", "cpu"], machine=MACHINE)
+    theirs.attrs["path"] = "theirs.csv"
+    gather.check_table("hardware", [theirs], [ours], imported=True)
+    # Where another machine gives it, it lies in its range.
+    wrong = theirs.assign(flops_bfloat16=-1.0)
+    wrong.attrs["path"] = "theirs.csv"
+    with pytest.raises(gather.Bad, match="flops_bfloat16 is -1.0"):
+        gather.check_table("hardware", [wrong], [ours], imported=True)
+
+
 def test_a_blank_where_this_machine_has_no_number_for_that_device_is_accepted():
     # This machine's CPU rows have no device memory; another's CUDA rows have, and
     # its CPU rows none either. A column this machine fills on CPU only may be

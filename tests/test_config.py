@@ -16,7 +16,7 @@ from sweeplib.common.devices import (
 )
 from sweeplib.common.keys import digest
 from sweeplib.plan.plan_files import manifest
-from sweeplib.plan.sweep import PlanError, plan_sweep
+from sweeplib.plan.sweep import PlanError, plan_sweep, refined
 from synthetic import facts
 from workflow_helpers import (
     ROOT,
@@ -201,6 +201,18 @@ BAD = {
             "raise train.epochs or shorten the schedule",
         ],
     ),
+    "a precision listed twice": (
+        with_(train__precision=["bfloat16", "bfloat16"]),
+        ["train.precision = ['bfloat16', 'bfloat16']", "lists bfloat16 more than once"],
+    ),
+    "a refinement setting's old name in a scale entry": (
+        with_(scales=[1, {"scale": 2, "max_batches": 1}]),
+        ["unknown setting scales[1].max_batches", "allowed here: scale"],
+    ),
+    "a refinement setting under its old and new names": (
+        with_(refine__max_batches=1, refine__max_waves=1),
+        ["refine.max_batches and refine.max_waves are both set", "keep max_waves"],
+    ),
     "a precision that does not exist": (
         with_(train__precision=["float32", "float8"]),
         ["train.precision[1] = 'float8'", "one of 'float32', 'bfloat16'"],
@@ -257,6 +269,16 @@ def test_renamed_settings_still_work_with_a_note():
         in p.notes
     )
     assert any(n.startswith("timing.mimic_seed_prints is deprecated") for n in p.notes)
+
+
+def test_a_setting_under_both_names_is_one_problem_not_two():
+    with pytest.raises(PlanError) as refused:
+        plan(with_(refine__max_batches=1, refine__max_waves=1))
+    problems = str(refused.value).splitlines()[1:]
+    assert problems == [
+        "  - refine.max_batches and refine.max_waves are both set; max_batches is "
+        "the old name of max_waves: keep max_waves"
+    ]
 
 
 def test_refinements_old_batch_names_are_read_as_waves_with_a_note():
@@ -435,3 +457,31 @@ def test_missing_config_file_is_named(cli_project):
     )
     out = snakemake(cli_project, "--cores", "1", check=False)
     assert out.returncode != 0 and "config/config.yaml" in out.stdout + out.stderr
+
+
+def test_refinement_extends_a_curve_to_a_scale_whose_entry_lists_other_batches():
+    # Scale 2 is configured at batch 10 only; refinement may still add scale 2 to the
+    # batch-20 curve (say, twice its largest size): it is planned from scale 2's
+    # entry with the curve's batch size, never refused while the workflow is read.
+    config = with_(
+        train__batch_size=[10, 20],
+        train__epochs=4,
+        refine__enabled=True,
+        scales=[0.5, 1, {"scale": 2, "batch_size": 10, "lr": 0.25}],
+    )
+    planned = plan(config)
+    assert {(r.scale, r.spec.training.batch_size) for r in planned.runs} == {
+        (0.5, 10),
+        (0.5, 20),
+        (1, 10),
+        (1, 20),
+        (2, 10),
+    }
+    added = {"scale": 2, "wave": 0, "reason": "twice the largest", "cost_s": 5.0}
+    added |= {"curve": "batch 20", "batch_size": 20, "precision": "float32"}
+    step = {"pass": 0, "added": [added], "stop": None}
+    done = {"pass": 1, "added": [], "stop": "settled"}
+    grown = refined(planned, {"history": [step, done], "stop": "settled"})
+    (run,) = [r for r in grown.runs if r.key not in {r.key for r in planned.runs}]
+    assert (run.scale, run.spec.training.batch_size) == (2, 20)
+    assert run.spec.training.lr == 0.25  # the entry's own setting

@@ -325,6 +325,15 @@ def test_open_bounds_rise_within_or_against_the_intervals():
     )
     assert "never rises" in loose and "not monotone" not in loose
     assert "from batch 10 to 100 is not resolved" in loose
+    # a lower bound that rises, with nothing above either (slower up to the largest
+    # size at both batches): no rise either
+    (lower,) = notes_of(
+        {
+            (10, "float32"): {"cpu": entry([open_above(PARAMS[2])])},
+            (100, "float32"): {"cpu": entry([open_above(PARAMS[3])])},
+        }
+    )
+    assert "never rises" in lower and "not monotone" not in lower
     # a lower bound that rises past a range: a rise the intervals allow
     (within,) = notes_of(
         {

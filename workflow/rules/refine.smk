@@ -1,5 +1,5 @@
 # Refinement (sweeplib/plan/refine.py): after each pass of measurements, a checkpoint
-# decides which sizes, or batches of extra processes, the next pass measures; the
+# decides which sizes, or waves of extra processes, the next pass measures; the
 # workflow reads its decision, plans those runs like the configured ones (keyed,
 # cached), and goes on until a pass stops (settled, or the budget spent).
 

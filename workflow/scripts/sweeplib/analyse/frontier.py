@@ -223,12 +223,15 @@ def value(row) -> float:
 def rises_from(a, b) -> bool:
     """Whether the measured crossover rises from row ``a`` to row ``b``: the
     estimates where both are points; else ``b``'s lowest possible crossover above
-    ``a``'s, and its highest no lower, so that a bound that merely loosens (an
-    upper bound that rises, with nothing below either; a range that widens) is
-    no rise."""
+    ``a``'s and its highest no lower, where the highest is known for either, so
+    that a bound that merely moves (an upper bound that rises with nothing below
+    either, a lower bound that rises with nothing above either, a range that
+    widens) is no rise."""
     if a["kind"] == b["kind"] == "point":
         return _above(b["params"], a["params"])
     (lo_a, hi_a), (lo_b, hi_b) = interval(a), interval(b)
+    if math.isinf(hi_a) and math.isinf(hi_b):
+        return False
     return _above(lo_b, lo_a) and (_above(hi_b, hi_a) or hi_b == hi_a)
 
 

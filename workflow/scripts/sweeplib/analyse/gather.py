@@ -409,6 +409,10 @@ def check_table(
         for column in sorted(set(RANGES_OR_BLANK.get(name, {})) & set(frame)):
             lo, hi = RANGES_OR_BLANK[name][column]
             _check_range(frame, column, lo, hi, where_, blank=True)
+        for column in sorted(frame):
+            if column.startswith(PER_PRECISION.get(name, ())):
+                _check_numbers(frame, column, where_)
+                _check_range(frame, column, *_RATE, where_, blank=True)
         for column in [c for c in WHOLE[name] if c in frame]:
             _check_whole(frame, column, where_)
         _check_order(frame, [c for c in ORDERED.get(name, []) if c in frame], where_)
@@ -441,6 +445,11 @@ def check_table(
 # the evaluation where the process that saved the model ran none, and an
 # accelerator allocator's figures where they do not exist. The analysis reads
 # each of these as missing (a median of none, a blank cell).
+# Columns a machine's files have for each precision its sweep trained in besides
+# float32 (a probe's ``flops_bfloat16``): another machine that swept float32 only
+# lacks them, and is no less sound for it. Where given, they lie in their range.
+PER_PRECISION = {"hardware": ("flops_",)}
+
 MAY_BE_BLANK = {
     "llc_bytes",
     "max_abs_diff",
@@ -477,10 +486,11 @@ def filled(ours: pd.DataFrame, device: str, numbers: list[str]) -> list[str]:
 
 def _columns(name: str, own: list[pd.DataFrame]) -> tuple[list[str], list[str]]:
     """The numeric and the other columns a table must have: those of every one of
-    this machine's own files, and at least ``MINIMAL``."""
+    this machine's own files (but ``PER_PRECISION``'s), and at least ``MINIMAL``."""
     numbers, texts = (list(c) for c in MINIMAL[name])
     if own:
         common = set.intersection(*(set(f.columns) for f in own)) - {"machine"}
+        common = {c for c in common if not c.startswith(PER_PRECISION.get(name, ()))}
         kinds = pd.concat(own, ignore_index=True).dtypes
         for column in sorted(common - set(numbers) - set(texts)):
             is_number = pd.api.types.is_numeric_dtype(kinds[column])

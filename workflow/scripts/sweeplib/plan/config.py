@@ -29,16 +29,15 @@ from .runspec import Timing, Training, schedule_of
 SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
 
 
-# Keys renamed since earlier versions: old name -> new name (in `timing`, `refine`
-# and scale entries).
+# Keys renamed since earlier versions: old name -> new name, in `timing` and scale
+# entries, and in `refine` (its extra processes come in waves: "batch" is the
+# batch size only).
 RENAMED = {
     "repeats": "rounds",
     "steps_per_repeat": "steps_per_window",
     "mimic_seed_prints": "mimic_post_prints",
-    # refinement's extra processes come in waves ("batch" is the batch size only)
-    "max_batches": "max_waves",
-    "batch_if_wider": "wave_if_wider",
 }
+REFINE_RENAMED = {"max_batches": "max_waves", "batch_if_wider": "wave_if_wider"}
 
 
 class ConfigError(ValueError):
@@ -80,16 +79,19 @@ def validate_config(config, schema_path: str | Path) -> tuple[dict, list[str]]:
 def translate_renamed(config: dict) -> tuple[list[str], list[str]]:
     """Rename old keys in place; return (deprecation notes, conflicts)."""
     notes, problems = [], []
-    places = [("timing", config.get("timing")), ("refine", config.get("refine"))]
+    places = [
+        ("timing", config.get("timing"), RENAMED),
+        ("refine", config.get("refine"), REFINE_RENAMED),
+    ]
     places += [
-        (f"scales[{i}]", e)
+        (f"scales[{i}]", e, RENAMED)
         for i, e in enumerate(config.get("scales") or [])
         if isinstance(e, dict)
     ]
-    for where, section in places:
+    for where, section, renamed in places:
         if not isinstance(section, dict):
             continue
-        for old, new in RENAMED.items():
+        for old, new in renamed.items():
             if old not in section:
                 continue
             if new in section:
@@ -97,6 +99,7 @@ def translate_renamed(config: dict) -> tuple[list[str], list[str]]:
                     f"{where}.{old} and {where}.{new} are both set; {old} is the old "
                     f"name of {new}: keep {new}"
                 )
+                del section[old]  # one message for it, not an unknown setting too
                 continue
             section[new] = section.pop(old)
             notes.append(
@@ -222,7 +225,7 @@ def _where(i: int, entry, key: str) -> str:
     """Where a scale's effective value was set: its entry, or the global section."""
     if isinstance(entry, dict) and key in entry:
         return f"scales[{i}].{key}"
-    return f"{_overridable()[key]}.{key}"
+    return f"{_overridable().get(key, 'train')}.{key}"
 
 
 def _protocol_problems(

@@ -27,7 +27,14 @@ from ..common.memory import (
 )
 from ..common.series import Series
 from .brought_in import other_machines
-from .config import ConfigError, run_sections, scale_of, validate_config, values_of
+from .config import (
+    ConfigError,
+    run_sections,
+    scale_of,
+    scale_sections,
+    validate_config,
+    values_of,
+)
 from .disk import shortage
 from .machines import accelerator_identity, describe_machine, hardware_tag
 from .probe import INHERITED, machine_facts
@@ -361,20 +368,8 @@ class Planner:
         """One scale's run on one curve (None if it cannot fit), its skipped rows, its
         dataset. A wave of extra processes (``wave`` > 0) is paired as its size's
         run was (``pairing``), so that the analysis can pool them."""
-        chosen = next(
-            (
-                s
-                for values, s in run_sections(self.config, entry)
-                if Series.of(self.machine, values) == series
-            ),
-            None,
-        )
-        if chosen is None:
-            raise PlanError(
-                f"scale {scale_of(entry)} has no curve {series.words()} in the config"
-            )
         spec = RunSpec.from_config(
-            chosen,
+            self.sections_of(entry, series),
             scale_of(entry),
             self.config["data"],
             self.devices,
@@ -383,23 +378,38 @@ class Planner:
             self.code,
         )
         spec = replace(spec, wave=wave)
+        try:
+            spec.schedule()
+        except ValueError as exc:  # a size refinement added to a curve (below)
+            return None, self.skipped(spec, series, str(exc)), spec.data
         if pairing:
             return ScaleRun(self.machine, spec.with_pairing(pairing)), [], spec.data
         pairing, reason = choose_pairing(self.machine, self.free, spec, self.facts)
         if pairing is None:
-            skipped = {
-                "scale": spec.scale,
-                **series.axes,
-                "params": spec.params,
-                "reason": reason,
-            }
-            return (
-                None,
-                [{**skipped, "device": d.name} for d in self.devices],
-                spec.data,
-            )
+            return None, self.skipped(spec, series, reason), spec.data
         why = reason if pairing == SEPARATE else ""
         return ScaleRun(self.machine, spec.with_pairing(pairing), why), [], spec.data
+
+    def sections_of(self, entry, series: Series) -> dict[str, dict]:
+        """One curve's effective ``train`` and ``timing`` at a scale entry: those the
+        config lists for it, or, for a size refinement adds to a curve that the
+        entry's own values leave out (an entry overriding ``batch_size``), the
+        entry's settings with the curve's values."""
+        for values, sections in run_sections(self.config, entry):
+            if Series.of(self.machine, values) == series:
+                return sections
+        raw = scale_sections(self.config, entry)
+        return {**raw, "train": {**raw["train"], **series.axes}}
+
+    def skipped(self, spec: RunSpec, series: Series, reason: str) -> list[dict]:
+        """The rows of a run that is not planned, one per device, with why."""
+        row = {
+            "scale": spec.scale,
+            **series.axes,
+            "params": spec.params,
+            "reason": reason,
+        }
+        return [{**row, "device": d.name} for d in self.devices]
 
     def hardware(self) -> dict[str, dict]:
         """Each device's hardware probe, keyed."""

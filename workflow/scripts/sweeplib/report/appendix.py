@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..analyse.analysis import timing_processes
 from ..common.formatting import fmt_time, markdown_table
+from ..common.series import AXES
 from ..measure import toy as toy_example
 from .escaping import escaped_tags
 from .sweep import Machine, Sweep
@@ -93,8 +94,13 @@ def skipped(machines: list[Machine]) -> str:
         for m in machines
         for r in m.manifest["skipped"]
     ]
+    # The series axes whose values differ among the rows (a curve skipped at a
+    # scale where another runs), beside the scale.
+    axes = [a for a in AXES if len({r.get(a, AXES[a].default) for r in rows}) > 1]
+    rows = [{**r, **{a: r.get(a, AXES[a].default) for a in axes}} for r in rows]
     columns = ["machine"] * (len(machines) > 1) + [
         "scale",
+        *axes,
         "device",
         "params",
         "reason",

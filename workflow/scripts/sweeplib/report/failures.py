@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..common import keys
 from ..common.formatting import markdown_table, md_text
+from ..common.series import Series, varying
 from .sweep import Sweep, left_out_frame
 
 
@@ -46,7 +47,10 @@ def failed_run_rows(sweep: Sweep) -> list[dict]:
     if here in {Path(f).name for f in left_out_frame(sweep)["folder"]}:
         return []
     rows = []
-    for run in sweep.manifest["plans"][here]["runs"]:
+    runs = sweep.manifest["plans"][here]["runs"]
+    curves = [Series.of(here, run) for run in runs]
+    shown = varying(curves)
+    for run, series in zip(runs, curves):
         job = _failed_job(sweep, here, run) if "key" in run else None
         if job:
             folder = keys.RUN.format(machine=here, scale=run["scale"], key=run["key"])
@@ -54,6 +58,7 @@ def failed_run_rows(sweep: Sweep) -> list[dict]:
             rows.append(
                 {
                     "scale": run["scale"],
+                    **({"curve": series.words(shown)} if shown else {}),
                     "run": run["key"],
                     "failed": job[0],
                     "last line of its log": last_line(log),

@@ -10,6 +10,7 @@ import pandas as pd
 from ..analyse.clocks import clock_notes, clock_warnings
 from ..common.devices import ACCELERATORS, INTERLEAVED
 from ..common.formatting import fmt_params, fmt_time
+from ..common.series import AXES
 from ..common.sizes import ModelSizes
 from .speedup_table import speedup_markdown
 from .sweep import Machine
@@ -87,7 +88,7 @@ def refinement(m: Machine) -> list[str]:
 
 def speedup(m: Machine) -> dict:
     analysis = m.manifest["analysis"]
-    notes = _separate_note(m.table, m.manifest["runs"])
+    notes = _separate_note(m.table, m.manifest["runs"], m.series)
     notes += _disagreeing_notes(m)
     notes += _noisy_note(m) + _switch_note(m) + clock_notes(m.cells, m.labels)
     return {
@@ -100,11 +101,19 @@ def speedup(m: Machine) -> dict:
     }
 
 
-def _separate_note(table: pd.DataFrame, runs: list[dict]) -> list[str]:
+def _separate_note(table: pd.DataFrame, runs: list[dict], series=None) -> list[str]:
+    """Why this curve's separate scales were timed apart: each one's first run's
+    reason (``runs``: its machine's plan's, every curve's and wave's)."""
     separate = sorted(set(table.loc[table["pairing"] != INTERLEAVED, "scale"]))
     if not separate:
         return []
-    why = {r["scale"]: r.get("pairing_reason") or _MEMORY for r in runs}
+    axes = series.axes if series else {}
+    why = {
+        r["scale"]: r.get("pairing_reason") or _MEMORY
+        for r in runs
+        if r.get("wave", 0) == 0
+        and all(r.get(a, AXES[a].default) == v for a, v in axes.items())
+    }
     by_reason: dict[str, list] = {}
     for scale in separate:
         by_reason.setdefault(why.get(scale, _MEMORY), []).append(scale)

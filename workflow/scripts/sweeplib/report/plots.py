@@ -25,10 +25,16 @@ from ..common.sizes import POST_STEPS  # noqa: E402
 from .speedup_table import labels_of  # noqa: E402
 
 
-def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
+def curves(
+    frame: pd.DataFrame,
+    summary: dict,
+    names: dict[str, str],
+    colours: dict[tuple[str, str], str] | None = None,
+):
     """(curve id, device, rows, colour, label) of each line: every curve's devices
     (``series.py``), baseline first; a label names the machine when there are
-    several (``names``: machine -> its label), and the curve's axes when they vary."""
+    several (``names``: machine -> its label), and the curve's axes when they vary.
+    ``colours`` fixes each (machine, device)'s colour across a grid's panels."""
     entries = summary["curves"]
     found = {
         cid: Series.of(s["series"]["machine"], s["series"])
@@ -52,7 +58,18 @@ def curves(frame: pd.DataFrame, summary: dict, names: dict[str, str]):
             if shown:
                 label = f"{label}, {series.words(shown)}"
             rows = mine[mine["device"] == device].sort_values("params")
-            out.append((cid, device, rows, f"C{len(out) % 10}", label))
+            colour = (colours or {}).get((series.machine, device), f"C{len(out) % 10}")
+            out.append((cid, device, rows, colour, label))
+    return out
+
+
+def colours_of(frame: pd.DataFrame, summary: dict) -> dict[tuple[str, str], str]:
+    """One colour per (machine, device) over every curve, so that a device reads the
+    same in every panel of a grid and in its one legend."""
+    out: dict[tuple[str, str], str] = {}
+    for cid, device, *_ in curves(frame, summary, {}):
+        machine = summary["curves"][cid]["series"]["machine"]
+        out.setdefault((machine, device), f"C{len(out) % 10}")
     return out
 
 
@@ -143,16 +160,19 @@ def step_time_figure(
     """Median window per size with the windows' IQR, each device's cost model dashed,
     sizes the model misses ringed, and the post's times per step (in the panel of
     the post's batch size and precision)."""
+    colours = colours_of(cells, summary)
     return figure_of(
-        lambda ax, sub, is_post: draw_step_time(ax, cells, sub, post, names, is_post),
+        lambda ax, sub, is_post: draw_step_time(
+            ax, cells, sub, post, names, is_post, colours
+        ),
         summary,
         "time per training step (s)",
         "Training step time against model size (dotted: the cache's knee)",
     )
 
 
-def draw_step_time(ax, cells, summary, post, names, is_post: bool) -> None:
-    for tag, device, g, colour, label in curves(cells, summary, names or {}):
+def draw_step_time(ax, cells, summary, post, names, is_post: bool, colours) -> None:
+    for tag, device, g, colour, label in curves(cells, summary, names or {}, colours):
         bars(
             ax,
             g,
@@ -244,9 +264,10 @@ def speedup_figure(
         at = ["machine", *AXES, "scale"]
         added = with_axes(cells)[[*at, "added"]].drop_duplicates(at)
         labelled = with_axes(labelled).merge(added, on=at, how="left")
+    colours = colours_of(labelled, summary)
     fig = figure_of(
         lambda ax, sub, is_post: draw_speedup(
-            ax, cells, labelled, sub, post, names, is_post
+            ax, cells, labelled, sub, post, names, is_post, colours
         ),
         summary,
         "speedup over the baseline (×)",
@@ -260,9 +281,13 @@ def speedup_figure(
     return fig
 
 
-def draw_speedup(ax, cells, labelled, summary, post, names, is_post: bool) -> None:
+def draw_speedup(
+    ax, cells, labelled, summary, post, names, is_post: bool, colours
+) -> None:
     ax.axhline(1.0, color="grey", lw=1)
-    for tag, device, g, colour, label in curves(labelled, summary, names or {}):
+    for tag, device, g, colour, label in curves(
+        labelled, summary, names or {}, colours
+    ):
         if g.empty:  # the baseline: nothing to compare with itself
             continue
         entry = summary["curves"][tag]

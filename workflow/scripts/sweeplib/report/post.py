@@ -57,9 +57,33 @@ def post(m: Machine, published: pd.DataFrame) -> dict:
         rows.append(row)
     return {
         "source": POST_SOURCE,
+        "protocol": protocol(m),
         "table": markdown_table(pd.DataFrame(rows).fillna("not run")),
         "sanity": post_sanity(published, m.manifest["analysis"]["implausible_margin"]),
     }
+
+
+# The post's protocol, which its totals time: 10 epochs of 1,000 samples in
+# batches of 10 (POST_STEPS steps).
+POST_PROTOCOL = (10, 1000, 10)
+
+
+def protocol(m: Machine) -> str:
+    """What our totals time: the protocol this curve ran, named the post's where it
+    is, else its epochs, samples and batch size, which the totals follow."""
+    timings = m.timings
+    if timings.empty or "epochs" not in timings:
+        return "the protocol as configured"
+    epochs, batch = int(timings["epochs"].iloc[0]), int(timings["batch_size"].iloc[0])
+    n_train = m.manifest.get("config", {}).get("data", {}).get("n_train")
+    if not isinstance(n_train, int):
+        return "the protocol as configured"
+    if (epochs, n_train, batch) == POST_PROTOCOL:
+        return "the post's whole protocol"
+    return (
+        f"the whole protocol as configured, {epochs} epochs of {n_train:,} samples in "
+        f"batches of {batch}, not the post's 10 epochs of 1,000 in batches of 10"
+    )
 
 
 # The post's machine, an M2 Max: "400GB/s of unified memory bandwidth" (Apple

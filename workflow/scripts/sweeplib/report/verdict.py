@@ -44,7 +44,9 @@ def verdict(sweep: Sweep) -> str:
             "tries them again):"
         )
         lines += [
-            f"- scale {r['scale']}: its {r['failed']} job failed: "
+            f"- scale {r['scale']}"
+            + (f" ({r['curve']})" if r.get("curve") else "")
+            + f": its {r['failed']} job failed: "
             f"{r['last line of its log']} (log: {r['log']})"
             for r in failed
         ]
