@@ -141,13 +141,15 @@ def figure_of(draw, summary: dict, ylabel: str, title: str):
         fontsize=8,
         frameon=False,
     )
-    fig.suptitle(title)
+    suptitle = fig.suptitle(title)
     for ax in fig.axes:
         for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
             text.set_parse_math(False)
-    for text in (*legend.get_texts(), fig._suptitle):
+    for text in (*legend.get_texts(), suptitle):
         text.set_parse_math(False)
-    fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(handles) + 1) // 2), 1, 1))
+    # The panels fill what the legend below them leaves.
+    below = legend.get_window_extent(fig.canvas.get_renderer()).height
+    fig.tight_layout(rect=(0, below / fig.bbox.height + 0.01, 1, 1))
     return fig
 
 
